@@ -1,0 +1,38 @@
+"""brainvit-effnet: EfficientNet and transformer-enhanced EfficientNet for brain-tumour MRI.
+
+Research software, not a medical device: not for clinical use.
+
+Example:
+    >>> import brainvit_effnet as bve
+    >>> bve.list_models("effnet_b2*")
+    ['effnet_b2', 'effnet_b2_tf']
+    >>> model = bve.create_model("effnet_test_tf", num_classes=3)
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("brainvit-effnet")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0+unknown"
+
+from .errors import CheckpointError, UnknownModelError, WeightsUnavailableError
+from .hub import from_pretrained, push_to_hub, save_pretrained
+from .labels import BRAIN_TUMOUR_CLASSES, TUMOUR_TYPE_CLASSES
+from .models import EffNetBaseline, EffNetTransformer, create_model, list_models
+
+__all__ = [
+    "BRAIN_TUMOUR_CLASSES",
+    "TUMOUR_TYPE_CLASSES",
+    "CheckpointError",
+    "EffNetBaseline",
+    "EffNetTransformer",
+    "UnknownModelError",
+    "WeightsUnavailableError",
+    "__version__",
+    "create_model",
+    "from_pretrained",
+    "list_models",
+    "push_to_hub",
+    "save_pretrained",
+]

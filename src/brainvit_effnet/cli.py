@@ -1,0 +1,1 @@
+"""Command-line interface (placeholder; filled in below)."""

@@ -1,0 +1,166 @@
+"""``create_model`` and ``list_models``: the public entry points of the zoo.
+
+``create_model`` validates names and sources up front (clear errors instead of timm's bare
+``RuntimeError``), then delegates to ``timm.create_model`` so both spellings build the same model.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import timm
+from timm.models import split_model_name_tag
+from timm.models._hub import load_cfg_from_json, load_model_config_from_path
+from timm.models._hub import _parse_model_cfg as parse_timm_config
+from torch import nn
+
+from ..errors import CheckpointError, UnknownModelError
+from ._pretrained import hub_download, head_classes_in_file, load_checkpoint
+from ._suggest import close_matches
+from .zoo import MODEL_NAMES, default_cfgs
+
+__all__ = ["create_model", "list_models"]
+
+_CONFIG_NAME = "config.json"
+
+
+def list_models(filter: str | Sequence[str] = "", pretrained: bool = False) -> list[str]:  # noqa: A002 (timm's name)
+    """Names of this library's models (never timm's own), optionally filtered by wildcards.
+
+    Args:
+        filter: Shell-style pattern(s), e.g. ``"effnet_b*_tf"``; empty matches everything.
+        pretrained: List ``arch.tag`` names of the pretrained tags instead of architectures.
+
+    Example:
+        >>> list_models("effnet_b2*")
+        ['effnet_b2', 'effnet_b2_tf']
+    """
+    if pretrained:
+        names = [f"{arch}.{tag}" for arch in MODEL_NAMES for tag in default_cfgs[arch].tags]
+    else:
+        names = list(MODEL_NAMES)
+    patterns = [filter] if isinstance(filter, str) else list(filter)
+    patterns = [p for p in patterns if p]
+    if patterns:
+        names = [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns)]
+    return sorted(names)
+
+
+def _check_architecture(arch: str, where: str = "") -> None:
+    if arch not in MODEL_NAMES:
+        origin = f" (named in {where})" if where else ""
+        raise UnknownModelError(
+            f"unknown model '{arch}'{origin}. brainvit_effnet.list_models() lists the "
+            f"{len(MODEL_NAMES)} available models.{close_matches(arch, MODEL_NAMES)}"
+        )
+
+
+def _parse_source(model_name: str) -> tuple[str, str]:
+    """Split a model name into (source, identifier): registry, hf-hub or local-dir."""
+    if not isinstance(model_name, str) or not model_name:
+        raise TypeError(f"model_name must be a non-empty string such as 'effnet_b2_tf'; got {model_name!r}.")
+    for prefix in ("hf-hub:", "local-dir:"):
+        if model_name.startswith(prefix):
+            return prefix[:-1], model_name[len(prefix) :]
+    if os.sep in model_name or model_name.startswith((".", "~")) or Path(model_name).is_dir():
+        return "local-dir", model_name
+    return "registry", model_name
+
+
+def _read_config(source: str, ident: str, cache_dir: str | os.PathLike[str] | None) -> tuple[dict[str, Any], str, dict[str, Any]]:
+    """Read a save_pretrained ``config.json`` from a folder or Hub repo (timm's schema)."""
+    if source == "local-dir":
+        folder = Path(ident).expanduser()
+        config_file = folder / _CONFIG_NAME
+        if not folder.is_dir():
+            hub_hint = f" For a Hugging Face Hub repo write 'hf-hub:{ident}'." if ident.count("/") == 1 else ""
+            raise FileNotFoundError(f"model folder {folder} does not exist.{hub_hint}")
+        if not config_file.is_file():
+            raise FileNotFoundError(
+                f"{folder} has no {_CONFIG_NAME}: expected a folder written by save_pretrained "
+                f"(model.safetensors + config.json). For a bare weights file use "
+                f"create_model('<architecture>', checkpoint_path='{folder}')."
+            )
+        try:
+            return load_model_config_from_path(folder)
+        except (json.JSONDecodeError, KeyError, TypeError) as e:
+            raise CheckpointError(f"{config_file} is not a valid model config ({type(e).__name__}: {e}); save the model again.") from e
+    config_file = hub_download(ident, _CONFIG_NAME, cache_dir)
+    try:
+        config = load_cfg_from_json(config_file)
+        return parse_timm_config(config, {"hf_hub_id": ident, "source": "hf-hub"})
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise CheckpointError(f"{_CONFIG_NAME} of Hub repo '{ident}' is not a valid model config ({e}).") from e
+
+
+def create_model(
+    model_name: str,
+    pretrained: bool = False,
+    *,
+    num_classes: int | None = None,
+    in_chans: int | None = None,
+    checkpoint_path: str | os.PathLike[str] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    **kwargs: Any,
+) -> nn.Module:
+    """Create a baseline or transformer-enhanced EfficientNet, optionally with weights.
+
+    Args:
+        model_name: An architecture (``"effnet_b2_tf"``), ``arch.tag`` (``"effnet_b2_tf.figshare"``),
+            ``"hf-hub:org/repo"``, or a folder written by :func:`~brainvit_effnet.save_pretrained`
+            (``"local-dir:path"`` or a plain path).
+        pretrained: Load the tag's weights (default tag: ``in1k``, an ImageNet backbone with a new
+            head), or the weights of the Hub repo / folder.
+        num_classes: Output classes. Defaults to the weights' class count; a different count
+            re-initialises the head and logs a warning.
+        in_chans: Input channels; ``1`` adapts the stem (and pretrained stem weights) to greyscale.
+        checkpoint_path: A ``model.safetensors`` (or save_pretrained folder) loaded after creation.
+            Without ``num_classes`` the class count is taken from the file, so a trained head is kept.
+        cache_dir: Hugging Face Hub cache to use instead of ``HF_HUB_CACHE``/``HF_HOME``.
+        **kwargs: Architecture options, e.g. ``depth``, ``num_heads``, ``mlp_ratio``,
+            ``global_pool`` (``"avg"``/``"token"``), ``pos_embed`` (``"learned"``/``"sincos"``/
+            ``"none"``), ``drop_path_rate``, ``cbam``, ``embed_dim``, ``img_size``, ``label_names``.
+
+    Returns:
+        The model, in train mode, with ``pretrained_cfg`` describing its preprocessing and labels.
+
+    Raises:
+        UnknownModelError: unknown architecture or tag (with close names suggested).
+        WeightsUnavailableError: weights neither cached nor downloadable.
+        CheckpointError: unreadable weights, or weights of another architecture.
+
+    Example:
+        >>> model = create_model("effnet_test_tf", num_classes=3)
+        >>> model.pretrained_cfg["input_size"]
+        (3, 64, 64)
+    """
+    source, ident = _parse_source(model_name)
+    if num_classes is not None:
+        kwargs["num_classes"] = num_classes
+    if in_chans is not None:
+        kwargs["in_chans"] = in_chans
+    pretrained_cfg: Any = None
+    if source == "registry":
+        arch, tag = split_model_name_tag(ident)
+        _check_architecture(arch)
+        pretrained_cfg = tag or None
+    else:
+        pretrained_cfg, arch, model_args = _read_config(source, ident, cache_dir)
+        _check_architecture(arch, where=ident)
+        kwargs = {**model_args, **kwargs, "pretrained_model_args": dict(model_args)}
+
+    if checkpoint_path is not None and "num_classes" not in kwargs:
+        ckpt = Path(checkpoint_path).expanduser()
+        saved_classes = head_classes_in_file(ckpt / "model.safetensors" if ckpt.is_dir() else ckpt)
+        if saved_classes is not None:
+            kwargs["num_classes"] = saved_classes
+
+    model = timm.create_model(arch, pretrained=pretrained, pretrained_cfg=pretrained_cfg, cache_dir=cache_dir, **kwargs)
+    if checkpoint_path is not None:
+        load_checkpoint(model, checkpoint_path)
+    return model

@@ -1,0 +1,258 @@
+"""The model zoo: every variant, its pretrained tags, and where each tag's weights live.
+
+This module is the one place that names weight sources:
+
+* ``<arch>.in1k`` (the default tag): the backbone starts from timm's ImageNet-1k weights on the
+  Hugging Face Hub (``timm/<backbone>.<timm tag>``); pooling/transformer and head are new.
+* ``<arch>.figshare``: the project's own 3-class brain-tumour weights (glioma, meningioma,
+  pituitary), in the Hub repos listed in :data:`BRAIN_TUMOUR_HUB_REPOS`.
+
+Variants are registered in timm's registry, so after ``import brainvit_effnet``,
+``timm.create_model("effnet_b2_tf", num_classes=3)`` works too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
+from timm.models._builder import resolve_pretrained_cfg
+from timm.models._pretrained import PretrainedCfg
+from torch import nn
+
+from ..errors import UnknownModelError
+from ..labels import BRAIN_TUMOUR_CLASSES, TUMOUR_TYPE_CLASSES
+from ._pretrained import load_pretrained_weights
+from ._suggest import close_matches
+from .effnet import MIN_INPUT_SIZE, EffNetBaseline, EffNetTransformer
+
+__all__ = ["BRAIN_TUMOUR_HUB_ORG", "BRAIN_TUMOUR_HUB_REPOS", "MODEL_NAMES", "default_cfgs"]
+
+
+class _Size(NamedTuple):
+    backbone: str  # timm architecture (static 'same' padding, unlike the slower tf_ ports)
+    img_size: int  # native input side, as in the EfficientNet paper / Keras
+    imagenet_tag: str  # timm's ImageNet-1k weights used for the .in1k tag
+    drop_rate: float  # Keras' top dropout for this size (the study's head)
+    backbone_drop_path_rate: float  # Keras' drop_connect_rate
+
+
+_SIZES: dict[str, _Size] = {
+    "b0": _Size("efficientnet_b0", 224, "ra4_e3600_r224_in1k", 0.2, 0.2),
+    "b1": _Size("efficientnet_b1", 240, "ra4_e3600_r240_in1k", 0.2, 0.2),
+    "b2": _Size("efficientnet_b2", 260, "ra_in1k", 0.3, 0.2),
+    "b3": _Size("efficientnet_b3", 300, "ra2_in1k", 0.3, 0.2),
+    "b4": _Size("efficientnet_b4", 380, "ra2_in1k", 0.4, 0.2),
+    # A ~0.1M-parameter network for tests, docs and examples; 64 px keeps them fast.
+    "test": _Size("test_efficientnet", 64, "r160_in1k", 0.2, 0.0),
+}
+#: Dropout before the classifier of the transformer variants (the proposal's configuration).
+TRANSFORMER_DROP_RATE = 0.4
+
+#: Hub organisation of the project's own brain-tumour weights.
+BRAIN_TUMOUR_HUB_ORG = "brainvit-effnet"
+#: ``arch.tag`` -> Hub repo of the project's brain-tumour weights (3 classes, Figshare release).
+BRAIN_TUMOUR_HUB_REPOS: dict[str, str] = {
+    f"effnet_{size}{suffix}.figshare": f"{BRAIN_TUMOUR_HUB_ORG}/effnet_{size}{suffix}.figshare"
+    for size in ("b0", "b1", "b2", "b3", "b4")
+    for suffix in ("", "_tf")
+}
+
+_PAPER = "Multi-class classification of brain tumor types from MR images using EfficientNets"
+
+
+def _cfg(size: _Size, **kwargs: Any) -> dict[str, Any]:
+    s = size.img_size
+    return {
+        "input_size": (3, s, s),
+        "min_input_size": (3, MIN_INPUT_SIZE, MIN_INPUT_SIZE),
+        "mean": IMAGENET_DEFAULT_MEAN,
+        "std": IMAGENET_DEFAULT_STD,
+        "interpolation": "bicubic",
+        # No centre crop: a tumour can sit near the border of a brain-cropped slice.
+        "crop_pct": 1.0,
+        "num_classes": len(BRAIN_TUMOUR_CLASSES),
+        "label_names": BRAIN_TUMOUR_CLASSES,
+        "first_conv": "backbone.conv_stem",
+        "classifier": "head",
+        "paper_name": _PAPER,
+        "paper_ids": "doi:10.1016/j.bspc.2023.104777",
+        **kwargs,
+    }
+
+
+def _all_cfgs() -> dict[str, dict[str, Any]]:
+    cfgs: dict[str, dict[str, Any]] = {}
+    for name, size in _SIZES.items():
+        for suffix in ("", "_tf"):
+            arch = f"effnet_{name}{suffix}"
+            # First tag of an architecture is its default (timm's rule): ImageNet backbone, new head.
+            cfgs[f"{arch}.in1k"] = _cfg(
+                size,
+                hf_hub_id=f"timm/{size.backbone}.{size.imagenet_tag}",
+                license="apache-2.0",
+                description=f"Backbone from timm's {size.backbone}.{size.imagenet_tag} (ImageNet-1k); new head.",
+                origin_url="https://github.com/huggingface/pytorch-image-models",
+            )
+            repo = BRAIN_TUMOUR_HUB_REPOS.get(f"{arch}.figshare")
+            if repo:
+                cfgs[f"{arch}.figshare"] = _cfg(
+                    size,
+                    hf_hub_id=repo,
+                    num_classes=len(TUMOUR_TYPE_CLASSES),
+                    label_names=TUMOUR_TYPE_CLASSES,
+                    license="apache-2.0",
+                    description="Fine-tuned on the Figshare brain-tumour release (Cheng et al.), 3 classes.",
+                )
+    return cfgs
+
+
+default_cfgs = generate_default_cfgs(_all_cfgs())
+
+#: Every architecture this library registers, in registration order.
+MODEL_NAMES: list[str] = []
+_PRETRAINED_FIELDS = {f.name for f in dataclasses.fields(PretrainedCfg)}
+
+
+def _resolve_cfg(variant: str, pretrained_cfg: Any, overlay: dict[str, Any] | None) -> dict[str, Any]:
+    """Resolve a tag, dict or PretrainedCfg to a plain dict, rejecting unknown tags clearly."""
+    if isinstance(pretrained_cfg, str):
+        known = list(default_cfgs[variant].tags)
+        if pretrained_cfg not in known:
+            raise UnknownModelError(
+                f"unknown pretrained tag '{pretrained_cfg}' for {variant}; known tags: {known}."
+                f"{close_matches(pretrained_cfg, known)}"
+            )
+    elif isinstance(pretrained_cfg, dict):
+        # Configs from other versions may carry fields this timm does not know: keep the known ones.
+        pretrained_cfg = {k: v for k, v in pretrained_cfg.items() if k in _PRETRAINED_FIELDS}
+    return resolve_pretrained_cfg(variant, pretrained_cfg=pretrained_cfg, pretrained_cfg_overlay=overlay).to_dict()
+
+
+def _create(variant: str, pretrained: bool = False, **kwargs: Any) -> nn.Module:
+    """Build ``variant`` from its pretrained config, then load weights if asked.
+
+    Extra keyword arguments beyond the model class's: ``label_names`` (one per class),
+    ``cache_dir`` (Hub cache) and timm's ``pretrained_cfg``/``pretrained_cfg_overlay``.
+    """
+    size = _SIZES[variant.removeprefix("effnet_").removesuffix("_tf")]
+    is_transformer = variant.endswith("_tf")
+    cache_dir = kwargs.pop("cache_dir", None)
+    label_names = kwargs.pop("label_names", None)
+    cfg = _resolve_cfg(variant, kwargs.pop("pretrained_cfg", None), kwargs.pop("pretrained_cfg_overlay", None))
+    kwargs.setdefault("img_size", tuple(cfg["input_size"][-2:]))
+    kwargs.setdefault("drop_rate", TRANSFORMER_DROP_RATE if is_transformer else size.drop_rate)
+    kwargs.setdefault("backbone_drop_path_rate", size.backbone_drop_path_rate)
+    model_args = {k: v for k, v in kwargs.items() if k not in ("device", "dtype", "pretrained_model_args")}
+
+    model_cls = EffNetTransformer if is_transformer else EffNetBaseline
+    model = build_model_with_cfg(model_cls, variant, pretrained=False, pretrained_cfg=cfg, backbone=size.backbone, **kwargs)
+    model._model_args = model_args  # what timm's save_config_for_hf records as model_args
+
+    if label_names is not None:
+        label_names = tuple(label_names)
+        if len(label_names) != model.num_classes:
+            raise ValueError(
+                f"label_names has {len(label_names)} names but num_classes={model.num_classes}; "
+                f"give one name per class (in class-index order)."
+            )
+    elif model.num_classes == cfg.get("num_classes"):
+        label_names = tuple(cfg["label_names"]) if cfg.get("label_names") else None
+    # pretrained_cfg describes the model as built: its channels, size, classes and their names.
+    model.pretrained_cfg.update(
+        num_classes=model.num_classes,
+        label_names=label_names,
+        input_size=(model.in_chans, *model.img_size),
+        min_input_size=(model.in_chans, MIN_INPUT_SIZE, MIN_INPUT_SIZE),
+    )
+    if model.in_chans != len(cfg["mean"]):
+        # Greyscale stems see the average of the RGB statistics.
+        model.pretrained_cfg.update(
+            mean=(sum(cfg["mean"]) / len(cfg["mean"]),) * model.in_chans,
+            std=(sum(cfg["std"]) / len(cfg["std"]),) * model.in_chans,
+        )
+
+    if pretrained:
+        load_pretrained_weights(model, cfg, cache_dir=cache_dir)
+    return model
+
+
+def _register(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+    MODEL_NAMES.append(fn.__name__)
+    return register_model(fn)
+
+
+@_register
+def effnet_b0(pretrained: bool = False, **kwargs: Any) -> nn.Module:
+    """EfficientNet-B0 baseline (224 px): backbone -> GAP -> dropout -> linear."""
+    return _create("effnet_b0", pretrained, **kwargs)
+
+
+@_register
+def effnet_b1(pretrained: bool = False, **kwargs: Any) -> nn.Module:
+    """EfficientNet-B1 baseline (240 px)."""
+    return _create("effnet_b1", pretrained, **kwargs)
+
+
+@_register
+def effnet_b2(pretrained: bool = False, **kwargs: Any) -> nn.Module:
+    """EfficientNet-B2 baseline (260 px), the study's best model."""
+    return _create("effnet_b2", pretrained, **kwargs)
+
+
+@_register
+def effnet_b3(pretrained: bool = False, **kwargs: Any) -> nn.Module:
+    """EfficientNet-B3 baseline (300 px)."""
+    return _create("effnet_b3", pretrained, **kwargs)
+
+
+@_register
+def effnet_b4(pretrained: bool = False, **kwargs: Any) -> nn.Module:
+    """EfficientNet-B4 baseline (380 px)."""
+    return _create("effnet_b4", pretrained, **kwargs)
+
+
+@_register
+def effnet_b0_tf(pretrained: bool = False, **kwargs: Any) -> nn.Module:
+    """Transformer-enhanced EfficientNet-B0 (224 px)."""
+    return _create("effnet_b0_tf", pretrained, **kwargs)
+
+
+@_register
+def effnet_b1_tf(pretrained: bool = False, **kwargs: Any) -> nn.Module:
+    """Transformer-enhanced EfficientNet-B1 (240 px)."""
+    return _create("effnet_b1_tf", pretrained, **kwargs)
+
+
+@_register
+def effnet_b2_tf(pretrained: bool = False, **kwargs: Any) -> nn.Module:
+    """Transformer-enhanced EfficientNet-B2 (260 px), the proposal's model."""
+    return _create("effnet_b2_tf", pretrained, **kwargs)
+
+
+@_register
+def effnet_b3_tf(pretrained: bool = False, **kwargs: Any) -> nn.Module:
+    """Transformer-enhanced EfficientNet-B3 (300 px)."""
+    return _create("effnet_b3_tf", pretrained, **kwargs)
+
+
+@_register
+def effnet_b4_tf(pretrained: bool = False, **kwargs: Any) -> nn.Module:
+    """Transformer-enhanced EfficientNet-B4 (380 px)."""
+    return _create("effnet_b4_tf", pretrained, **kwargs)
+
+
+@_register
+def effnet_test(pretrained: bool = False, **kwargs: Any) -> nn.Module:
+    """Tiny baseline on timm's ``test_efficientnet`` (64 px) for tests, docs and examples."""
+    return _create("effnet_test", pretrained, **kwargs)
+
+
+@_register
+def effnet_test_tf(pretrained: bool = False, **kwargs: Any) -> nn.Module:
+    """Tiny transformer variant (64 px) for tests, docs and examples."""
+    kwargs.setdefault("embed_dim", 32)
+    return _create("effnet_test_tf", pretrained, **kwargs)
