@@ -1,0 +1,298 @@
+"""Weights: save/load round trips, the offline Hub path, checkpoints, and every bad-weights error."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import timm
+import torch
+from safetensors.torch import save_file
+from torch import nn
+
+import brainvit_effnet as bve
+from brainvit_effnet.models.zoo import BRAIN_TUMOUR_HUB_REPOS
+
+X = torch.randn(2, 3, 64, 64)
+
+
+def tiny(name: str = "effnet_test_tf", **kwargs: object) -> nn.Module:
+    kwargs.setdefault("num_classes", 3)
+    return bve.create_model(name, **kwargs)
+
+
+def perturbed(model: nn.Module) -> nn.Module:
+    """Give every tensor non-default values so a silently skipped key cannot go unnoticed."""
+    with torch.no_grad():
+        for t in model.state_dict().values():
+            if t.is_floating_point():
+                t.add_(torch.randn_like(t) * 0.05)
+    return model.eval()
+
+
+def timm_backbone_file(tmp_path: Path) -> tuple[Path, dict[str, torch.Tensor]]:
+    """An ImageNet checkpoint in timm's own format (keys conv_stem.*, classifier.*)."""
+    reference = perturbed(timm.create_model("test_efficientnet", num_classes=1000))
+    state = {k: v.contiguous() for k, v in reference.state_dict().items()}
+    path = tmp_path / "timm_test_efficientnet.safetensors"
+    save_file(state, str(path))
+    return path, state
+
+
+# -- save / load -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["effnet_test", "effnet_test_tf"])
+def test_save_load_round_trip_is_bit_identical(name: str, tmp_path: Path) -> None:
+    model = perturbed(tiny(name, label_names=["glioma", "meningioma", "pituitary"]))
+    folder = bve.save_pretrained(model, tmp_path / "saved", model_card={"metrics": {"accuracy": 0.9}})
+    assert sorted(p.name for p in folder.iterdir()) == ["README.md", "config.json", "model.safetensors"]
+    loaded = bve.from_pretrained(folder).eval()
+    assert torch.equal(loaded(X), model(X))
+    assert loaded.pretrained_cfg["label_names"] == ("glioma", "meningioma", "pituitary")
+    # timm reads the same folder
+    assert torch.equal(timm.create_model(f"local-dir:{folder}", pretrained=True).eval()(X), model(X))
+
+
+def test_config_json_follows_timm_schema(tmp_path: Path) -> None:
+    model = tiny(depth=2, cbam=True, in_chans=1, label_names=["a", "b", "c"])
+    config = json.loads((bve.save_pretrained(model, tmp_path) / "config.json").read_text())
+    assert config["architecture"] == "effnet_test_tf"
+    assert config["num_classes"] == 3
+    assert config["label_names"] == ["a", "b", "c"]
+    assert config["model_args"]["depth"] == 2 and config["model_args"]["cbam"] is True
+    assert config["model_args"]["in_chans"] == 1
+    assert config["pretrained_cfg"]["input_size"] == [1, 64, 64]
+    reloaded = bve.from_pretrained(tmp_path)
+    assert len(reloaded.blocks) == 2 and reloaded.in_chans == 1
+
+
+def test_model_card_is_honest(tmp_path: Path) -> None:
+    model = tiny(label_names=["glioma", "meningioma", "pituitary"])
+    card_path = bve.save_pretrained(model, tmp_path, model_card={"metrics": {"balanced_accuracy": 0.87}}) / "README.md"
+    card = card_path.read_text()
+    assert "**Not for clinical use.**" in card
+    assert "## Intended use" in card and "## Split protocol" in card and "## Training data" in card
+    assert "| balanced_accuracy | 0.87 |" in card
+    assert "`meningioma`" in card
+    assert card.count("Not recorded") == 2  # training data and split protocol were not given
+
+
+def test_save_is_atomic_and_keeps_the_old_save_on_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = perturbed(tiny())
+    folder = bve.save_pretrained(model, tmp_path)
+    before = (folder / "model.safetensors").read_bytes()
+
+    def boom(*args: object, **kwargs: object) -> None:
+        Path(args[1]).write_bytes(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr("brainvit_effnet.hub.save_file", boom)
+    with pytest.raises(OSError, match="disk full"):
+        bve.save_pretrained(tiny(), folder)
+    assert (folder / "model.safetensors").read_bytes() == before
+    assert sorted(p.name for p in folder.iterdir()) == ["README.md", "config.json", "model.safetensors"]
+
+
+def test_save_pretrained_rejects_a_file_path(tmp_path: Path) -> None:
+    target = tmp_path / "file.txt"
+    target.write_text("mine")
+    with pytest.raises(ValueError, match="is a file"):
+        bve.save_pretrained(tiny(), target)
+    assert target.read_text() == "mine"
+
+
+# -- checkpoint_path and head handling ------------------------------------------------------------------
+def test_checkpoint_path_keeps_the_trained_head(tmp_path: Path) -> None:
+    model = perturbed(tiny(num_classes=5))
+    folder = bve.save_pretrained(model, tmp_path)
+    loaded = bve.create_model("effnet_test_tf", checkpoint_path=folder / "model.safetensors").eval()
+    assert loaded.num_classes == 5
+    assert torch.equal(loaded(X), model(X))
+
+
+def test_different_num_classes_resets_the_head_and_logs_it(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    model = perturbed(tiny(num_classes=5))
+    folder = bve.save_pretrained(model, tmp_path)
+    with caplog.at_level(logging.WARNING, logger="brainvit_effnet"):
+        loaded = bve.from_pretrained(folder, num_classes=2).eval()
+    assert "5-class head" in caplog.text and "num_classes=2" in caplog.text
+    assert loaded(X).shape == (2, 2)
+    assert torch.equal(loaded.proj.weight, model.proj.weight)
+    assert torch.equal(loaded.backbone.conv_stem.weight, model.backbone.conv_stem.weight)
+
+
+def test_greyscale_model_from_rgb_checkpoint_sums_stem_filters(tmp_path: Path) -> None:
+    model = perturbed(tiny())
+    folder = bve.save_pretrained(model, tmp_path)
+    grey = bve.create_model("effnet_test_tf", in_chans=1, checkpoint_path=folder)
+    assert torch.allclose(grey.backbone.conv_stem.weight, model.backbone.conv_stem.weight.sum(1, keepdim=True))
+
+
+def test_positional_grid_is_resampled_from_another_input_size(tmp_path: Path) -> None:
+    model = perturbed(tiny(img_size=128))  # 4x4 grid
+    folder = bve.save_pretrained(model, tmp_path)
+    small = bve.create_model("effnet_test_tf", img_size=64, checkpoint_path=folder)  # 2x2 grid
+    assert small.pos_embed.weight.shape == (1, 4, 32)
+    assert torch.equal(small.proj.weight, model.proj.weight)
+
+
+# -- Hub, offline -----------------------------------------------------------------------------------------
+def test_imagenet_tag_loads_the_backbone_from_a_timm_file_through_the_hub_cache(hub_cache, tmp_path: Path) -> None:
+    cache, add = hub_cache
+    path, state = timm_backbone_file(tmp_path)
+    add("timm/test_efficientnet.r160_in1k", {"model.safetensors": path})
+    model = bve.create_model("effnet_test_tf.in1k", pretrained=True, num_classes=3, cache_dir=cache)
+    backbone = model.backbone.state_dict()
+    assert all(torch.equal(backbone[k], v) for k, v in state.items() if not k.startswith("classifier."))
+    # the default tag is in1k: same weights without naming it
+    default = bve.create_model("effnet_test", pretrained=True, cache_dir=cache)
+    assert torch.equal(default.backbone.conv_stem.weight, state["conv_stem.weight"])
+
+
+def test_imagenet_backbone_from_a_local_timm_file_adapts_to_greyscale(tmp_path: Path) -> None:
+    path, state = timm_backbone_file(tmp_path)
+    model = bve.create_model("effnet_test", pretrained=True, in_chans=1, pretrained_cfg_overlay={"file": str(path)})
+    assert torch.allclose(model.backbone.conv_stem.weight, state["conv_stem.weight"].sum(1, keepdim=True))
+    assert torch.equal(model.backbone.blocks[0][0].conv.weight, state["blocks.0.0.conv.weight"])
+
+
+def test_hf_hub_repo_loads_from_the_offline_cache(hub_cache, tmp_path: Path) -> None:
+    cache, add = hub_cache
+    model = perturbed(tiny(label_names=["glioma", "meningioma", "pituitary"]))
+    folder = bve.save_pretrained(model, tmp_path / "saved")
+    add("someone/brain-model", {name: folder / name for name in ("model.safetensors", "config.json", "README.md")})
+    for loaded in (
+        bve.create_model("hf-hub:someone/brain-model", pretrained=True, cache_dir=cache),
+        bve.from_pretrained("someone/brain-model", cache_dir=cache),
+    ):
+        assert torch.equal(loaded.eval()(X), model(X))
+        assert loaded.pretrained_cfg["label_names"] == ("glioma", "meningioma", "pituitary")
+
+
+def test_project_brain_tumour_tag_loads_from_its_hub_repo(hub_cache, tmp_path: Path) -> None:
+    cache, add = hub_cache
+    assert len(BRAIN_TUMOUR_HUB_REPOS) == 10
+    repo = BRAIN_TUMOUR_HUB_REPOS["effnet_b0.figshare"]
+    trained = perturbed(bve.create_model("effnet_b0", num_classes=3))
+    folder = bve.save_pretrained(trained, tmp_path / "b0")
+    add(repo, {"model.safetensors": folder / "model.safetensors"})
+    model = bve.create_model("effnet_b0.figshare", pretrained=True, cache_dir=cache).eval()
+    assert model.num_classes == 3
+    assert model.pretrained_cfg["label_names"] == bve.TUMOUR_TYPE_CLASSES
+    x = torch.randn(1, 3, 64, 64)
+    assert torch.equal(model(x), trained(x))
+
+
+def test_hub_cache_environment_variables_are_honoured(tmp_path: Path) -> None:
+    """HF_HUB_CACHE and HF_HUB_OFFLINE are read by huggingface_hub at import: use a fresh process."""
+    cache = tmp_path / "env-cache"
+    repo_dir = cache / "models--timm--test_efficientnet.r160_in1k"
+    path, state = timm_backbone_file(tmp_path)
+    (repo_dir / "snapshots" / "abc123").mkdir(parents=True)
+    (repo_dir / "refs").mkdir()
+    (repo_dir / "refs" / "main").write_text("abc123")
+    (repo_dir / "snapshots" / "abc123" / "model.safetensors").write_bytes(path.read_bytes())
+    code = (
+        "import brainvit_effnet as bve\n"
+        "m = bve.create_model('effnet_test', pretrained=True)\n"
+        "print(float(m.backbone.conv_stem.weight.sum()))\n"
+    )
+    env = {**os.environ, "HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert float(out.stdout.strip()) == pytest.approx(float(state["conv_stem.weight"].sum()), rel=1e-6)
+
+
+def test_missing_weights_offline_give_one_clear_error(tmp_path: Path) -> None:
+    cache = tmp_path / "empty-cache"
+    with pytest.raises(bve.WeightsUnavailableError) as info:
+        bve.create_model("effnet_test_tf.in1k", pretrained=True, cache_dir=cache)
+    message = str(info.value)
+    assert "timm/test_efficientnet.r160_in1k" in message
+    assert str(cache) in message
+    assert "HF_HUB_OFFLINE is on" in message and "checkpoint_path=" in message
+    assert info.value.__cause__ is not None
+    with pytest.raises(bve.WeightsUnavailableError, match="brainvit-effnet/effnet_b2_tf.figshare"):
+        bve.create_model("effnet_b2_tf.figshare", pretrained=True, cache_dir=cache)
+    with pytest.raises(OSError, match="someone/missing"):  # WeightsUnavailableError is an OSError
+        bve.from_pretrained("someone/missing", cache_dir=cache)
+
+
+# -- bad weights --------------------------------------------------------------------------------------------
+def test_truncated_safetensors_names_the_file(tmp_path: Path) -> None:
+    folder = bve.save_pretrained(tiny(), tmp_path)
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    with pytest.raises(bve.CheckpointError, match=r"model\.safetensors.*truncated or corrupted"):
+        bve.from_pretrained(folder)
+
+
+def test_corrupted_safetensors_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "garbage.safetensors"
+    path.write_bytes(b"\x00" * 64)
+    with pytest.raises(ValueError, match="garbage.safetensors"):
+        bve.create_model("effnet_test_tf", checkpoint_path=path)
+
+
+def test_pickle_checkpoints_are_refused_without_unpickling(tmp_path: Path) -> None:
+    path = tmp_path / "model.pth"
+    path.write_bytes(b"not even read")
+    with pytest.raises(bve.CheckpointError, match="only reads safetensors"):
+        bve.create_model("effnet_test", num_classes=3, checkpoint_path=path)
+
+
+def test_checkpoint_from_another_architecture(tmp_path: Path) -> None:
+    folder = bve.save_pretrained(tiny("effnet_test"), tmp_path)
+    with pytest.raises(bve.CheckpointError, match=r"does not fit effnet_test_tf.*saved from 'effnet_test'"):
+        bve.create_model("effnet_test_tf", checkpoint_path=folder)
+    other = tmp_path / "resnet.safetensors"
+    save_file({k: v.contiguous() for k, v in timm.create_model("resnet10t").state_dict().items()}, str(other))
+    with pytest.raises(bve.CheckpointError, match="missing keys"):
+        bve.create_model("effnet_test", pretrained=True, pretrained_cfg_overlay={"file": str(other)})
+
+
+def test_missing_local_folder_and_missing_config(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        bve.create_model("local-dir:" + str(tmp_path / "nope"), pretrained=True)
+    with pytest.raises(FileNotFoundError, match="no config.json"):
+        bve.from_pretrained(tmp_path)
+    with pytest.raises(bve.WeightsUnavailableError, match="does not exist"):
+        bve.create_model("effnet_test", checkpoint_path=tmp_path / "missing.safetensors")
+
+
+def test_config_naming_an_unknown_architecture(tmp_path: Path) -> None:
+    folder = bve.save_pretrained(tiny(), tmp_path)
+    config = json.loads((folder / "config.json").read_text())
+    config["architecture"] = "effnet_b9_tf"
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(bve.UnknownModelError, match="effnet_b9_tf.*Did you mean"):
+        bve.from_pretrained(folder)
+
+
+# -- publishing ------------------------------------------------------------------------------------------------
+def test_push_to_hub_uploads_the_saved_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: dict[str, object] = {}
+
+    class FakeApi:
+        def __init__(self, **kwargs: object) -> None:
+            calls["init"] = kwargs
+
+        def create_repo(self, repo_id: str, **kwargs: object) -> object:
+            calls["create_repo"] = (repo_id, kwargs)
+            return type("RepoUrl", (), {"repo_id": repo_id})()
+
+        def upload_folder(self, *, repo_id: str, folder_path: str, **kwargs: object) -> object:
+            calls["files"] = sorted(os.listdir(folder_path))
+            calls["card"] = (Path(folder_path) / "README.md").read_text()
+            return type("Commit", (), {"commit_url": f"https://hub.example/{repo_id}/commit/1"})()
+
+    monkeypatch.setattr("huggingface_hub.HfApi", FakeApi)
+    url = bve.push_to_hub(tiny(), "me/brain", private=True, model_card={"training_data": "Figshare"})
+    assert url.endswith("me/brain/commit/1")
+    assert calls["files"] == ["README.md", "config.json", "model.safetensors"]
+    assert calls["create_repo"] == ("me/brain", {"private": True, "exist_ok": True})
+    assert "Figshare" in str(calls["card"])
