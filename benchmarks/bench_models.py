@@ -28,6 +28,11 @@ size the transformer head adds at most 10 % latency (median ratio <= 1.10) and a
 parameters (ratio <= 1.15). The ``targets`` block of the JSON says whether each is met and, if not,
 by how many percentage points the ratio is over.
 
+CPU timings are only meaningful on an otherwise idle machine: another process competing for the
+cores (a test run, a build) can slow torch's thread pool down many times over. The JSON records the
+load average at start and end and each model's median/min spread, and the script warns (``noisy``
+in the JSON) when a median is more than 1.25x its minimum.
+
 On CPU the models run in fp32 with torch's default thread count (recorded). On CUDA they run under
 ``torch.autocast("cuda", dtype=torch.bfloat16)`` and in ``channels_last`` (both on by default there,
 ``--no-amp`` / ``--no-channels-last`` to turn off), with ``torch.cuda.synchronize()`` around each
@@ -72,6 +77,7 @@ SIZE_CHOICES: tuple[str, ...] = (*ALL_SIZES, "test")
 TARGET_SIZE = "b2"
 LATENCY_TARGET = 1.10  # effnet_b2_tf / effnet_b2 median latency, CPU, native size
 PARAM_TARGET = 1.15  # effnet_b2_tf / effnet_b2 parameters
+NOISY_SPREAD = 1.25  # warn when a model's median batch time exceeds its fastest by more than this
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
@@ -96,6 +102,7 @@ class Bench:
             "latency_ms_min": round(min(self.times_ms), 3),
             "latency_ms_mean": round(statistics.fmean(self.times_ms), 3),
             "images_per_s": round(batch_size / (median / 1e3), 2),
+            "spread_median_over_min": round(median / min(self.times_ms), 3),
             "times_ms": [round(t, 3) for t in self.times_ms],
         }
 
@@ -190,6 +197,7 @@ def machine_info(device: torch.device) -> dict[str, Any]:
         "torch_num_threads": torch.get_num_threads(),
         "torch_num_interop_threads": torch.get_num_interop_threads(),
         "device": str(device),
+        "loadavg_at_start": _loadavg(),
     }
     if device.type == "cuda":
         info["device_name"] = torch.cuda.get_device_name(device)
@@ -198,6 +206,14 @@ def machine_info(device: torch.device) -> dict[str, Any]:
     else:
         info["device_name"] = info["cpu_model"] or platform.machine()
     return info
+
+
+def _loadavg() -> list[float] | None:
+    """1/5/15-minute load averages, where the OS has them (other load skews CPU timings badly)."""
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
 
 
 def count_params(model: nn.Module) -> int:
@@ -424,7 +440,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         results.append(run_size(size, args, device))
         print(f"done in {time.perf_counter() - t0:.1f} s", flush=True)
 
-    payload: dict[str, Any] = {"machine": info, "settings": settings, "results": results}
+    info["loadavg_at_end"] = _loadavg()
+    noisy = sorted(
+        f"{m['name']} (median/min x{m['spread_median_over_min']:.2f})"
+        for r in results
+        for m in r["models"].values()
+        if m["spread_median_over_min"] > NOISY_SPREAD
+    )
+    payload: dict[str, Any] = {
+        "machine": info,
+        "settings": settings,
+        "results": results,
+        "noisy": noisy,
+    }
     by_size = {r["size"]: r for r in results}
     if TARGET_SIZE in by_size:
         payload["targets"] = target_block(by_size[TARGET_SIZE], device)
@@ -433,6 +461,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print_table(results)
     if "targets" in payload:
         print_targets(payload["targets"])
+    if noisy:
+        print(
+            f"WARNING: noisy timings (median more than x{NOISY_SPREAD} the min): {', '.join(noisy)}. "
+            f"Other load on the machine? load average at start {info['loadavg_at_start']}, "
+            f"at end {info['loadavg_at_end']}. Rerun on an idle machine before trusting the ratios."
+        )
     write_json(args.out, payload)
     print(f"wrote {args.out}")
     return 0

@@ -82,14 +82,22 @@ def test_tiny_variants_learn_a_fixed_batch(name: str) -> None:
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < losses[0]
-    changed = [k for k, v in model.state_dict().items() if v.is_floating_point() and not torch.equal(v, before[k])]
+    changed = [
+        k for k, v in model.state_dict().items() if v.is_floating_point() and not torch.equal(v, before[k])
+    ]
     assert any(k.startswith("backbone.") for k in changed) and "head.weight" in changed
 
 
 # -- transformer options ---------------------------------------------------------------------------
 def test_transformer_keyword_arguments_shape_the_encoder() -> None:
     model = tiny(
-        depth=3, num_heads=4, mlp_ratio=2.0, global_pool="token", pos_embed="sincos", drop_path_rate=0.2, cbam=True
+        depth=3,
+        num_heads=4,
+        mlp_ratio=2.0,
+        global_pool="token",
+        pos_embed="sincos",
+        drop_path_rate=0.2,
+        cbam=True,
     )
     assert len(model.blocks) == 3
     assert all(b.attn.num_heads == 4 for b in model.blocks)
@@ -183,7 +191,9 @@ def test_group_matcher_orders_stem_blocks_then_head(name: str) -> None:
     assert "head.weight" in last
     if name.endswith("_tf"):
         group_of = {n: gid for gid, names in groups.items() for n in names}
-        assert group_of["backbone.bn2.weight"] < group_of["proj.weight"] < group_of["blocks.0.attn.qkv.weight"]
+        assert (
+            group_of["backbone.bn2.weight"] < group_of["proj.weight"] < group_of["blocks.0.attn.qkv.weight"]
+        )
     # usable by timm's layer-decay optimiser factory
     create_optimizer_v2(model, "adamw", lr=1e-3, layer_decay=0.8)
 

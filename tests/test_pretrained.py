@@ -72,7 +72,10 @@ def test_config_json_follows_timm_schema(tmp_path: Path) -> None:
 
 def test_model_card_is_honest(tmp_path: Path) -> None:
     model = tiny(label_names=["glioma", "meningioma", "pituitary"])
-    card_path = bve.save_pretrained(model, tmp_path, model_card={"metrics": {"balanced_accuracy": 0.87}}) / "README.md"
+    card_path = (
+        bve.save_pretrained(model, tmp_path, model_card={"metrics": {"balanced_accuracy": 0.87}})
+        / "README.md"
+    )
     card = card_path.read_text()
     assert "**Not for clinical use.**" in card
     assert "## Intended use" in card and "## Split protocol" in card and "## Training data" in card
@@ -81,7 +84,9 @@ def test_model_card_is_honest(tmp_path: Path) -> None:
     assert card.count("Not recorded") == 2  # training data and split protocol were not given
 
 
-def test_save_is_atomic_and_keeps_the_old_save_on_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_save_is_atomic_and_keeps_the_old_save_on_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     model = perturbed(tiny())
     folder = bve.save_pretrained(model, tmp_path)
     before = (folder / "model.safetensors").read_bytes()
@@ -114,7 +119,9 @@ def test_checkpoint_path_keeps_the_trained_head(tmp_path: Path) -> None:
     assert torch.equal(loaded(X), model(X))
 
 
-def test_different_num_classes_resets_the_head_and_logs_it(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_different_num_classes_resets_the_head_and_logs_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     model = perturbed(tiny(num_classes=5))
     folder = bve.save_pretrained(model, tmp_path)
     with caplog.at_level(logging.WARNING, logger="brainvit_effnet"):
@@ -129,7 +136,9 @@ def test_greyscale_model_from_rgb_checkpoint_sums_stem_filters(tmp_path: Path) -
     model = perturbed(tiny())
     folder = bve.save_pretrained(model, tmp_path)
     grey = bve.create_model("effnet_test_tf", in_chans=1, checkpoint_path=folder)
-    assert torch.allclose(grey.backbone.conv_stem.weight, model.backbone.conv_stem.weight.sum(1, keepdim=True))
+    assert torch.allclose(
+        grey.backbone.conv_stem.weight, model.backbone.conv_stem.weight.sum(1, keepdim=True)
+    )
 
 
 def test_positional_grid_is_resampled_from_another_input_size(tmp_path: Path) -> None:
@@ -141,7 +150,9 @@ def test_positional_grid_is_resampled_from_another_input_size(tmp_path: Path) ->
 
 
 # -- Hub, offline -----------------------------------------------------------------------------------------
-def test_imagenet_tag_loads_the_backbone_from_a_timm_file_through_the_hub_cache(hub_cache, tmp_path: Path) -> None:
+def test_imagenet_tag_loads_the_backbone_from_a_timm_file_through_the_hub_cache(
+    hub_cache, tmp_path: Path
+) -> None:
     cache, add = hub_cache
     path, state = timm_backbone_file(tmp_path)
     add("timm/test_efficientnet.r160_in1k", {"model.safetensors": path})
@@ -155,7 +166,9 @@ def test_imagenet_tag_loads_the_backbone_from_a_timm_file_through_the_hub_cache(
 
 def test_imagenet_backbone_from_a_local_timm_file_adapts_to_greyscale(tmp_path: Path) -> None:
     path, state = timm_backbone_file(tmp_path)
-    model = bve.create_model("effnet_test", pretrained=True, in_chans=1, pretrained_cfg_overlay={"file": str(path)})
+    model = bve.create_model(
+        "effnet_test", pretrained=True, in_chans=1, pretrained_cfg_overlay={"file": str(path)}
+    )
     assert torch.allclose(model.backbone.conv_stem.weight, state["conv_stem.weight"].sum(1, keepdim=True))
     assert torch.equal(model.backbone.blocks[0][0].conv.weight, state["blocks.0.0.conv.weight"])
 
@@ -164,7 +177,10 @@ def test_hf_hub_repo_loads_from_the_offline_cache(hub_cache, tmp_path: Path) -> 
     cache, add = hub_cache
     model = perturbed(tiny(label_names=["glioma", "meningioma", "pituitary"]))
     folder = bve.save_pretrained(model, tmp_path / "saved")
-    add("someone/brain-model", {name: folder / name for name in ("model.safetensors", "config.json", "README.md")})
+    add(
+        "someone/brain-model",
+        {name: folder / name for name in ("model.safetensors", "config.json", "README.md")},
+    )
     for loaded in (
         bve.create_model("hf-hub:someone/brain-model", pretrained=True, cache_dir=cache),
         bve.from_pretrained("someone/brain-model", cache_dir=cache),
@@ -216,7 +232,7 @@ def test_missing_weights_offline_give_one_clear_error(tmp_path: Path) -> None:
     assert str(cache) in message
     assert "HF_HUB_OFFLINE is on" in message and "checkpoint_path=" in message
     assert info.value.__cause__ is not None
-    with pytest.raises(bve.WeightsUnavailableError, match="brainvit-effnet/effnet_b2_tf.figshare"):
+    with pytest.raises(bve.WeightsUnavailableError, match=r"brainvit-effnet/effnet_b2_tf\.figshare"):
         bve.create_model("effnet_b2_tf.figshare", pretrained=True, cache_dir=cache)
     with pytest.raises(OSError, match="someone/missing"):  # WeightsUnavailableError is an OSError
         bve.from_pretrained("someone/missing", cache_dir=cache)
@@ -234,7 +250,7 @@ def test_truncated_safetensors_names_the_file(tmp_path: Path) -> None:
 def test_corrupted_safetensors_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "garbage.safetensors"
     path.write_bytes(b"\x00" * 64)
-    with pytest.raises(ValueError, match="garbage.safetensors"):
+    with pytest.raises(ValueError, match=r"garbage\.safetensors"):
         bve.create_model("effnet_test_tf", checkpoint_path=path)
 
 
@@ -258,7 +274,7 @@ def test_checkpoint_from_another_architecture(tmp_path: Path) -> None:
 def test_missing_local_folder_and_missing_config(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="does not exist"):
         bve.create_model("local-dir:" + str(tmp_path / "nope"), pretrained=True)
-    with pytest.raises(FileNotFoundError, match="no config.json"):
+    with pytest.raises(FileNotFoundError, match=r"no config\.json"):
         bve.from_pretrained(tmp_path)
     with pytest.raises(bve.WeightsUnavailableError, match="does not exist"):
         bve.create_model("effnet_test", checkpoint_path=tmp_path / "missing.safetensors")
@@ -269,11 +285,11 @@ def test_config_naming_an_unknown_architecture(tmp_path: Path) -> None:
     config = json.loads((folder / "config.json").read_text())
     config["architecture"] = "effnet_b9_tf"
     (folder / "config.json").write_text(json.dumps(config))
-    with pytest.raises(bve.UnknownModelError, match="effnet_b9_tf.*Did you mean"):
+    with pytest.raises(bve.UnknownModelError, match=r"effnet_b9_tf.*Did you mean"):
         bve.from_pretrained(folder)
 
 
-# -- publishing ------------------------------------------------------------------------------------------------
+# -- publishing --------------------------------------------------------------------------------
 def test_push_to_hub_uploads_the_saved_folder(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: dict[str, object] = {}
 

@@ -28,7 +28,7 @@ from timm.models._hub import save_config_for_hf
 from torch import nn
 
 from .models import create_model
-from .models._pretrained import WEIGHTS_NAME
+from .models._pretrained import WEIGHTS_NAME, pretrained_cfg_of
 
 __all__ = ["from_pretrained", "push_to_hub", "save_pretrained"]
 
@@ -49,9 +49,13 @@ def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
         raise
 
 
+def _write_text(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+
+
 def _architecture(model: nn.Module) -> str:
-    cfg = getattr(model, "pretrained_cfg", None)
-    if not cfg or not cfg.get("architecture"):
+    cfg = pretrained_cfg_of(model)
+    if not cfg.get("architecture"):
         raise TypeError(
             f"save_pretrained needs a model created by brainvit_effnet.create_model (or timm); "
             f"{type(model).__name__} has no pretrained_cfg['architecture']."
@@ -75,7 +79,7 @@ def render_model_card(model: nn.Module, card: Mapping[str, Any] | None = None) -
             ``intended_use``, ``notes``. Missing fields are marked as not recorded, never invented.
     """
     card = dict(card or {})
-    cfg = model.pretrained_cfg
+    cfg = pretrained_cfg_of(model)
     arch = _architecture(model)
     labels = cfg.get("label_names") or [f"class_{i}" for i in range(getattr(model, "num_classes", 0))]
     n_params = sum(p.numel() for p in model.parameters())
@@ -162,15 +166,19 @@ def save_pretrained(
     metadata = {"format": "pt", "architecture": arch, "library": "brainvit-effnet"}
     _write_atomically(folder / WEIGHTS_NAME, lambda p: save_file(state_dict, str(p), metadata=metadata))
 
-    label_names = model.pretrained_cfg.get("label_names")
+    label_names = pretrained_cfg_of(model).get("label_names")
     # The saved weights are no longer those of the source tag (e.g. the ImageNet backbone).
-    model_config: dict[str, Any] = {"pretrained_cfg": {"tag": None, "description": f"{arch} saved with brainvit-effnet."}}
+    model_config: dict[str, Any] = {
+        "pretrained_cfg": {"tag": None, "description": f"{arch} saved with brainvit-effnet."}
+    }
     if label_names:
         model_config["label_names"] = list(label_names)
-    _write_atomically(folder / CONFIG_NAME, lambda p: save_config_for_hf(model, str(p), model_config=model_config))
+    _write_atomically(
+        folder / CONFIG_NAME, lambda p: save_config_for_hf(model, str(p), model_config=model_config)
+    )
 
     card = render_model_card(model, model_card)
-    _write_atomically(folder / MODEL_CARD_NAME, lambda p: p.write_text(card, encoding="utf-8"))
+    _write_atomically(folder / MODEL_CARD_NAME, lambda p: _write_text(p, card))
     return folder
 
 
@@ -225,4 +233,3 @@ def push_to_hub(
             create_pr=create_pr,
         )
     return str(getattr(commit, "commit_url", commit))
-

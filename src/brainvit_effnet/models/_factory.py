@@ -15,12 +15,12 @@ from typing import Any
 
 import timm
 from timm.models import split_model_name_tag
-from timm.models._hub import load_cfg_from_json, load_model_config_from_path
 from timm.models._hub import _parse_model_cfg as parse_timm_config
+from timm.models._hub import load_cfg_from_json, load_model_config_from_path
 from torch import nn
 
 from ..errors import CheckpointError, UnknownModelError
-from ._pretrained import hub_download, head_classes_in_file, load_checkpoint
+from ._pretrained import head_classes_in_file, hub_download, load_checkpoint
 from ._suggest import close_matches
 from .zoo import MODEL_NAMES, default_cfgs
 
@@ -29,7 +29,7 @@ __all__ = ["create_model", "list_models"]
 _CONFIG_NAME = "config.json"
 
 
-def list_models(filter: str | Sequence[str] = "", pretrained: bool = False) -> list[str]:  # noqa: A002 (timm's name)
+def list_models(filter: str | Sequence[str] = "", pretrained: bool = False) -> list[str]:
     """Names of this library's models (never timm's own), optionally filtered by wildcards.
 
     Args:
@@ -72,13 +72,17 @@ def _parse_source(model_name: str) -> tuple[str, str]:
     return "registry", model_name
 
 
-def _read_config(source: str, ident: str, cache_dir: str | os.PathLike[str] | None) -> tuple[dict[str, Any], str, dict[str, Any]]:
+def _read_config(
+    source: str, ident: str, cache_dir: str | os.PathLike[str] | None
+) -> tuple[dict[str, Any], str, dict[str, Any]]:
     """Read a save_pretrained ``config.json`` from a folder or Hub repo (timm's schema)."""
     if source == "local-dir":
         folder = Path(ident).expanduser()
         config_file = folder / _CONFIG_NAME
         if not folder.is_dir():
-            hub_hint = f" For a Hugging Face Hub repo write 'hf-hub:{ident}'." if ident.count("/") == 1 else ""
+            hub_hint = (
+                f" For a Hugging Face Hub repo write 'hf-hub:{ident}'." if ident.count("/") == 1 else ""
+            )
             raise FileNotFoundError(f"model folder {folder} does not exist.{hub_hint}")
         if not config_file.is_file():
             raise FileNotFoundError(
@@ -89,13 +93,17 @@ def _read_config(source: str, ident: str, cache_dir: str | os.PathLike[str] | No
         try:
             return load_model_config_from_path(folder)
         except (json.JSONDecodeError, KeyError, TypeError) as e:
-            raise CheckpointError(f"{config_file} is not a valid model config ({type(e).__name__}: {e}); save the model again.") from e
+            raise CheckpointError(
+                f"{config_file} is not a valid model config ({type(e).__name__}: {e}); save the model again."
+            ) from e
     config_file = hub_download(ident, _CONFIG_NAME, cache_dir)
     try:
         config = load_cfg_from_json(config_file)
         return parse_timm_config(config, {"hf_hub_id": ident, "source": "hf-hub"})
     except (json.JSONDecodeError, KeyError, TypeError) as e:
-        raise CheckpointError(f"{_CONFIG_NAME} of Hub repo '{ident}' is not a valid model config ({e}).") from e
+        raise CheckpointError(
+            f"{_CONFIG_NAME} of Hub repo '{ident}' is not a valid model config ({e})."
+        ) from e
 
 
 def create_model(
@@ -160,7 +168,13 @@ def create_model(
         if saved_classes is not None:
             kwargs["num_classes"] = saved_classes
 
-    model = timm.create_model(arch, pretrained=pretrained, pretrained_cfg=pretrained_cfg, cache_dir=cache_dir, **kwargs)
+    model = timm.create_model(
+        arch,
+        pretrained=pretrained,
+        pretrained_cfg=pretrained_cfg,
+        cache_dir=None if cache_dir is None else Path(cache_dir),
+        **kwargs,
+    )
     if checkpoint_path is not None:
         load_checkpoint(model, checkpoint_path)
     return model

@@ -49,6 +49,12 @@ _HEAD_KEYS = ("head.weight", "head.bias")
 _HUB_ERRORS = (LocalEntryNotFoundError, OfflineModeIsEnabled, HfHubHTTPError, OSError, ValueError)
 
 
+def pretrained_cfg_of(model: nn.Module) -> dict[str, Any]:
+    """The model's ``pretrained_cfg`` (timm's preprocessing/labels record), or ``{}``."""
+    cfg = getattr(model, "pretrained_cfg", None)
+    return cfg if isinstance(cfg, dict) else {}
+
+
 def _offline_hint(repo_id: str, filename: str, cache_dir: str | os.PathLike[str] | None) -> str:
     cache = Path(cache_dir) if cache_dir is not None else Path(hf_constants.HF_HUB_CACHE)
     offline = "on" if hf_constants.HF_HUB_OFFLINE else "off"
@@ -75,12 +81,14 @@ def hub_download(repo_id: str, filename: str, cache_dir: str | os.PathLike[str] 
             repo,
             filename,
             revision=revision or None,
-            cache_dir=cache_dir,
+            cache_dir=None if cache_dir is None else Path(cache_dir),
             library_name="brainvit-effnet",
             library_version=__version__,
         )
     except _HUB_ERRORS as e:
-        raise WeightsUnavailableError(f"{_offline_hint(repo_id, filename, cache_dir)} Cause: {type(e).__name__}: {e}") from e
+        raise WeightsUnavailableError(
+            f"{_offline_hint(repo_id, filename, cache_dir)} Cause: {type(e).__name__}: {e}"
+        ) from e
     return Path(str(path))
 
 
@@ -149,7 +157,9 @@ def head_classes_in_file(path: str | os.PathLike[str]) -> int | None:
                 if key in f.keys():  # noqa: SIM118 (safe_open is not a Mapping)
                     return int(f.get_slice(key).get_shape()[0])
     except (SafetensorError, OSError, ValueError) as e:
-        raise CheckpointError(f"{path} is not a readable safetensors file ({e}); save or download it again.") from e
+        raise CheckpointError(
+            f"{path} is not a readable safetensors file ({e}); save or download it again."
+        ) from e
     return None
 
 
@@ -164,7 +174,7 @@ def _adapt_first_conv(state_dict: dict[str, Tensor], key: str, target: dict[str,
 def _resample_pos_embed(state_dict: dict[str, Tensor], model: nn.Module) -> None:
     """Resample a learned positional grid saved at another input size (square grids only)."""
     key = "pos_embed.weight"
-    pos_embed = getattr(model, "pos_embed", None)
+    pos_embed: Any = getattr(model, "pos_embed", None)
     weight = getattr(pos_embed, "weight", None)
     if key not in state_dict or weight is None or state_dict[key].shape == weight.shape:
         return
@@ -179,7 +189,11 @@ def _resample_pos_embed(state_dict: dict[str, Tensor], model: nn.Module) -> None
 
 
 def _describe_misfit(
-    source: str, target_name: str, state_dict: dict[str, Tensor], target: dict[str, Tensor], saved_arch: str | None
+    source: str,
+    target_name: str,
+    state_dict: dict[str, Tensor],
+    target: dict[str, Tensor],
+    saved_arch: str | None,
 ) -> str | None:
     missing = [k for k in target if k not in state_dict]
     unexpected = [k for k in state_dict if k not in target]
@@ -215,25 +229,28 @@ def load_state_dict_into(
     """
     state_dict = dict(state_dict)
     saved_arch = (metadata or {}).get("architecture")
-    arch = getattr(model, "pretrained_cfg", {}).get("architecture", type(model).__name__)
+    arch = pretrained_cfg_of(model).get("architecture", type(model).__name__)
     if not any(k.startswith("backbone.") for k in state_dict):
-        backbone = model.backbone
+        backbone = model.get_submodule("backbone")
         for key in [k for k in state_dict if k.startswith("classifier.")]:
             del state_dict[key]
         target = backbone.state_dict()
         _adapt_first_conv(state_dict, "conv_stem.weight", target)
-        problem = _describe_misfit(source, f"the {model.backbone_name} backbone of {arch}", state_dict, target, saved_arch)
+        what = f"the {getattr(model, 'backbone_name', 'timm')} backbone of {arch}"
+        problem = _describe_misfit(source, what, state_dict, target, saved_arch)
         if problem:
             raise CheckpointError(problem)
         backbone.load_state_dict(state_dict)
-        _logger.info("Initialised the %s backbone from %s; the rest of %s is newly initialised.", model.backbone_name, source, arch)
+        _logger.info("Initialised %s from %s; the rest is newly initialised.", what, source)
         return
 
     target = model.state_dict()
     _adapt_first_conv(state_dict, "backbone.conv_stem.weight", target)
     _resample_pos_embed(state_dict, model)
     saved_head = state_dict.get("head.weight")
-    if saved_head is not None and tuple(saved_head.shape) != tuple(target.get("head.weight", torch.empty(0)).shape):
+    if saved_head is not None and tuple(saved_head.shape) != tuple(
+        target.get("head.weight", torch.empty(0)).shape
+    ):
         saved_classes = saved_head.shape[0]
         _logger.warning(
             "Checkpoint %s has a trained %d-class head but the model was created with num_classes=%d: "
@@ -259,7 +276,9 @@ def load_pretrained_weights(
     path = fetch_weights(cfg, cache_dir)
     state_dict, metadata = read_state_dict(path)
     where = cfg.get("hf_hub_id") if not cfg.get("file") else None
-    load_state_dict_into(model, state_dict, source=f"{path}" + (f" (Hub repo {where})" if where else ""), metadata=metadata)
+    load_state_dict_into(
+        model, state_dict, source=f"{path}" + (f" (Hub repo {where})" if where else ""), metadata=metadata
+    )
 
 
 def load_checkpoint(model: nn.Module, checkpoint_path: str | os.PathLike[str]) -> None:

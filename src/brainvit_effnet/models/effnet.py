@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import timm
 import torch
@@ -25,7 +25,7 @@ from timm.layers.cbam import CbamModule
 from timm.models import checkpoint_seq
 from torch import Tensor, nn
 
-from .layers import EncoderBlock, PositionalEmbedding2d, feature_grid
+from .layers import Attention, EncoderBlock, PositionalEmbedding2d, feature_grid
 
 __all__ = ["EffNetBaseline", "EffNetTransformer"]
 
@@ -45,6 +45,10 @@ def _as_pair(size: int | tuple[int, int] | list[int]) -> tuple[int, int]:
 class _EffNetBase(nn.Module):
     """Backbone handling shared by both families: creation, input checks, freezing, grouping."""
 
+    # timm models are dynamically typed (attributes such as num_features, bn2 vary by family).
+    backbone: Any
+    head: nn.Module
+
     def __init__(
         self,
         backbone: str,
@@ -54,7 +58,9 @@ class _EffNetBase(nn.Module):
     ) -> None:
         super().__init__()
         if in_chans < 1:
-            raise ValueError(f"in_chans must be >= 1 (3 for RGB-replicated MRI, 1 for greyscale); got {in_chans}.")
+            raise ValueError(
+                f"in_chans must be >= 1 (3 for RGB-replicated MRI, 1 for greyscale); got {in_chans}."
+            )
         self.in_chans = in_chans
         self.img_size = _as_pair(img_size)
         self.backbone_name = backbone
@@ -74,7 +80,9 @@ class _EffNetBase(nn.Module):
     def _check_input(self, x: Tensor) -> None:
         """Raise a clear error for inputs the network cannot take (instead of a conv traceback)."""
         if not isinstance(x, Tensor):
-            raise TypeError(f"expected a torch.Tensor of shape (B, {self.in_chans}, H, W); got {type(x).__name__}.")
+            raise TypeError(
+                f"expected a torch.Tensor of shape (B, {self.in_chans}, H, W); got {type(x).__name__}."
+            )
         if x.ndim != 4:
             hint = " For one image use x.unsqueeze(0)." if x.ndim == 3 else ""
             raise ValueError(
@@ -280,9 +288,13 @@ class EffNetTransformer(_EffNetBase):
     ) -> None:
         super().__init__(backbone, in_chans, img_size, backbone_drop_path_rate)
         if global_pool not in ("avg", "token"):
-            raise ValueError(f"global_pool must be 'avg' (mean over tokens) or 'token' (class token); got {global_pool!r}.")
+            raise ValueError(
+                f"global_pool must be 'avg' (mean over tokens) or 'token' (class token); got {global_pool!r}."
+            )
         if depth < 1:
-            raise ValueError(f"depth must be >= 1 encoder layer; got {depth}. Use an effnet_bX model for no transformer.")
+            raise ValueError(
+                f"depth must be >= 1 encoder layer; got {depth}. Use an effnet_bX model for no transformer."
+            )
         if embed_dim < 1:
             raise ValueError(f"embed_dim must be a positive integer; got {embed_dim}.")
         self.num_classes = num_classes
@@ -298,7 +310,9 @@ class EffNetTransformer(_EffNetBase):
         self.pos_embed = PositionalEmbedding2d(pos_embed, embed_dim, self.grid_size)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim)) if global_pool == "token" else None
         self.num_prefix_tokens = 1 if self.cls_token is not None else 0
-        dpr = [drop_path_rate * i / max(depth - 1, 1) for i in range(depth)] if depth > 1 else [drop_path_rate]
+        dpr = (
+            [drop_path_rate * i / max(depth - 1, 1) for i in range(depth)] if depth > 1 else [drop_path_rate]
+        )
         self.blocks = nn.Sequential(
             *[
                 EncoderBlock(
@@ -330,7 +344,8 @@ class EffNetTransformer(_EffNetBase):
             if global_pool not in ("avg", "token") or (global_pool == "token" and self.cls_token is None):
                 raise ValueError(
                     f"global_pool={global_pool!r} is not available on this model (it was built with "
-                    f"global_pool={self.global_pool!r}); create it with global_pool='token' to get a class token."
+                    f"global_pool={self.global_pool!r}); create it with global_pool='token' to get a "
+                    "class token."
                 )
             self.global_pool = global_pool
         self.head = self._make_head(num_classes)
@@ -375,7 +390,7 @@ class EffNetTransformer(_EffNetBase):
             >>> len(maps) == len(model.blocks)
         """
         maps: list[Tensor] = []
-        attns = [blk.attn for blk in self.blocks]
+        attns = [cast(Attention, blk.attn) for blk in self.blocks]
         for attn in attns:
             attn.recorder = maps
         try:
@@ -412,7 +427,7 @@ class EffNetTransformer(_EffNetBase):
         As in pytorch-grad-cam's ViT recipe, the input of the last block still receives gradient
         from every token, which the final block's output does not give a class token.
         """
-        return [self.blocks[-1].norm1]
+        return [cast(EncoderBlock, self.blocks[-1]).norm1]
 
     # -- timm interface ---------------------------------------------------------------------------
     @torch.jit.ignore

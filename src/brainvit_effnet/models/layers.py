@@ -101,7 +101,9 @@ class EncoderBlock(nn.Module):
     ) -> None:
         super().__init__()
         if mlp_ratio <= 0:
-            raise ValueError(f"mlp_ratio must be > 0 (hidden width = embed_dim * mlp_ratio); got {mlp_ratio}.")
+            raise ValueError(
+                f"mlp_ratio must be > 0 (hidden width = embed_dim * mlp_ratio); got {mlp_ratio}."
+            )
         self.norm1 = nn.LayerNorm(dim)
         self.attn = Attention(dim, num_heads, qkv_bias=qkv_bias, attn_drop=attn_drop, proj_drop=proj_drop)
         self.drop_path1 = DropPath(drop_path) if drop_path > 0 else nn.Identity()
@@ -153,7 +155,9 @@ class PositionalEmbedding2d(nn.Module):
         assert self.weight is not None  # learned; kind was validated in __init__
         pos = self.weight
         if tuple(grid) != tuple(self.grid_size):
-            pos = resample_abs_pos_embed(pos, new_size=list(grid), old_size=list(self.grid_size), num_prefix_tokens=0)
+            pos = resample_abs_pos_embed(
+                pos, new_size=list(grid), old_size=list(self.grid_size), num_prefix_tokens=0
+            )
         return tokens + pos.to(tokens.dtype)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
@@ -94,7 +94,7 @@ def _all_cfgs() -> dict[str, dict[str, Any]]:
                 size,
                 hf_hub_id=f"timm/{size.backbone}.{size.imagenet_tag}",
                 license="apache-2.0",
-                description=f"Backbone from timm's {size.backbone}.{size.imagenet_tag} (ImageNet-1k); new head.",
+                description=f"timm's {size.backbone}.{size.imagenet_tag} backbone (ImageNet-1k); new head.",
                 origin_url="https://github.com/huggingface/pytorch-image-models",
             )
             repo = BRAIN_TUMOUR_HUB_REPOS.get(f"{arch}.figshare")
@@ -110,7 +110,7 @@ def _all_cfgs() -> dict[str, dict[str, Any]]:
     return cfgs
 
 
-default_cfgs = generate_default_cfgs(_all_cfgs())
+default_cfgs = generate_default_cfgs(cast(Any, _all_cfgs()))
 
 #: Every architecture this library registers, in registration order.
 MODEL_NAMES: list[str] = []
@@ -129,7 +129,9 @@ def _resolve_cfg(variant: str, pretrained_cfg: Any, overlay: dict[str, Any] | No
     elif isinstance(pretrained_cfg, dict):
         # Configs from other versions may carry fields this timm does not know: keep the known ones.
         pretrained_cfg = {k: v for k, v in pretrained_cfg.items() if k in _PRETRAINED_FIELDS}
-    return resolve_pretrained_cfg(variant, pretrained_cfg=pretrained_cfg, pretrained_cfg_overlay=overlay).to_dict()
+    return resolve_pretrained_cfg(
+        variant, pretrained_cfg=pretrained_cfg, pretrained_cfg_overlay=overlay
+    ).to_dict()
 
 
 def _create(variant: str, pretrained: bool = False, **kwargs: Any) -> nn.Module:
@@ -142,14 +144,18 @@ def _create(variant: str, pretrained: bool = False, **kwargs: Any) -> nn.Module:
     is_transformer = variant.endswith("_tf")
     cache_dir = kwargs.pop("cache_dir", None)
     label_names = kwargs.pop("label_names", None)
-    cfg = _resolve_cfg(variant, kwargs.pop("pretrained_cfg", None), kwargs.pop("pretrained_cfg_overlay", None))
+    cfg = _resolve_cfg(
+        variant, kwargs.pop("pretrained_cfg", None), kwargs.pop("pretrained_cfg_overlay", None)
+    )
     kwargs.setdefault("img_size", tuple(cfg["input_size"][-2:]))
     kwargs.setdefault("drop_rate", TRANSFORMER_DROP_RATE if is_transformer else size.drop_rate)
     kwargs.setdefault("backbone_drop_path_rate", size.backbone_drop_path_rate)
     model_args = {k: v for k, v in kwargs.items() if k not in ("device", "dtype", "pretrained_model_args")}
 
     model_cls = EffNetTransformer if is_transformer else EffNetBaseline
-    model = build_model_with_cfg(model_cls, variant, pretrained=False, pretrained_cfg=cfg, backbone=size.backbone, **kwargs)
+    model: Any = build_model_with_cfg(
+        model_cls, variant, pretrained=False, pretrained_cfg=cfg, backbone=size.backbone, **kwargs
+    )
     model._model_args = model_args  # what timm's save_config_for_hf records as model_args
 
     if label_names is not None:
