@@ -20,7 +20,7 @@ from timm.models._hub import load_cfg_from_json, load_model_config_from_path
 from torch import nn
 
 from ..errors import CheckpointError, UnknownModelError
-from ._pretrained import head_classes_in_file, hub_download, load_checkpoint
+from ._pretrained import head_classes_in_file, hub_download, load_checkpoint, weights_file
 from ._suggest import close_matches
 from .zoo import MODEL_NAMES, default_cfgs
 
@@ -163,8 +163,7 @@ def create_model(
         kwargs = {**model_args, **kwargs, "pretrained_model_args": dict(model_args)}
 
     if checkpoint_path is not None and "num_classes" not in kwargs:
-        ckpt = Path(checkpoint_path).expanduser()
-        saved_classes = head_classes_in_file(ckpt / "model.safetensors" if ckpt.is_dir() else ckpt)
+        saved_classes = head_classes_in_file(weights_file(checkpoint_path))
         if saved_classes is not None:
             kwargs["num_classes"] = saved_classes
 

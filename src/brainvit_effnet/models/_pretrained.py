@@ -40,6 +40,7 @@ __all__ = [
     "load_pretrained_weights",
     "load_state_dict_into",
     "read_state_dict",
+    "weights_file",
 ]
 
 _logger = logging.getLogger(__name__)
@@ -47,6 +48,12 @@ _logger = logging.getLogger(__name__)
 WEIGHTS_NAME = "model.safetensors"
 _HEAD_KEYS = ("head.weight", "head.bias")
 _HUB_ERRORS = (LocalEntryNotFoundError, OfflineModeIsEnabled, HfHubHTTPError, OSError, ValueError)
+
+
+def weights_file(path: str | os.PathLike[str]) -> Path:
+    """A weights path as given: a file, or the ``model.safetensors`` of a save_pretrained folder."""
+    path = Path(path).expanduser()
+    return path / WEIGHTS_NAME if path.is_dir() else path
 
 
 def pretrained_cfg_of(model: nn.Module) -> dict[str, Any]:
@@ -99,9 +106,7 @@ def fetch_weights(cfg: dict[str, Any], cache_dir: str | os.PathLike[str] | None 
     """
     name = ".".join(p for p in (cfg.get("architecture"), cfg.get("tag")) if p) or "this model"
     if cfg.get("file"):
-        path = Path(cfg["file"]).expanduser()
-        if path.is_dir():
-            path = path / WEIGHTS_NAME
+        path = weights_file(cfg["file"])
         if not path.is_file():
             raise WeightsUnavailableError(
                 f"Weights file {path} for {name} does not exist. Pass the path of a model.safetensors "
@@ -283,8 +288,6 @@ def load_pretrained_weights(
 
 def load_checkpoint(model: nn.Module, checkpoint_path: str | os.PathLike[str]) -> None:
     """Load a safetensors file, or the ``model.safetensors`` of a folder, into ``model``."""
-    path = Path(checkpoint_path).expanduser()
-    if path.is_dir():
-        path = path / WEIGHTS_NAME
+    path = weights_file(checkpoint_path)
     state_dict, metadata = read_state_dict(path)
     load_state_dict_into(model, state_dict, source=str(path), metadata=metadata)
