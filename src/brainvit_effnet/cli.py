@@ -13,16 +13,16 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
-from timm.data import create_transform, resolve_model_data_config
 
+from .data import SAMPLE_ATTRIBUTION, create_transforms, load_sample
 from .errors import CheckpointError, UnknownModelError, WeightsUnavailableError
 from .labels import TUMOUR_TYPE_CLASSES
 from .models import create_model, list_models
 from .models.zoo import default_cfgs
-from .sample import demo_slices
 
 _DISCLAIMER = "Research software, not for clinical use."
 
@@ -60,10 +60,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         checkpoint_path=args.checkpoint,
     ).eval()
     labels = model.pretrained_cfg.get("label_names") or [f"class_{i}" for i in range(model.num_classes)]
-    transform = create_transform(**resolve_model_data_config(model), is_training=False)
-    mode = "RGB" if model.in_chans == 3 else "L"
-    slices = demo_slices()
-    batch = torch.stack([transform(s.image.convert(mode)) for s in slices])
+    _, eval_transform = create_transforms(model)
+    # Held-out patients: official fold 5 of the bundled sample, brain-cropped as in the study.
+    test = load_sample(folds=[5], transform=eval_transform)
+    shown = list(range(0, len(test), max(1, len(test) // args.n)))[: args.n]
+    batch = torch.stack([test[i][0] for i in shown])
     with torch.inference_mode():
         probs = model(batch).softmax(dim=-1)
 
@@ -73,16 +74,17 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         if trained
         else ("ImageNet backbone, untrained head" if args.pretrained else "random weights")
     )
-    print(f"Model {args.model} ({source}) on {len(slices)} bundled Figshare slices (CC BY 4.0):")
-    print(f"{'slice':<20} {'true':<12} {'predicted':<12} {'prob':>5}")
-    for s, p in zip(slices, probs, strict=True):
-        k = int(p.argmax())
-        print(f"{s.name:<20} {s.label:<12} {labels[k]:<12} {float(p[k]):>5.2f}")
+    print(f"Model {args.model} ({source}) on {len(shown)} bundled Figshare slices of fold 5:")
+    print(f"{'slice':<12} {'true':<12} {'predicted':<12} {'prob':>5}")
+    for i, p in zip(shown, probs, strict=True):
+        record, k = test.records[i], int(p.argmax())
+        print(f"{Path(record.source).name:<12} {record.class_name:<12} {labels[k]:<12} {float(p[k]):>5.2f}")
     if not trained:
         print(
             "\nThis model was not trained on MRI, so these predictions are arbitrary; they show the "
             "API end to end. Pass --checkpoint with a trained model.safetensors for real predictions."
         )
+    print(f"\nData: {SAMPLE_ATTRIBUTION}")
     return 0
 
 
@@ -106,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="load the default pretrained tag (needs the Hub or its cache)",
     )
     demo.add_argument("--checkpoint", help="a model.safetensors or save_pretrained folder to load")
+    demo.add_argument("--n", type=int, default=6, help="slices to classify (default: %(default)s)")
     demo.set_defaults(func=_cmd_demo)
     return parser
 

@@ -1,0 +1,239 @@
+"""What every dataset adapter shares: per-sample records, decoding, the study's crop, a cache.
+
+An adapter only lists its samples (:class:`SampleRecord`) and decodes one (:meth:`MRIDataset.decode`).
+This base turns that into a torch ``Dataset`` yielding ``(image_tensor, label)``:
+
+1. decode: a float32 ``(1, H, W)`` image in ``[0, 1]``, with the tumour mask and border when known;
+2. optionally crop to the brain (the study's contour crop; the mask and border follow);
+3. optionally keep the result in an in-memory cache (uint8, longest side capped), so later epochs
+   skip file reading, decoding and cropping;
+4. the transform (e.g. :func:`~brainvit_effnet.data.transforms.create_transforms`).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from .preprocess import brain_bbox
+
+__all__ = ["Decoded", "MRIDataset", "SampleRecord"]
+
+_logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SampleRecord:
+    """Everything known about one slice besides its pixels.
+
+    Attributes:
+        source: File path, or ``"archive.zip::member"`` for a file inside a zip.
+        label: Class index into the dataset's ``classes``.
+        class_name: Canonical class name (``glioma``, ``meningioma``, ``no_tumor``, ``pituitary``...).
+        patient_id: Patient identifier where the release has one (Figshare ``.mat``), else ``None``.
+        fold: Official cross-validation fold (Figshare: 1-5), else ``None``.
+        split: The release's own split (``"train"``/``"test"`` for Kaggle folders), else ``None``.
+        index: The sample's number in its release (Figshare ``N`` of ``N.mat``), else ``None``.
+    """
+
+    source: str
+    label: int
+    class_name: str
+    patient_id: str | None = None
+    fold: int | None = None
+    split: str | None = None
+    index: int | None = None
+
+    @property
+    def group(self) -> str:
+        """Grouping key for leakage-safe splits: the patient, else the official fold, else the file."""
+        if self.patient_id is not None:
+            return f"patient:{self.patient_id}"
+        if self.fold is not None:
+            return f"fold:{self.fold}"
+        return f"file:{self.source}"
+
+
+@dataclass
+class Decoded:
+    """One decoded slice.
+
+    Attributes:
+        image: ``(1, H, W)`` float32 in ``[0, 1]``.
+        mask: ``(H, W)`` bool tumour mask, or ``None`` when the release has none.
+        border: ``(K, 2)`` float tumour outline as ``(x=column, y=row)`` pixel coordinates, or ``None``.
+    """
+
+    image: Tensor
+    mask: Tensor | None = None
+    border: np.ndarray | None = None
+
+
+Transform = Callable[..., Any]
+
+
+class MRIDataset(Dataset[tuple[Any, ...]]):
+    """Base class of the adapters: a list of records plus decoding; see the module docstring.
+
+    Args:
+        records: One record per sample.
+        classes: Class names; ``record.label`` indexes into them.
+        transform: Called as ``transform(image)``, or ``transform(image, mask)`` when
+            ``return_mask`` is set (it must then return ``(image, mask)``).
+        crop: Crop each slice to the brain (the study's preprocessing) before the transform.
+        return_mask: Yield ``(image, label, mask)`` instead of ``(image, label)``.
+        cache: Keep decoded (and cropped) slices in memory; see :meth:`warm_cache`.
+        cache_max_side: Longest side of cached slices; larger ones are downscaled (bilinear).
+    """
+
+    def __init__(
+        self,
+        records: Sequence[SampleRecord],
+        classes: Sequence[str],
+        *,
+        transform: Transform | None = None,
+        crop: bool = True,
+        return_mask: bool = False,
+        cache: bool = False,
+        cache_max_side: int | None = 512,
+    ) -> None:
+        self.records: list[SampleRecord] = list(records)
+        self.classes: tuple[str, ...] = tuple(classes)
+        self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
+        self.transform = transform
+        self.crop = crop
+        self.return_mask = return_mask
+        self.cache_max_side = cache_max_side
+        # Keyed by record.source, so subsets of one dataset share what was already decoded.
+        self._cache: dict[str, Decoded] | None = {} if cache else None
+
+    # -- what adapters implement ------------------------------------------------------------------
+    def decode_record(self, record: SampleRecord) -> Decoded:
+        """Read and decode one sample from its file (no crop, no cache, no transform)."""
+        raise NotImplementedError
+
+    # -- shared behaviour -------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.records)
+
+    @property
+    def targets(self) -> list[int]:
+        """Class index of every sample, in order (torchvision's convention)."""
+        return [r.label for r in self.records]
+
+    @property
+    def groups(self) -> list[str]:
+        """Grouping key of every sample (patient, else fold, else file), for grouped splits."""
+        return [r.group for r in self.records]
+
+    def class_counts(self) -> dict[str, int]:
+        """Number of samples per class name."""
+        counts = dict.fromkeys(self.classes, 0)
+        for r in self.records:
+            counts[r.class_name] += 1
+        return counts
+
+    def decode(self, index: int) -> Decoded:
+        """Read and decode sample ``index`` from its file (no crop, no cache, no transform)."""
+        return self.decode_record(self.records[index])
+
+    def sample(self, index: int) -> Decoded:
+        """Decoded and (if enabled) cropped sample, served from the cache when present."""
+        key = self.records[index].source
+        if self._cache is not None and key in self._cache:
+            cached = self._cache[key]
+            return Decoded(cached.image.float() / 255.0, cached.mask, cached.border)
+        decoded = self.decode(index)
+        if self.crop:
+            decoded = crop_decoded(decoded)
+        if self._cache is not None:
+            # Stored as uint8 (8-bit, as the JPEG releases are) at a capped size: ~4x less memory.
+            small = _shrink(decoded, self.cache_max_side)
+            stored = Decoded((small.image * 255.0).round().to(torch.uint8), small.mask, small.border)
+            self._cache[key] = stored
+            decoded = Decoded(stored.image.float() / 255.0, stored.mask, stored.border)
+        return decoded
+
+    def warm_cache(self) -> None:
+        """Fill the cache now, in this process.
+
+        Call it before creating a ``DataLoader`` with workers: forked workers then share the
+        filled cache instead of each decoding everything again.
+        """
+        if self._cache is None:
+            raise ValueError("this dataset was created with cache=False; pass cache=True to use a cache.")
+        for i in range(len(self)):
+            self.sample(i)
+
+    def __getitem__(self, index: int) -> tuple[Any, ...]:
+        decoded = self.sample(index)
+        label = self.records[index].label
+        if self.return_mask:
+            mask = (
+                decoded.mask
+                if decoded.mask is not None
+                else torch.zeros(decoded.image.shape[-2:], dtype=torch.bool)
+            )
+            if self.transform is not None:
+                image, mask = self.transform(decoded.image, mask)
+            else:
+                image = decoded.image
+            return image, label, mask
+        image = self.transform(decoded.image) if self.transform is not None else decoded.image
+        return image, label
+
+    def subset(self, indices: Sequence[int] | np.ndarray, transform: Transform | None = None) -> MRIDataset:
+        """The same dataset restricted to ``indices``, sharing files and cache.
+
+        Args:
+            indices: Positions to keep, e.g. the ``train`` array of a split.
+            transform: A different transform for the subset (e.g. the eval one for a test split);
+                defaults to this dataset's.
+        """
+        view = copy.copy(self)
+        view.records = [self.records[int(i)] for i in indices]
+        if transform is not None:
+            view.transform = transform
+        return view
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{k}={v}" for k, v in self.class_counts().items())
+        return f"{type(self).__name__}(n={len(self)}, {counts}, crop={self.crop})"
+
+
+def crop_decoded(decoded: Decoded) -> Decoded:
+    """Crop image, mask and border to the brain's bounding box (the study's contour crop)."""
+    top, bottom, left, right = brain_bbox(decoded.image[0].numpy())
+    image = decoded.image[:, top:bottom, left:right]
+    mask = decoded.mask[top:bottom, left:right] if decoded.mask is not None else None
+    border = (
+        decoded.border - np.array([left, top], dtype=decoded.border.dtype)
+        if decoded.border is not None
+        else None
+    )
+    return Decoded(image, mask, border)
+
+
+def _shrink(decoded: Decoded, max_side: int | None) -> Decoded:
+    h, w = decoded.image.shape[-2:]
+    if max_side is None or max(h, w) <= max_side:
+        return decoded
+    scale = max_side / max(h, w)
+    size = (max(1, round(h * scale)), max(1, round(w * scale)))
+    image = F.interpolate(
+        decoded.image[None], size=size, mode="bilinear", antialias=True, align_corners=False
+    )[0]
+    mask = None
+    if decoded.mask is not None:
+        mask = F.interpolate(decoded.mask[None, None].float(), size=size, mode="nearest")[0, 0].bool()
+    border = decoded.border * np.array([size[1] / w, size[0] / h]) if decoded.border is not None else None
+    return Decoded(image.clamp(0, 1), mask, border)

@@ -1,0 +1,284 @@
+"""Class-per-folder datasets: the Kaggle brain-MRI releases and any folder tree like them.
+
+Layouts (split folders are optional; names are matched case-insensitively):
+
+* Bhuvaji, "Brain Tumor Classification (MRI)": ``Training|Testing/{glioma_tumor, meningioma_tumor,
+  no_tumor, pituitary_tumor}/``;
+* Nickparvar, "Brain Tumor MRI Dataset": ``Training|Testing/{glioma, meningioma, notumor, pituitary}/``;
+* Br35H: ``yes/`` and ``no/`` (tumour / no tumour);
+* any ``[split/]class/image`` tree whose class folders map to canonical names through
+  :data:`CLASS_ALIASES` (or aliases you add).
+
+Class folders never get a label by guessing: an unknown folder name is an error (or, with
+``strict=False``, skipped with a warning) until you map it with ``aliases=``.
+
+Example:
+    >>> from brainvit_effnet.data import NickparvarDataset
+    >>> train = NickparvarDataset("brain-tumor-mri-dataset", split="train",
+    ...                           classes=["glioma", "meningioma", "pituitary"])
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from .base import Decoded, MRIDataset, SampleRecord
+from .preprocess import to_unit_float
+
+__all__ = [
+    "CLASS_ALIASES",
+    "IMAGE_EXTENSIONS",
+    "BhuvajiDataset",
+    "Br35HDataset",
+    "FolderDataset",
+    "NickparvarDataset",
+    "canonical_class",
+]
+
+_logger = logging.getLogger(__name__)
+
+#: Folder name (normalised: lower case, spaces and dashes as underscores) -> canonical class.
+CLASS_ALIASES: dict[str, str] = {
+    "glioma": "glioma",
+    "glioma_tumor": "glioma",
+    "glioma_tumour": "glioma",
+    "meningioma": "meningioma",
+    "meningioma_tumor": "meningioma",
+    "meningioma_tumour": "meningioma",
+    "pituitary": "pituitary",
+    "pituitary_tumor": "pituitary",
+    "pituitary_tumour": "pituitary",
+    "no_tumor": "no_tumor",
+    "no_tumour": "no_tumor",
+    "notumor": "no_tumor",
+    "notumour": "no_tumor",
+    "no": "no_tumor",  # Br35H
+    "normal": "no_tumor",
+    "healthy": "no_tumor",
+    "yes": "tumor",  # Br35H: a tumour of unspecified type
+    "tumor": "tumor",
+    "tumour": "tumor",
+}
+_SPLITS = {
+    "training": "train",
+    "train": "train",
+    "testing": "test",
+    "test": "test",
+    "validation": "val",
+    "val": "val",
+}
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[\s\-]+", "_", name.strip().lower())
+
+
+def canonical_class(folder_name: str, aliases: Mapping[str, str] | None = None) -> str | None:
+    """Canonical class of a folder name, or ``None`` when neither the built-in nor given aliases know it."""
+    table = {**CLASS_ALIASES, **{_normalise(k): v for k, v in (aliases or {}).items()}}
+    return table.get(_normalise(folder_name))
+
+
+class FolderDataset(MRIDataset):
+    """Images in ``[split/]class/`` folders; yields ``(image, label)``.
+
+    Args:
+        root: The tree's top folder.
+        split: ``"train"``, ``"test"`` or ``"val"`` to read one split folder (``Training``,
+            ``Testing``...); ``None`` reads all of them (each record keeps its ``split``), or the
+            class folders directly when there are no split folders.
+        classes: Canonical classes to keep, in label order (e.g. the three tumour types of the
+            study); default: every class found, sorted.
+        aliases: Extra folder-name -> canonical-class mappings, e.g. ``{"menin": "meningioma"}``.
+        transform, crop, return_mask, cache: See :class:`~brainvit_effnet.data.base.MRIDataset`.
+        strict: Raise on unknown or empty class folders, stray files and unreadable images
+            (default). ``False`` skips them with one warning and a count; images are then checked
+            once when the dataset is built.
+
+    Raises:
+        FileNotFoundError: ``root`` or the split folder does not exist.
+        ValueError: unknown/empty class folder, stray file, unreadable image (strict), or a
+            requested class that is not there.
+    """
+
+    #: Class folder names a release-specific subclass expects (normalised); ``None``: any.
+    expected_folders: ClassVar[frozenset[str] | None] = None
+    #: Folders of a release that hold no labelled images (skipped without a warning).
+    ignored_folders: ClassVar[frozenset[str]] = frozenset()
+    release: ClassVar[str] = "class-per-folder tree"
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        split: str | None = None,
+        *,
+        classes: Sequence[str] | None = None,
+        aliases: Mapping[str, str] | None = None,
+        transform: Callable[..., Any] | None = None,
+        crop: bool = True,
+        return_mask: bool = False,
+        cache: bool = False,
+        strict: bool = True,
+    ) -> None:
+        self.root = Path(root).expanduser()
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"dataset folder {self.root} does not exist.")
+        self.strict = strict
+        self.aliases = dict(aliases or {})
+        self.skipped: list[str] = []
+        found = self._scan(self._split_dirs(split))
+        names = sorted({r.class_name for r in found})
+        if classes is None:
+            classes = names
+        missing = [c for c in classes if c not in names]
+        if missing:
+            raise ValueError(f"classes {missing} are not in {self.root} (found {names}).")
+        records = [r for r in found if r.class_name in classes]
+        records = [
+            SampleRecord(r.source, list(classes).index(r.class_name), r.class_name, split=r.split)
+            for r in records
+        ]
+        if not strict:
+            records = [r for r in records if self._readable(r.source)]
+        if self.skipped:
+            _logger.warning(
+                "Skipped %d bad file(s) or folder(s) in %s (strict=False), e.g. %s",
+                len(self.skipped),
+                self.root,
+                self.skipped[0],
+            )
+        super().__init__(
+            records, classes, transform=transform, crop=crop, return_mask=return_mask, cache=cache
+        )
+
+    # -- scanning ---------------------------------------------------------------------------------
+    def _bad(self, name: str, message: str) -> None:
+        if self.strict:
+            raise ValueError(f"{message} Pass strict=False to skip such files with one warning.")
+        self.skipped.append(name)
+
+    def _split_dirs(self, split: str | None) -> list[tuple[str | None, Path]]:
+        dirs = {
+            _SPLITS[_normalise(p.name)]: p
+            for p in self.root.iterdir()
+            if p.is_dir() and _normalise(p.name) in _SPLITS
+        }
+        if split is not None:
+            wanted = _SPLITS.get(_normalise(split))
+            if wanted is None:
+                raise ValueError(f"split must be one of 'train', 'test', 'val'; got {split!r}.")
+            if wanted not in dirs:
+                raise FileNotFoundError(
+                    f"{self.root} has no {wanted!r} split folder "
+                    f"(found {sorted(p.name for p in dirs.values())}); "
+                    f"pass split=None for a tree without split folders."
+                )
+            return [(wanted, dirs[wanted])]
+        return sorted(dirs.items()) if dirs else [(None, self.root)]
+
+    def _scan(self, split_dirs: list[tuple[str | None, Path]]) -> list[SampleRecord]:
+        records: list[SampleRecord] = []
+        for split, folder in split_dirs:
+            for entry in sorted(folder.iterdir()):
+                if not entry.is_dir():
+                    self._bad(str(entry), f"{entry}: stray file where class folders were expected.")
+                    continue
+                if _normalise(entry.name) in self.ignored_folders:
+                    continue
+                class_name = canonical_class(entry.name, self.aliases)
+                if class_name is None or (
+                    self.expected_folders is not None and _normalise(entry.name) not in self.expected_folders
+                ):
+                    known = sorted(self.expected_folders or CLASS_ALIASES)
+                    self._bad(
+                        str(entry),
+                        f"{entry}: unknown class folder {entry.name!r} for a {self.release} "
+                        f"(known: {known}). Map it with aliases={{'{entry.name}': '<class>'}}, "
+                        f"or use FolderDataset for other trees.",
+                    )
+                    continue
+                files = self._images_in(entry)
+                if not files:
+                    self._bad(str(entry), f"{entry}: class folder {entry.name!r} holds no images.")
+                    continue
+                records += [SampleRecord(str(f), -1, class_name, split=split) for f in files]
+        if not records:
+            raise ValueError(f"{self.root} holds no images in class folders.")
+        return records
+
+    def _images_in(self, folder: Path) -> list[Path]:
+        images = []
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            if path.suffix.lower() in IMAGE_EXTENSIONS:
+                images.append(path)
+            else:
+                self._bad(
+                    str(path), f"{path}: stray file (not an image: expected {', '.join(IMAGE_EXTENSIONS)})."
+                )
+        return images
+
+    def _readable(self, source: str) -> bool:
+        try:
+            _read_grey(source)
+        except ValueError:
+            self.skipped.append(source)
+            return False
+        return True
+
+    # -- decoding ---------------------------------------------------------------------------------
+    def decode_record(self, record: SampleRecord) -> Decoded:
+        """Greyscale image in ``[0, 1]``; folder releases have no masks."""
+        return Decoded(torch.from_numpy(to_unit_float(_read_grey(record.source)))[None])
+
+
+def _read_grey(path: str) -> np.ndarray:
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("L"))
+    except (OSError, UnidentifiedImageError, SyntaxError) as e:
+        raise ValueError(
+            f"{path}: unreadable image ({e}); it may be truncated or corrupt. Replace or remove it."
+        ) from e
+
+
+class BhuvajiDataset(FolderDataset):
+    """Bhuvaji et al., "Brain Tumor Classification (MRI)" (Kaggle, MIT): 4 classes, Training/Testing.
+
+    Its test split contains exact and near copies of training images: check with
+    :func:`~brainvit_effnet.data.duplicates.leakage_report` before trusting a test score.
+    """
+
+    expected_folders = frozenset({"glioma_tumor", "meningioma_tumor", "no_tumor", "pituitary_tumor"})
+    release = "Bhuvaji release"
+
+
+class NickparvarDataset(FolderDataset):
+    """Nickparvar, "Brain Tumor MRI Dataset" (Kaggle, CC0): 4 classes, Training/Testing.
+
+    Built from Figshare, Bhuvaji and Br35H images, so it overlaps them: never test on one of these
+    after training on another without a duplicate check.
+    """
+
+    expected_folders = frozenset({"glioma", "meningioma", "notumor", "pituitary"})
+    release = "Nickparvar release"
+
+
+class Br35HDataset(FolderDataset):
+    """Br35H (Kaggle): ``yes`` (tumour) / ``no`` (no tumour); classes ``no_tumor``, ``tumor``.
+
+    The release's ``pred`` folder holds unlabelled images and is ignored.
+    """
+
+    expected_folders = frozenset({"yes", "no"})
+    ignored_folders = frozenset({"pred"})
+    release = "Br35H release"
