@@ -79,6 +79,19 @@ def test_eval_resize_keeps_mask_aligned_with_image() -> None:
     assert iou(bright, out_mask) > 0.9
 
 
+@pytest.mark.parametrize("axis", [-1, -2])
+def test_downscaled_mask_samples_pixel_centres_like_the_image(axis: int) -> None:
+    # 96 -> 32: output pixel j covers input 3j..3j+2. A stripe over input 10..18 makes image columns
+    # 3, 4, 5 more than half bright (2/3, 1, 1) and column 6 one third; the mask must pick the same
+    # three (sampling each output pixel's centre, 3j + 1, not its corner, 3j).
+    _, eval_tf = create_transforms({"input_size": (1, 32, 32), "mean": (0.0,), "std": (1.0,)})
+    image = torch.zeros(1, 96, 96)
+    image.narrow(axis, 10, 9).fill_(1.0)
+    out, out_mask = eval_tf(image, image[0] > 0.5)
+    assert torch.equal(out[0] > 0.5, out_mask)
+    assert out_mask.narrow(axis, 3, 3).all() and int(out_mask.sum()) == 3 * 32
+
+
 # ------------------------------------------------------------------------------------------ train path
 def test_train_transform_is_random_per_call_and_reproducible_with_a_seed() -> None:
     train_tf, _ = create_transforms(CFG)

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from .duplicates import ImageRef
 from .preprocess import brain_bbox
 
 __all__ = ["Decoded", "MRIDataset", "SampleRecord"]
@@ -204,6 +205,21 @@ class MRIDataset(Dataset[tuple[Any, ...]]):
         if transform is not None:
             view.transform = transform
         return view
+
+    def image_refs(self) -> list[ImageRef]:
+        """The samples as :class:`~brainvit_effnet.data.duplicates.ImageRef` for duplicate checks.
+
+        Raises:
+            ValueError: samples that are not image files (``.mat`` slices, zip members), which the
+                perceptual hash cannot read; use the converted Figshare layout for those.
+        """
+        not_images = [r.source for r in self.records if "::" in r.source or r.source.endswith(".mat")]
+        if not_images:
+            raise ValueError(
+                f"duplicate checks read image files, but {not_images[0]} (and {len(not_images) - 1} more) "
+                f"are MATLAB slices; check the converted layout (JPG/PNG + metadata.csv) instead."
+            )
+        return [ImageRef(r.source, label=r.class_name, split=r.split, key=r.source) for r in self.records]
 
     def __repr__(self) -> str:
         counts = ", ".join(f"{k}={v}" for k, v in self.class_counts().items())

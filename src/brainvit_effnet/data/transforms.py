@@ -52,7 +52,7 @@ _PIL_MINMAX_MODES = ("I", "F", "I;16", "I;16B", "I;16L", "I;16N")
 class MRITransform:
     """Resize, optionally augment, expand channels and normalise one greyscale MRI slice.
 
-    Steps: resize to ``size`` (bilinear with antialiasing for the image, nearest for the mask) ->
+    Steps: resize to ``size`` (bilinear with antialiasing for the image, nearest pixel centre for the mask) ->
     if ``augment``: ``RandomAffine(degrees=rotation, translate=(shift, shift))`` (bilinear, zero fill),
     ``RandomHorizontalFlip``, ``RandomVerticalFlip`` (each p = 0.5, when enabled) and, if
     ``intensity_jitter > 0``, brightness/contrast jitter of that strength on the image only ->
@@ -187,7 +187,7 @@ class MRITransform:
 
     def __repr__(self) -> str:
         height, width = self.size
-        lines = [f"Resize(size=({height}, {width}), image=bilinear+antialias, mask=nearest)"]
+        lines = [f"Resize(size=({height}, {width}), image=bilinear+antialias, mask=nearest-exact)"]
         if self.augment:
             if self.rotation > 0 or self.shift > 0:
                 lines.append(
