@@ -73,7 +73,7 @@ import logging
 import math
 import os
 import struct
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,7 +94,6 @@ __all__ = [
     "drop_duplicates_of",
     "find_duplicates",
     "hamming_distances",
-    "image_refs_from_folders",
     "leakage_report",
     "thumbnail_similarity",
 ]
@@ -112,10 +111,6 @@ DEFAULT_MIN_SIMILARITY = 0.985
 THUMBNAIL_SIZE = 64
 #: Shifts (in thumbnail pixels, both axes) searched when comparing thumbnails: up to 1/64 of the side.
 _SHIFTS = np.arange(-1.0, 1.0 + 1e-9, 0.25)
-#: Image file suffixes picked up by :func:`image_refs_from_folders`.
-IMAGE_SUFFIXES: frozenset[str] = frozenset(
-    {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".gif", ".webp"}
-)
 
 _POPCOUNT_LUT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
 _DECODE_ERRORS: tuple[type[BaseException], ...] = (
@@ -1153,42 +1148,3 @@ def drop_duplicates_of(
         len(train_refs),
     )
     return kept
-
-
-def image_refs_from_folders(
-    root: str | Path,
-    split: str | None = None,
-    label_map: Mapping[str, str] | None = None,
-) -> list[ImageRef]:
-    """ImageRefs for a ``root/<class name>/<image>`` folder layout (the Kaggle releases' layout).
-
-    Args:
-        root: Folder with one sub-folder per class, e.g. ``.../Training``.
-        split: Value for :attr:`ImageRef.split` (e.g. ``"train"``).
-        label_map: Optional mapping from folder name to label (e.g. ``{"no_tumor": "no_tumor",
-            "notumor": "no_tumor"}``); folders not in it keep their name.
-
-    Returns:
-        One ImageRef per image file (suffixes in :data:`IMAGE_SUFFIXES`), sorted by path, with
-        ``key`` the path relative to ``root``'s parent (e.g. ``"Training/glioma/x.jpg"``).
-
-    Raises:
-        ValueError: If ``root`` is not a folder.
-
-    Example:
-        >>> train = image_refs_from_folders("Training", split="train")  # doctest: +SKIP
-    """
-    root = Path(root)
-    if not root.is_dir():
-        raise ValueError(
-            f"image_refs_from_folders expected a folder of class sub-folders; {str(root)!r} is not a folder. "
-            f"Pass e.g. '<dataset>/Training'."
-        )
-    refs: list[ImageRef] = []
-    for class_dir in sorted(p for p in root.iterdir() if p.is_dir()):
-        label = (label_map or {}).get(class_dir.name, class_dir.name)
-        for path in sorted(class_dir.iterdir()):
-            if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
-                key = path.relative_to(root.parent).as_posix()
-                refs.append(ImageRef(path, label=label, split=split, key=key))
-    return refs
