@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +28,7 @@ from torch.utils.data import Dataset
 from .duplicates import ImageRef
 from .preprocess import brain_bbox
 
-__all__ = ["Decoded", "MRIDataset", "SampleRecord"]
+__all__ = ["BadFiles", "Decoded", "MRIDataset", "SampleRecord"]
 
 _logger = logging.getLogger(__name__)
 
@@ -80,6 +81,35 @@ class Decoded:
 
 
 Transform = Callable[..., Any]
+
+
+class BadFiles:
+    """Strict or lenient handling of unreadable and stray files while an adapter scans a folder.
+
+    Strict: the first bad file raises a ``ValueError`` naming it. Lenient: bad files are
+    remembered in :attr:`skipped` and :meth:`warn` logs one warning with their count.
+    """
+
+    def __init__(self, strict: bool, root: str | os.PathLike[str]) -> None:
+        self.strict = strict
+        self.root = root
+        self.skipped: list[str] = []
+
+    def __call__(self, name: str, message: str) -> None:
+        """Raise (strict) or remember a bad file; ``message`` names the file and the problem."""
+        if self.strict:
+            raise ValueError(f"{message} Pass strict=False to skip such files with one warning.")
+        self.skipped.append(name)
+
+    def warn(self) -> None:
+        """One warning for everything skipped (nothing when nothing was)."""
+        if self.skipped:
+            _logger.warning(
+                "Skipped %d bad file(s) or folder(s) in %s (strict=False), e.g. %s",
+                len(self.skipped),
+                self.root,
+                self.skipped[0],
+            )
 
 
 class MRIDataset(Dataset[tuple[Any, ...]]):

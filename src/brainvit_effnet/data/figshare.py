@@ -18,7 +18,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import logging
 import os
 import re
 import zipfile
@@ -32,13 +31,12 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from ..labels import TUMOUR_TYPE_CLASSES
-from .base import Decoded, MRIDataset, SampleRecord
+from .base import BadFiles, Decoded, MRIDataset, SampleRecord
 from .mat import FIGSHARE_LABELS, MatFormatError, fill_border, read_cjdata, read_cjdata_header, read_fold_ids
 from .preprocess import to_unit_float
 
 __all__ = ["FIGSHARE_ZIP_PARTS", "FigshareDataset"]
 
-_logger = logging.getLogger(__name__)
 
 #: The four parts of the release, as named on figshare.
 FIGSHARE_ZIP_PARTS = (
@@ -116,21 +114,15 @@ class FigshareDataset(MRIDataset):
             raise ValueError(
                 f"classes {list(classes)} must be a non-empty subset of {list(TUMOUR_TYPE_CLASSES)}."
             )
-        self.strict = strict
-        self.skipped: list[str] = []
+        self._bad = BadFiles(strict, self.root)
+        self.skipped = self._bad.skipped
         self._zips = _ZipReader()
         self._borders: dict[int, np.ndarray] = {}
         self.layout, records = self._scan()
         self._check_fold_info(records, folds)
         records = [r for r in records if r.class_name in classes and (folds is None or r.fold in folds)]
         records = [_relabel(r, classes) for r in records]
-        if self.skipped:
-            _logger.warning(
-                "Skipped %d unreadable or stray file(s) in %s (strict=False), e.g. %s",
-                len(self.skipped),
-                self.root,
-                self.skipped[0],
-            )
+        self._bad.warn()
         super().__init__(
             records, classes, transform=transform, crop=crop, return_mask=return_mask, cache=cache
         )
@@ -148,12 +140,6 @@ class FigshareDataset(MRIDataset):
             f"{self.root} holds no Figshare layout: expected 1.mat ... 3064.mat, the four "
             f"brainTumorDataPublic_*.zip parts, or metadata.csv with images/ (the converted layout)."
         )
-
-    def _bad(self, name: str, message: str) -> None:
-        """Raise (strict) or remember a bad file; ``message`` names the file and the problem."""
-        if self.strict:
-            raise ValueError(f"{message} Pass strict=False to skip such files with one warning.")
-        self.skipped.append(name)
 
     def _folds_by_index(self) -> np.ndarray | None:
         for name in _FOLD_FILES:

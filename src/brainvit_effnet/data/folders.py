@@ -20,7 +20,6 @@ Example:
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -31,7 +30,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from .base import Decoded, MRIDataset, SampleRecord
+from .base import BadFiles, Decoded, MRIDataset, SampleRecord
 from .preprocess import to_unit_float
 
 __all__ = [
@@ -44,7 +43,6 @@ __all__ = [
     "canonical_class",
 ]
 
-_logger = logging.getLogger(__name__)
 
 #: Folder name (normalised: lower case, spaces and dashes as underscores) -> canonical class.
 CLASS_ALIASES: dict[str, str] = {
@@ -133,9 +131,9 @@ class FolderDataset(MRIDataset):
         self.root = Path(root).expanduser()
         if not self.root.is_dir():
             raise FileNotFoundError(f"dataset folder {self.root} does not exist.")
-        self.strict = strict
         self.aliases = dict(aliases or {})
-        self.skipped: list[str] = []
+        self._bad = BadFiles(strict, self.root)
+        self.skipped = self._bad.skipped
         found = self._scan(self._split_dirs(split))
         names = sorted({r.class_name for r in found})
         if classes is None:
@@ -150,23 +148,12 @@ class FolderDataset(MRIDataset):
         ]
         if not strict:
             records = [r for r in records if self._readable(r.source)]
-        if self.skipped:
-            _logger.warning(
-                "Skipped %d bad file(s) or folder(s) in %s (strict=False), e.g. %s",
-                len(self.skipped),
-                self.root,
-                self.skipped[0],
-            )
+        self._bad.warn()
         super().__init__(
             records, classes, transform=transform, crop=crop, return_mask=return_mask, cache=cache
         )
 
     # -- scanning ---------------------------------------------------------------------------------
-    def _bad(self, name: str, message: str) -> None:
-        if self.strict:
-            raise ValueError(f"{message} Pass strict=False to skip such files with one warning.")
-        self.skipped.append(name)
-
     def _split_dirs(self, split: str | None) -> list[tuple[str | None, Path]]:
         dirs = {
             _SPLITS[_normalise(p.name)]: p
