@@ -276,6 +276,8 @@ def test_missing_local_folder_and_missing_config(tmp_path: Path) -> None:
         bve.create_model("local-dir:" + str(tmp_path / "nope"), pretrained=True)
     with pytest.raises(FileNotFoundError, match=r"no config\.json"):
         bve.from_pretrained(tmp_path)
+    with pytest.raises(FileNotFoundError, match="checkpoint_path="):
+        bve.from_pretrained(tmp_path / "model.safetensors")
     with pytest.raises(bve.WeightsUnavailableError, match="does not exist"):
         bve.create_model("effnet_test", checkpoint_path=tmp_path / "missing.safetensors")
 

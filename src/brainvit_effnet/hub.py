@@ -195,9 +195,14 @@ def from_pretrained(name_or_path: str | os.PathLike[str], **kwargs: Any) -> nn.M
     elif name.count("/") == 1 and not name.startswith((".", "/", "~")):
         source = f"hf-hub:{name}"
     else:
+        hint = (
+            " For a bare weights file use create_model('<architecture>', checkpoint_path=...)."
+            if name.endswith(".safetensors")
+            else ""
+        )
         raise FileNotFoundError(
             f"{name!r} is neither an existing folder nor a Hub repo id 'org/name'. Give the folder "
-            f"save_pretrained wrote, or 'org/name' of a Hub repo."
+            f"save_pretrained wrote, or 'org/name' of a Hub repo.{hint}"
         )
     return create_model(source, pretrained=True, **kwargs)
 
