@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import csv
 import os
 import runpy
 import subprocess
@@ -44,6 +45,15 @@ def test_dependency_direction() -> None:
         "brainvit_effnet.data": {"brainvit_effnet.labels"},
         "brainvit_effnet.models": {"brainvit_effnet.errors", "brainvit_effnet.labels", "brainvit_effnet"},
         "brainvit_effnet.hub": {"brainvit_effnet.models", "brainvit_effnet"},
+        "brainvit_effnet.losses": set(),
+        "brainvit_effnet.metrics": set(),
+        "brainvit_effnet.reports": set(),
+        "brainvit_effnet.train": {
+            "brainvit_effnet.errors",
+            "brainvit_effnet.hub",
+            "brainvit_effnet.losses",
+            "brainvit_effnet.metrics",
+        },
     }
     for path in PACKAGE.rglob("*.py"):
         module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__")
@@ -94,31 +104,95 @@ def test_readme_opens_with_the_two_commands_ci_runs() -> None:
     assert "README.md" in ci and "set -euo pipefail" in ci
 
 
-def test_cli_demo_runs_offline(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo"]) == 0
-    out = capsys.readouterr().out
-    assert "not for clinical use" in out
-    assert "effnet_b2_tf" in out
-    assert out.count(".png") == 6
-    assert "CC BY 4.0" in out
-    assert "arbitrary" in out  # honest about untrained weights
+def test_cli_demo_trains_evaluates_saves_and_reports(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "demo"
+    assert main(["demo", "--epochs", "1", "--output-dir", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "not for clinical use" in printed and "effnet_b2_tf" in printed
+    assert "Held-out test fold (18 slices): accuracy" in printed and "CC BY 4.0" in printed
+    for name in (
+        "model/model.safetensors",
+        "model/README.md",
+        "report/report.md",
+        "report/report.json",
+        "report/confusion_matrix.png",
+        "report/reliability.png",
+        "report/training_curves.png",
+        "log.jsonl",
+    ):
+        assert (out / name).is_file(), name
+        assert str(out / name.split("/")[0]) in printed
+    assert main(["demo", "--epochs", "1", "--output-dir", str(out)]) == 2  # never overwrites a run
+    assert "already holds a training run" in capsys.readouterr().err
+
+    # evaluate and predict with the saved model
+    assert main(["evaluate", str(out / "model"), "--out", str(tmp_path / "eval"), "--bootstrap", "50"]) == 0
+    assert (tmp_path / "eval" / "report.md").is_file() and "18 slices" in capsys.readouterr().out
+    images = bve_data_root() / "images"
+    csv_path = tmp_path / "preds.csv"
+    assert (
+        main(
+            [
+                "predict",
+                str(out / "model"),
+                str(images / "16.png"),
+                str(images / "740.png"),
+                "--out",
+                str(csv_path),
+            ]
+        )
+        == 0
+    )
+    rows = list(csv.DictReader(csv_path.open()))
+    assert [Path(r["path"]).name for r in rows] == ["16.png", "740.png"]
+    assert all(abs(sum(float(r[f"p_{c}"]) for c in bve.TUMOUR_TYPE_CLASSES) - 1) < 1e-4 for r in rows)
 
 
-def test_cli_demo_with_a_trained_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    model = bve.create_model("effnet_test", num_classes=3, label_names=["x", "y", "z"])
-    bve.save_pretrained(model, tmp_path)
-    assert main(["demo", "--model", "effnet_test", "--checkpoint", str(tmp_path / "model.safetensors")]) == 0
-    out = capsys.readouterr().out
-    assert "arbitrary" not in out and str(tmp_path) in out
+def bve_data_root() -> Path:
+    from brainvit_effnet.data import sample_root
+
+    return sample_root()
 
 
-def test_cli_models_and_errors(capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_train_with_config_overrides_and_cross_validation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "exp.yaml"
+    config.write_text(
+        "model: effnet_test\ndata: sample\nbootstrap: 0\ntrain:\n  epochs: 5\n  batch_size: 16\n"
+    )
+    out = tmp_path / "cv"
+    argv = [
+        "train",
+        "--config",
+        str(config),
+        "--set",
+        "train.epochs=1",
+        "--set",
+        "train.limit_train_batches=1",
+    ]
+    assert main([*argv, "--cv", "--output-dir", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "mean ± std" in printed and "macro_f1" in printed
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == [f"fold_{k}" for k in range(1, 6)]
+    assert (out / "cv_report.md").is_file()
+    log = (out / "fold_1" / "log.jsonl").read_text().splitlines()
+    assert len(log) == 1  # the --set override won over the file's 5 epochs
+
+
+def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["models", "effnet_b2*"]) == 0
     out = capsys.readouterr().out
     assert "effnet_b2_tf" in out and "260 px" in out and "in1k, figshare" in out and "effnet_b3" not in out
     assert main(["models", "nothing*"]) == 1
-    assert main(["demo", "--model", "effnet_b9"]) == 2
+    assert main(["train", "--model", "effnet_b9", "--epochs", "1", "--output-dir", str(tmp_path / "x")]) == 2
     assert "Did you mean" in capsys.readouterr().err
+    assert main(["train", "--set", "train.epoch=3", "--output-dir", str(tmp_path / "y")]) == 2
+    assert "did you mean 'epochs'" in capsys.readouterr().err
+    assert main(["train", "--data", "kaggle:/x", "--output-dir", str(tmp_path / "z")]) == 2
+    assert "figshare:PATH" in capsys.readouterr().err
 
 
 def test_console_script_is_installed() -> None:

@@ -20,13 +20,18 @@ from .errors import CheckpointError, UnknownModelError, WeightsUnavailableError
 from .hub import from_pretrained, push_to_hub, save_pretrained
 from .labels import BRAIN_TUMOUR_CLASSES, TUMOUR_TYPE_CLASSES
 from .models import EffNetBaseline, EffNetTransformer, create_model, list_models
+from .train import Callback, TrainConfig, Trainer, TrainingDivergedError
 
 __all__ = [
     "BRAIN_TUMOUR_CLASSES",
     "TUMOUR_TYPE_CLASSES",
+    "Callback",
     "CheckpointError",
     "EffNetBaseline",
     "EffNetTransformer",
+    "TrainConfig",
+    "Trainer",
+    "TrainingDivergedError",
     "UnknownModelError",
     "WeightsUnavailableError",
     "__version__",

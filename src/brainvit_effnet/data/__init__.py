@@ -28,6 +28,7 @@ from .folders import (
     BhuvajiDataset,
     Br35HDataset,
     FolderDataset,
+    ImageFiles,
     NickparvarDataset,
     canonical_class,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "DuplicateReport",
     "FigshareDataset",
     "FolderDataset",
+    "ImageFiles",
     "ImageRef",
     "MRIDataset",
     "MRITransform",

@@ -39,6 +39,7 @@ __all__ = [
     "BhuvajiDataset",
     "Br35HDataset",
     "FolderDataset",
+    "ImageFiles",
     "NickparvarDataset",
     "canonical_class",
 ]
@@ -269,3 +270,43 @@ class Br35HDataset(FolderDataset):
     expected_folders = frozenset({"yes", "no"})
     ignored_folders = frozenset({"pred"})
     release = "Br35H release"
+
+
+class ImageFiles(MRIDataset):
+    """Unlabelled image files (for prediction); yields ``(image, -1)``.
+
+    Args:
+        paths: Image files and/or folders (searched recursively for image files).
+        transform, crop: See :class:`~brainvit_effnet.data.base.MRIDataset`.
+
+    Raises:
+        FileNotFoundError: a path that does not exist, or no image found.
+    """
+
+    def __init__(
+        self,
+        paths: Sequence[str | os.PathLike[str]],
+        *,
+        transform: Callable[..., Any] | None = None,
+        crop: bool = True,
+    ) -> None:
+        files: list[Path] = []
+        for given in paths:
+            path = Path(given).expanduser()
+            if path.is_dir():
+                files += sorted(
+                    p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+                )
+            elif path.is_file():
+                files.append(path)
+            else:
+                raise FileNotFoundError(f"{path} does not exist.")
+        if not files:
+            raise FileNotFoundError(
+                f"no image files ({', '.join(IMAGE_EXTENSIONS)}) in {[str(p) for p in paths]}."
+            )
+        records = [SampleRecord(str(f), -1, "unknown") for f in files]
+        super().__init__(records, (), transform=transform, crop=crop)
+
+    def decode_record(self, record: SampleRecord) -> Decoded:
+        return Decoded(torch.from_numpy(to_unit_float(_read_grey(record.source)))[None])

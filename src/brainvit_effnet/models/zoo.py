@@ -14,6 +14,7 @@ Variants are registered in timm's registry, so after ``import brainvit_effnet``,
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Callable
 from typing import Any, NamedTuple, cast
 
@@ -150,9 +151,17 @@ def _create(variant: str, pretrained: bool = False, **kwargs: Any) -> nn.Module:
     kwargs.setdefault("img_size", tuple(cfg["input_size"][-2:]))
     kwargs.setdefault("drop_rate", TRANSFORMER_DROP_RATE if is_transformer else size.drop_rate)
     kwargs.setdefault("backbone_drop_path_rate", size.backbone_drop_path_rate)
-    model_args = {k: v for k, v in kwargs.items() if k not in ("device", "dtype", "pretrained_model_args")}
-
     model_cls = EffNetTransformer if is_transformer else EffNetBaseline
+    # Record every architecture argument, defaults included, so a saved config.json rebuilds the
+    # model exactly and a resumed run can tell a different configuration apart.
+    defaults = {
+        name: p.default
+        for name, p in inspect.signature(model_cls.__init__).parameters.items()
+        if p.default is not inspect.Parameter.empty and name not in ("device", "dtype")
+    }
+    given = {k: v for k, v in kwargs.items() if k not in ("device", "dtype", "pretrained_model_args")}
+    model_args = {**defaults, **given}
+
     model: Any = build_model_with_cfg(
         model_cls, variant, pretrained=False, pretrained_cfg=cfg, backbone=size.backbone, **kwargs
     )

@@ -1,0 +1,278 @@
+"""Experiments: one config -> data, model, training, held-out evaluation, saved model and report.
+
+The CLI (``brainvit-effnet train/evaluate/demo``) is a thin layer over :func:`run_experiment` and
+:func:`cross_validate`; scripts can call them directly.
+
+Data sources (``ExperimentConfig.data``):
+
+* ``"sample"``: the bundled Figshare sample (offline);
+* ``"figshare:PATH"``: a Figshare folder in any layout (official patient-disjoint folds);
+* ``"folder:PATH"``: a class-per-folder tree; with ``Training``/``Testing`` folders those are
+  used (with a grouped validation hold-out from training), otherwise a grouped, stratified
+  train/validation/test hold-out is drawn.
+
+Example:
+    >>> from brainvit_effnet.experiment import ExperimentConfig, run_experiment
+    >>> cfg = ExperimentConfig(model="effnet_test_tf", data="sample")
+    >>> cfg.train.epochs = 2
+    >>> result = run_experiment(cfg)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .data import FigshareDataset, FolderDataset, MRIDataset, create_transforms, grouped_holdout, load_sample
+from .hub import save_pretrained
+from .metrics import summarize_folds
+from .models import create_model
+from .reports import write_cv_report, write_evaluation_report
+from .train import TrainConfig, Trainer
+
+__all__ = ["ExperimentConfig", "cross_validate", "load_data", "run_experiment"]
+
+_logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ExperimentConfig:
+    """What to train on what, and how to evaluate it.
+
+    Attributes:
+        model: Model name for :func:`~brainvit_effnet.create_model`.
+        pretrained: Start from the model's default pretrained tag.
+        model_kwargs: Extra model options (``depth``, ``cbam``, ``img_size``...).
+        data: ``"sample"``, ``"figshare:PATH"`` or ``"folder:PATH"``.
+        classes: Class subset (e.g. the three tumour types); default: all of the data's classes.
+        val_folds, test_folds: Official folds for validation and test (Figshare and the sample);
+            training uses the rest.
+        val_size, test_size: Fractions for a grouped hold-out on folder data without split folders.
+        crop: The study's brain crop.
+        cache: Keep decoded slices in memory.
+        augment: Options of :func:`~brainvit_effnet.data.create_transforms` (``rotation``...).
+        bootstrap: Bootstrap resamples for the test metrics' 95% confidence intervals.
+        train: Training options.
+    """
+
+    model: str = "effnet_test_tf"
+    pretrained: bool = False
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    data: str = "sample"
+    classes: list[str] | None = None
+    val_folds: list[int] = field(default_factory=lambda: [4])
+    test_folds: list[int] = field(default_factory=lambda: [5])
+    val_size: float = 0.1
+    test_size: float = 0.2
+    crop: bool = True
+    cache: bool = False
+    augment: dict[str, Any] = field(default_factory=dict)
+    bootstrap: int = 200
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        values = dataclasses.asdict(self)
+        values["train"] = self.train.to_dict()
+        return values
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> ExperimentConfig:
+        """Build from a mapping (``train`` may be a nested mapping), rejecting unknown keys."""
+        values = dict(values)
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = [k for k in values if k not in names]
+        if unknown:
+            hints = {k: difflib.get_close_matches(k, names, n=1) for k in unknown}
+            detail = ", ".join(
+                f"{k!r}" + (f" (did you mean {h[0]!r}?)" if h else "") for k, h in hints.items()
+            )
+            raise ValueError(f"unknown experiment option(s) {detail}; known: {names}.")
+        train = values.pop("train", {}) or {}
+        return cls(**values, train=train if isinstance(train, TrainConfig) else TrainConfig.from_dict(train))
+
+    @classmethod
+    def from_file(cls, path: str | Path, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
+        """Read YAML/JSON, then apply dotted overrides such as ``{"train.epochs": 3}``."""
+        path = Path(path)
+        try:
+            values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as e:
+            raise ValueError(f"could not read experiment config {path}: {e}") from e
+        if not isinstance(values, dict):
+            raise ValueError(f"{path} must hold a mapping of option: value.")
+        return cls.from_dict(apply_overrides(values, overrides or {}))
+
+
+def apply_overrides(values: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Set dotted keys (``"train.lr"``) in a nested dict; returns a new dict."""
+    result = {k: (dict(v) if isinstance(v, dict) else v) for k, v in values.items()}
+    for dotted, value in overrides.items():
+        *parents, leaf = dotted.split(".")
+        node = result
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ValueError(f"cannot set {dotted!r}: {part!r} is not a section.")
+        node[leaf] = value
+    return result
+
+
+def _split_source(data: str) -> tuple[str, Path | None]:
+    if data == "sample":
+        return "sample", None
+    kind, sep, path = data.partition(":")
+    if not sep or kind not in ("figshare", "folder") or not path:
+        raise ValueError(f"data must be 'sample', 'figshare:PATH' or 'folder:PATH'; got {data!r}.")
+    return kind, Path(path).expanduser()
+
+
+def load_data(cfg: ExperimentConfig, model: Any) -> tuple[MRIDataset, MRIDataset, MRIDataset]:
+    """Train, validation and test datasets (with the model's transforms), patient/fold-disjoint."""
+    train_tf, eval_tf = create_transforms(model, **cfg.augment)
+    kind, path = _split_source(cfg.data)
+    common: dict[str, Any] = {"crop": cfg.crop, "cache": cfg.cache}
+    if cfg.classes:
+        common["classes"] = cfg.classes
+    if kind in ("sample", "figshare"):
+        held_out = set(cfg.val_folds) | set(cfg.test_folds)
+        if set(cfg.val_folds) & set(cfg.test_folds):
+            raise ValueError(f"val_folds {cfg.val_folds} and test_folds {cfg.test_folds} overlap.")
+        full: MRIDataset = load_sample(**common) if path is None else FigshareDataset(path, **common)
+        folds = sorted({r.fold for r in full.records if r.fold is not None})
+        train_folds = [f for f in folds if f not in held_out]
+        if not train_folds:
+            raise ValueError(f"no fold left for training: folds {folds}, held out {sorted(held_out)}.")
+
+        def part(selected: list[int], transform: Any) -> MRIDataset:
+            return full.subset(
+                [i for i, r in enumerate(full.records) if r.fold in selected], transform=transform
+            )
+
+        return part(train_folds, train_tf), part(cfg.val_folds, eval_tf), part(cfg.test_folds, eval_tf)
+    assert path is not None
+    full = FolderDataset(path, **common)
+    splits = {r.split for r in full.records}
+    if {"train", "test"} <= splits:
+        train_idx = [i for i, r in enumerate(full.records) if r.split == "train"]
+        test_idx = [i for i, r in enumerate(full.records) if r.split == "test"]
+        train_part = full.subset(train_idx)
+        holdout = grouped_holdout(
+            train_part.targets, train_part.groups, test_size=cfg.val_size, seed=cfg.train.seed
+        )
+        return (
+            train_part.subset(holdout.train, transform=train_tf),
+            train_part.subset(holdout.test, transform=eval_tf),
+            full.subset(test_idx, transform=eval_tf),
+        )
+    split = grouped_holdout(
+        full.targets, full.groups, test_size=cfg.test_size, val_size=cfg.val_size, seed=cfg.train.seed
+    )
+    return (
+        full.subset(split.train, transform=train_tf),
+        full.subset(split.val, transform=eval_tf),
+        full.subset(split.test, transform=eval_tf),
+    )
+
+
+def run_experiment(cfg: ExperimentConfig, *, resume: str | Path | None = None) -> dict[str, Any]:
+    """Train on the training part, pick the best epoch on validation, report on the test part.
+
+    Writes into ``cfg.train.output_dir``: the Trainer's log and checkpoints, ``model/`` (the best
+    model via ``save_pretrained``, with a model card carrying the test metrics) and ``report/``
+    (JSON, Markdown, confusion matrix, reliability diagram, training curves).
+
+    Returns:
+        ``{"output_dir", "model_dir", "report_files", "test": report, "fit": fit_result}``.
+    """
+    probe = create_model(cfg.model, **cfg.model_kwargs)
+    train_data, val_data, test_data = load_data(cfg, probe)
+    model = create_model(
+        cfg.model,
+        pretrained=cfg.pretrained,
+        num_classes=len(train_data.classes),
+        label_names=train_data.classes,
+        **cfg.model_kwargs,
+    )
+    trainer = Trainer(model, cfg.train)
+    fit = trainer.fit(train_data, val_data if len(val_data) else None, resume=resume)
+    best = Path(fit["checkpoints"]["best"])
+    from .train.state import load_weights
+
+    load_weights(trainer.model, best)
+    test = trainer.evaluate(test_data, bootstrap=cfg.bootstrap)
+    out = Path(cfg.train.output_dir)
+    settings = {
+        "model": cfg.model,
+        "data": cfg.data,
+        "train_size": len(train_data),
+        "val_size": len(val_data),
+        "test_size": len(test_data),
+        "best_epoch": fit["best_epoch"],
+        "epochs_run": len(fit["history"]),
+    }
+    card = {
+        "training_data": f"{cfg.data}: {len(train_data)} training slices ({', '.join(train_data.classes)}).",
+        "split_protocol": _protocol(cfg, train_data, val_data, test_data),
+        "metrics": {
+            k: round(float(test[k]), 4) for k in ("accuracy", "balanced_accuracy", "macro_f1", "ece")
+        },
+    }
+    model_dir = save_pretrained(trainer.model, out / "model", model_card=card)
+    files = write_evaluation_report(
+        test,
+        out / "report",
+        title=f"{cfg.model} on {cfg.data}: held-out test",
+        history=fit["history"],
+        extra=settings,
+    )
+    return {
+        "output_dir": str(out),
+        "model_dir": str(model_dir),
+        "report_files": {k: str(v) for k, v in files.items()},
+        "test": test,
+        "fit": fit,
+    }
+
+
+def _protocol(cfg: ExperimentConfig, train: MRIDataset, val: MRIDataset, test: MRIDataset) -> str:
+    kind, _ = _split_source(cfg.data)
+    if kind in ("sample", "figshare"):
+        return (
+            f"Official patient-disjoint Figshare folds: validation folds {cfg.val_folds}, test folds "
+            f"{cfg.test_folds}, training on the rest ({len(train)}/{len(val)}/{len(test)} slices)."
+        )
+    return f"Grouped, stratified hold-out of a folder dataset ({len(train)}/{len(val)}/{len(test)} slices)."
+
+
+def cross_validate(cfg: ExperimentConfig) -> dict[str, Any]:
+    """K-fold over the official folds: each fold is the test set once, the next one validates.
+
+    Writes ``fold_K/`` runs and ``cv_report.json``/``.md`` with mean ± std per metric.
+    """
+    kind, path = _split_source(cfg.data)
+    if kind == "folder":
+        raise ValueError("cross-validation uses official folds: use data 'sample' or 'figshare:PATH'.")
+    full = load_sample() if path is None else FigshareDataset(path)
+    folds = sorted({r.fold for r in full.records if r.fold is not None})
+    base = Path(cfg.train.output_dir)
+    reports = []
+    for i, test_fold in enumerate(folds):
+        fold_cfg = dataclasses.replace(
+            cfg,
+            test_folds=[test_fold],
+            val_folds=[folds[(i + 1) % len(folds)]],
+            train=dataclasses.replace(cfg.train, output_dir=str(base / f"fold_{test_fold}")),
+        )
+        _logger.info("Cross-validation: test fold %d of %s", test_fold, folds)
+        reports.append(run_experiment(fold_cfg)["test"])
+    summary = summarize_folds(reports)
+    files = write_cv_report(
+        reports, summary, base, extra={"model": cfg.model, "data": cfg.data, "folds": folds}
+    )
+    return {"summary": summary, "folds": reports, "report_files": {k: str(v) for k, v in files.items()}}

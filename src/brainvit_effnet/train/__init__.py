@@ -1,0 +1,6 @@
+"""Training: ``Trainer``, ``TrainConfig``, callbacks, checkpoints and torchrun support."""
+
+from .config import TrainConfig
+from .trainer import Callback, Trainer, TrainingDivergedError
+
+__all__ = ["Callback", "TrainConfig", "Trainer", "TrainingDivergedError"]

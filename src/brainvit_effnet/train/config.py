@@ -1,0 +1,147 @@
+"""``TrainConfig``: every training knob in one plain dataclass that round-trips through JSON/YAML."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["TrainConfig"]
+
+_CHOICES = {
+    "optimizer": ("adamw", "adam", "sgd"),
+    "scheduler": ("cosine", "plateau", "none"),
+    "precision": ("fp32", "bf16", "fp16"),
+    "monitor_mode": ("max", "min"),
+}
+
+
+@dataclass
+class TrainConfig:
+    """Training configuration.
+
+    Attributes:
+        epochs: Passes over the training data.
+        batch_size: Images per optimiser step per process (before gradient accumulation).
+        lr: Learning rate of the head (and of the transformer/neck).
+        backbone_lr_scale: The backbone's learning rate is ``lr * backbone_lr_scale``.
+        weight_decay: Decoupled (AdamW) or L2 (Adam/SGD) weight decay; never applied to biases,
+            norms, positional embeddings or class tokens.
+        optimizer: ``"adamw"``, ``"adam"`` or ``"sgd"`` (with ``momentum``).
+        scheduler: ``"cosine"`` (per step, after ``warmup_epochs`` of linear warm-up),
+            ``"plateau"`` (the proposal's reduce-on-plateau of ``monitor``: factor 0.3,
+            patience 5) or ``"none"``.
+        freeze_backbone_epochs: Train only the head for this many first epochs.
+        loss: Loss name for :func:`brainvit_effnet.losses.create_loss`; ``loss_kwargs`` its options.
+        precision: ``"fp32"``, ``"bf16"`` (autocast on CPU and CUDA) or ``"fp16"`` (CUDA, with a
+            gradient scaler).
+        grad_accum_steps: Micro-batches per optimiser step.
+        clip_grad_norm: Clip the global gradient norm to this value.
+        ema_decay: Keep an exponential moving average of the weights (e.g. 0.999); evaluation and
+            the best checkpoint then use the averaged weights.
+        channels_last: Use the channels-last memory format.
+        compile: Wrap the model with ``torch.compile``.
+        early_stopping_patience: Stop after this many epochs without improvement of ``monitor``.
+        monitor: Validation metric that picks the best checkpoint (``val_`` + a metric name or
+            ``val_loss``); ``monitor_mode`` says whether higher or lower is better.
+        balanced_sampler: Sample training images with probability inversely proportional to their
+            class frequency.
+        seed: Seed of every random number generator.
+        deterministic: Ask PyTorch for deterministic kernels (slower).
+        num_workers: DataLoader worker processes.
+        max_steps: Stop after this many optimiser steps (testing knob).
+        limit_train_batches, limit_val_batches: Use at most this many batches per epoch (testing knobs).
+        output_dir: Run folder: config, JSONL log, checkpoints.
+        overwrite: Allow writing into a folder that already holds a run.
+        progress: Show progress bars; ``None`` shows them only on a terminal.
+    """
+
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float = 1e-3
+    backbone_lr_scale: float = 0.1
+    weight_decay: float = 1e-4
+    optimizer: str = "adamw"
+    momentum: float = 0.9
+    scheduler: str = "cosine"
+    warmup_epochs: float = 0.0
+    plateau_factor: float = 0.3
+    plateau_patience: int = 5
+    freeze_backbone_epochs: int = 0
+    loss: str = "cross_entropy"
+    loss_kwargs: dict[str, Any] = field(default_factory=dict)
+    precision: str = "fp32"
+    grad_accum_steps: int = 1
+    clip_grad_norm: float | None = None
+    ema_decay: float | None = None
+    channels_last: bool = False
+    compile: bool = False
+    early_stopping_patience: int | None = None
+    monitor: str = "val_macro_f1"
+    monitor_mode: str = "max"
+    balanced_sampler: bool = False
+    seed: int = 0
+    deterministic: bool = False
+    num_workers: int = 0
+    max_steps: int | None = None
+    limit_train_batches: int | None = None
+    limit_val_batches: int | None = None
+    output_dir: str = "runs/run"
+    overwrite: bool = False
+    progress: bool | None = None
+
+    def __post_init__(self) -> None:
+        for name, choices in _CHOICES.items():
+            if getattr(self, name) not in choices:
+                raise ValueError(f"TrainConfig.{name} must be one of {choices}; got {getattr(self, name)!r}.")
+        positive = ("epochs", "batch_size", "grad_accum_steps")
+        for name in positive:
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"TrainConfig.{name} must be >= 1; got {getattr(self, name)}.")
+        if self.lr <= 0:
+            raise ValueError(f"TrainConfig.lr must be > 0; got {self.lr}.")
+        if self.ema_decay is not None and not 0 < self.ema_decay < 1:
+            raise ValueError(f"TrainConfig.ema_decay must be in (0, 1) (e.g. 0.999); got {self.ema_decay}.")
+        if not (self.monitor == "val_loss" or self.monitor.startswith("val_")):
+            raise ValueError(
+                f"TrainConfig.monitor must name a validation metric ('val_macro_f1', 'val_loss'...); "
+                f"got {self.monitor!r}."
+            )
+
+    # -- serialisation ----------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON view."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        """Build from a dict, rejecting unknown keys with close-name suggestions."""
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = [k for k in values if k not in names]
+        if unknown:
+            hints = {k: difflib.get_close_matches(k, names, n=1) for k in unknown}
+            detail = ", ".join(
+                f"{k!r}" + (f" (did you mean {h[0]!r}?)" if h else "") for k, h in hints.items()
+            )
+            raise ValueError(f"unknown training option(s) {detail}; known: {names}.")
+        return cls(**values)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> TrainConfig:
+        """Read a YAML or JSON file (a mapping of option names to values)."""
+        import yaml
+
+        path = Path(path)
+        try:
+            values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as e:
+            raise ValueError(f"could not read training config {path}: {e}") from e
+        if not isinstance(values, dict):
+            raise ValueError(f"{path} must hold a mapping of option: value; got {type(values).__name__}.")
+        return cls.from_dict(values)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)

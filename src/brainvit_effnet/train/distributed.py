@@ -1,0 +1,93 @@
+"""What the Trainer needs from torch.distributed, and nothing when not distributed.
+
+Under ``torchrun`` (``WORLD_SIZE`` > 1 in the environment) :func:`init` starts the process group
+(NCCL on CUDA, gloo on CPU); the Trainer then wraps the model in DDP, shards data with a
+``DistributedSampler``, averages losses and gathers predictions across ranks, and writes files
+only on rank 0.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import torch
+import torch.distributed as tdist
+from torch import Tensor, nn
+from torch.utils.data import Dataset
+from torch.utils.data.distributed import DistributedSampler
+
+__all__ = ["gather", "init", "is_distributed", "is_main", "mean_over_ranks", "rank", "world_size", "wrap"]
+
+
+def init() -> bool:
+    """Start the process group when launched by torchrun; returns whether the run is distributed."""
+    if is_distributed():
+        return True
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return False
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    tdist.init_process_group(backend=backend)
+    if torch.cuda.is_available():
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    return True
+
+
+def is_distributed() -> bool:
+    return tdist.is_available() and tdist.is_initialized() and tdist.get_world_size() > 1
+
+
+def rank() -> int:
+    return tdist.get_rank() if is_distributed() else 0
+
+
+def world_size() -> int:
+    return tdist.get_world_size() if is_distributed() else 1
+
+
+def is_main() -> bool:
+    """Rank 0 (or not distributed): the process that writes files."""
+    return rank() == 0
+
+
+def wrap(model: nn.Module) -> nn.Module:
+    """DDP-wrap the model when distributed."""
+    if not is_distributed():
+        return model
+    device_ids = [torch.cuda.current_device()] if torch.cuda.is_available() else None
+    return nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
+
+
+def distributed_sampler(
+    data: Dataset[Any], *, shuffle: bool, seed: int, epoch: int
+) -> DistributedSampler[Any]:
+    sampler: DistributedSampler[Any] = DistributedSampler(data, shuffle=shuffle, seed=seed, drop_last=False)
+    sampler.set_epoch(epoch)
+    return sampler
+
+
+def mean_over_ranks(total: float, count: int) -> float:
+    """Sample-weighted mean of a per-rank sum over all ranks."""
+    if not is_distributed():
+        return total / max(count, 1)
+    buffer = torch.tensor([total, float(count)], dtype=torch.float64)
+    tdist.all_reduce(buffer)
+    return float(buffer[0] / buffer[1].clamp(min=1))
+
+
+def gather(values: Tensor) -> Tensor:
+    """Concatenate a per-rank tensor (first dim may differ between ranks) on every rank.
+
+    DistributedSampler pads ranks to equal length by repeating samples; for exact metrics use
+    evaluation data whose size is a multiple of the world size, or evaluate on rank 0 alone.
+    """
+    if not is_distributed():
+        return values
+    sizes = [torch.zeros(1, dtype=torch.int64) for _ in range(world_size())]
+    tdist.all_gather(sizes, torch.tensor([values.shape[0]]))
+    largest = int(max(s.item() for s in sizes))
+    padded = torch.zeros((largest, *values.shape[1:]), dtype=values.dtype)
+    padded[: values.shape[0]] = values
+    parts = [torch.zeros_like(padded) for _ in range(world_size())]
+    tdist.all_gather(parts, padded)
+    return torch.cat([p[: int(s.item())] for p, s in zip(parts, sizes, strict=True)])

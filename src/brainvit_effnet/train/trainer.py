@@ -1,0 +1,550 @@
+"""The Trainer: an explicit loop you can read top to bottom.
+
+``fit`` runs epochs of (micro-batches -> optimiser step -> scheduler step), evaluates, logs one
+JSON line per epoch and writes ``checkpoints/last`` (every epoch) and ``checkpoints/best``
+(when ``config.monitor`` improves). ``fit(resume=...)`` continues from a checkpoint folder:
+model, optimiser, scheduler, EMA, gradient scaler, RNG states, counters and history.
+
+It relies only on the model interface (``forward``, ``num_classes``, optionally
+``freeze_backbone`` and ``backbone``), so it also trains plain timm classifiers.
+
+Example:
+    >>> import brainvit_effnet as bve
+    >>> from brainvit_effnet.data import create_transforms, load_sample
+    >>> model = bve.create_model("effnet_test_tf", num_classes=3)
+    >>> train_tf, eval_tf = create_transforms(model)
+    >>> trainer = bve.Trainer(model, bve.TrainConfig(epochs=2, batch_size=16, output_dir="runs/demo"))
+    >>> result = trainer.fit(load_sample([1, 2, 3], transform=train_tf), load_sample([4], transform=eval_tf))
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import signal
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
+from tqdm.auto import tqdm
+
+from ..errors import CheckpointError
+from ..losses import create_loss
+from ..metrics import classification_report
+from . import distributed as dist
+from .checkpoint import check_output_dir, check_same_architecture, write_checkpoint
+from .config import TrainConfig
+from .state import capture_rng, load_state, load_weights, restore_rng
+
+__all__ = ["Callback", "Trainer", "TrainingDivergedError"]
+
+_logger = logging.getLogger(__name__)
+
+
+class TrainingDivergedError(RuntimeError):
+    """The loss became NaN or infinite; the message names the step and the intact checkpoint."""
+
+
+class Callback:
+    """Hooks into :meth:`Trainer.fit`; override what you need. ``logs`` is the epoch's JSON line."""
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        """Before the first epoch (after resuming)."""
+
+    def on_epoch_end(self, trainer: Trainer, logs: dict[str, Any]) -> None:
+        """After evaluation and checkpointing of an epoch."""
+
+    def on_fit_end(self, trainer: Trainer, result: dict[str, Any]) -> None:
+        """After the last epoch or an early stop."""
+
+
+@dataclass
+class _Progress:
+    """Counters saved in checkpoints."""
+
+    epoch: int = 0  # completed epochs
+    step: int = 0  # optimiser steps
+    best: float | None = None
+    best_epoch: int | None = None
+    bad_epochs: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Trainer:
+    """Trains and evaluates a classifier; see the module docstring.
+
+    Args:
+        model: A classifier (``forward`` -> logits ``(B, num_classes)``).
+        config: Training options.
+        loss_fn: A loss module; default: ``create_loss(config.loss, num_classes, **config.loss_kwargs)``.
+        callbacks: Objects with :class:`Callback` hooks.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        config: TrainConfig | None = None,
+        *,
+        loss_fn: nn.Module | None = None,
+        callbacks: Sequence[Callback] = (),
+    ) -> None:
+        self.config = config or TrainConfig()
+        self.model = model
+        self.num_classes = int(getattr(model, "num_classes", 0))
+        if self.num_classes < 1:
+            raise ValueError("the model must have num_classes >= 1 (a classifier head) to be trained.")
+        self.loss_fn = loss_fn or create_loss(
+            self.config.loss, num_classes=self.num_classes, **self.config.loss_kwargs
+        )
+        self.callbacks = list(callbacks)
+        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.output_dir = Path(self.config.output_dir)
+        self.progress = _Progress()
+        self.stop_requested = False
+        self._interrupted_by: int | None = None
+        self.model_args = dict(getattr(model, "_model_args", {}))
+
+    # -- set-up -----------------------------------------------------------------------------------
+    def _check_data(self, data: Dataset[Any], name: str) -> None:
+        classes = getattr(data, "classes", None)
+        if classes is not None and len(classes) != self.num_classes:
+            raise ValueError(
+                f"{name} has {len(classes)} classes {list(classes)} but the model has num_classes="
+                f"{self.num_classes}; create the model with num_classes={len(classes)}."
+            )
+        targets = getattr(data, "targets", None)
+        if targets is not None and len(targets):
+            low, high = min(targets), max(targets)
+            if low < 0 or high >= self.num_classes:
+                raise ValueError(
+                    f"{name} has labels in [{low}, {high}] but the model predicts {self.num_classes} classes "
+                    f"(labels 0..{self.num_classes - 1})."
+                )
+
+    def _loader(self, data: Dataset[Any], *, train: bool, epoch: int = 0) -> DataLoader[Any]:
+        cfg = self.config
+        generator = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)  # same order when resumed
+        sampler: Any = None
+        shuffle = train
+        if train and cfg.balanced_sampler:
+            targets = np.asarray(self._targets(data))
+            weights = 1.0 / np.bincount(targets, minlength=self.num_classes)[targets]
+            sampler = WeightedRandomSampler(weights.tolist(), len(targets), generator=generator)
+            shuffle = False
+        if dist.is_distributed():
+            sampler = dist.distributed_sampler(data, shuffle=train, seed=cfg.seed, epoch=epoch)
+            shuffle = False
+        return DataLoader(
+            data,
+            batch_size=cfg.batch_size,
+            shuffle=shuffle,
+            sampler=sampler,
+            num_workers=cfg.num_workers,
+            generator=generator,
+            drop_last=False,
+            persistent_workers=False,
+        )
+
+    def _param_groups(self) -> list[dict[str, Any]]:
+        """Backbone at ``lr * backbone_lr_scale``; no weight decay on 1-D params and exempt names."""
+        cfg = self.config
+        exempt = set(getattr(self.model, "no_weight_decay", set)())
+        groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
+        for name, p in self.model.named_parameters():
+            key = (name.startswith("backbone."), p.ndim <= 1 or name in exempt)
+            groups.setdefault(key, []).append(p)
+        return [
+            {
+                "params": params,
+                "lr": cfg.lr * (cfg.backbone_lr_scale if backbone else 1.0),
+                "weight_decay": 0.0 if no_decay else cfg.weight_decay,
+                "name": f"{'backbone' if backbone else 'head'}{'_no_decay' if no_decay else ''}",
+            }
+            for (backbone, no_decay), params in sorted(groups.items())
+        ]
+
+    def _optimizer(self) -> torch.optim.Optimizer:
+        cfg, groups = self.config, self._param_groups()
+        if cfg.optimizer == "adamw":
+            return torch.optim.AdamW(groups, lr=cfg.lr)
+        if cfg.optimizer == "adam":
+            return torch.optim.Adam(groups, lr=cfg.lr)
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=True)
+
+    def _scheduler(self, optimizer: torch.optim.Optimizer, steps_per_epoch: int) -> Any:
+        cfg = self.config
+        if cfg.scheduler == "plateau":
+            return torch.optim.lr_scheduler.ReduceLROnPlateau(
+                optimizer,
+                mode="max" if cfg.monitor_mode == "max" else "min",
+                factor=cfg.plateau_factor,
+                patience=cfg.plateau_patience,
+            )
+        if cfg.scheduler == "none":
+            return None
+        total = max(1, cfg.epochs * steps_per_epoch)
+        warmup = int(cfg.warmup_epochs * steps_per_epoch)
+
+        def factor(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            progress = (step - warmup) / max(1, total - warmup)
+            return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        precision = self.config.precision
+        if precision == "fp32":
+            return contextlib.nullcontext()
+        dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+        return torch.autocast(self.device.type, dtype=dtype)
+
+    # -- training ---------------------------------------------------------------------------------
+    def fit(
+        self,
+        train_data: Dataset[Any],
+        val_data: Dataset[Any] | None = None,
+        *,
+        resume: str | Path | None = None,
+    ) -> dict[str, Any]:
+        """Train; returns ``{"history", "best_epoch", "best", "checkpoints", "stopped_early"}``.
+
+        Raises:
+            ValueError: labels or class count that do not fit the model.
+            FileExistsError: ``output_dir`` holds a run (and neither resume nor overwrite).
+            CheckpointError: a corrupted checkpoint, or one from another model configuration.
+            TrainingDivergedError: a NaN/inf loss (the last good checkpoint is left intact).
+        """
+        cfg = self.config
+        if cfg.precision == "fp16" and self.device.type != "cuda":
+            raise ValueError("precision='fp16' needs CUDA; use 'bf16' on CPU.")
+        self._check_data(train_data, "the training data")
+        if val_data is not None:
+            self._check_data(val_data, "the validation data")
+        check_output_dir(self.output_dir, overwrite=cfg.overwrite, resuming=resume is not None)
+        torch.manual_seed(cfg.seed)
+        np.random.seed(cfg.seed % 2**32)
+        if cfg.deterministic:
+            torch.use_deterministic_algorithms(True, warn_only=True)
+
+        model = self.model.to(self.device)
+        if cfg.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        optimizer = self._optimizer()
+        steps_per_epoch = math.ceil(
+            min(len(self._loader(train_data, train=True)), cfg.limit_train_batches or 10**12)
+            / cfg.grad_accum_steps
+        )
+        scheduler = self._scheduler(optimizer, steps_per_epoch)
+        scaler = torch.amp.GradScaler("cuda", enabled=cfg.precision == "fp16")
+        ema = self._make_ema(model)
+        if resume is not None:
+            self._resume(Path(resume), optimizer, scheduler, scaler, ema)
+        train_model: nn.Module = dist.wrap(model)
+        if cfg.compile:
+            train_model = torch.compile(train_model)  # type: ignore[assignment]
+
+        if dist.is_main():
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            (self.output_dir / "train_config.json").write_text(cfg.to_json(), encoding="utf-8")
+        for cb in self.callbacks:
+            cb.on_fit_start(self)
+
+        stopped_early = False
+        with self._signal_guard():
+            while self.progress.epoch < cfg.epochs and not self._max_steps_reached():
+                epoch = self.progress.epoch
+                self._apply_freeze(epoch)
+                start = time.perf_counter()
+                train_loss, images = self._train_epoch(
+                    train_model, train_data, optimizer, scheduler, scaler, ema, epoch
+                )
+                if self.stop_requested:
+                    self._save("last", model, optimizer, scheduler, scaler, ema)
+                    _logger.warning(
+                        "Interrupted: saved a resumable checkpoint to %s",
+                        self.output_dir / "checkpoints/last",
+                    )
+                    break
+                seconds = time.perf_counter() - start
+                logs: dict[str, Any] = {
+                    "epoch": epoch + 1,
+                    "step": self.progress.step,
+                    "train_loss": train_loss,
+                    "lr": optimizer.param_groups[-1]["lr"],
+                    "img_per_s": images / seconds if seconds > 0 else None,
+                    "seconds": seconds,
+                }
+                if val_data is not None:
+                    report = self.evaluate(val_data, _model=ema.module if ema is not None else model)
+                    logs.update(
+                        {
+                            f"val_{k}": report[k]
+                            for k in ("loss", "accuracy", "balanced_accuracy", "macro_f1", "ece")
+                        }
+                    )
+                if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau) and cfg.monitor in logs:
+                    scheduler.step(logs[cfg.monitor])
+                self.progress.epoch = epoch + 1
+                improved = self._track_best(logs)
+                self.progress.history.append(logs)
+                best_model = ema.module if ema is not None else model
+                if improved and dist.is_main():
+                    self._save("best", best_model, optimizer, scheduler, scaler, ema)
+                self._save("last", model, optimizer, scheduler, scaler, ema)
+                self._log(logs)
+                for cb in self.callbacks:
+                    cb.on_epoch_end(self, logs)
+                if (
+                    cfg.early_stopping_patience is not None
+                    and self.progress.bad_epochs >= cfg.early_stopping_patience
+                ):
+                    _logger.info(
+                        "Early stop after epoch %d: no %s improvement for %d epochs.",
+                        epoch + 1,
+                        cfg.monitor,
+                        self.progress.bad_epochs,
+                    )
+                    stopped_early = True
+                    break
+        result = {
+            "history": self.progress.history,
+            "best_epoch": self.progress.best_epoch,
+            "best": self.progress.best,
+            "monitor": cfg.monitor,
+            "checkpoints": {n: str(self.output_dir / "checkpoints" / n) for n in ("best", "last")},
+            "stopped_early": stopped_early,
+            "interrupted": self.stop_requested,
+        }
+        for cb in self.callbacks:
+            cb.on_fit_end(self, result)
+        return result
+
+    def _train_epoch(
+        self,
+        model: nn.Module,
+        data: Dataset[Any],
+        optimizer: torch.optim.Optimizer,
+        scheduler: Any,
+        scaler: torch.amp.GradScaler,
+        ema: Any,
+        epoch: int,
+    ) -> tuple[float, int]:
+        cfg = self.config
+        model.train()
+        loader = self._loader(data, train=True, epoch=epoch)
+        total, seen = 0.0, 0
+        limit = cfg.limit_train_batches or len(loader)
+        bar = self._bar(loader, total=min(limit, len(loader)), desc=f"epoch {epoch + 1}/{cfg.epochs}")
+        optimizer.zero_grad(set_to_none=True)
+        for batch_index, (images, labels) in enumerate(bar):
+            if batch_index >= limit or self.stop_requested or self._max_steps_reached():
+                break
+            images, labels = self._to_device(images), labels.to(self.device)
+            with self._autocast():
+                loss = self.loss_fn(model(images).float(), labels)
+            if not torch.isfinite(loss):
+                raise TrainingDivergedError(
+                    f"loss is {loss.item()} at epoch {epoch + 1}, batch {batch_index + 1} (optimiser step "
+                    f"{self.progress.step + 1}); stopped. The last good checkpoint "
+                    f"{self.output_dir / 'checkpoints' / 'last'} is intact. Lower the learning rate or "
+                    f"enable clip_grad_norm."
+                )
+            scaler.scale(loss / cfg.grad_accum_steps).backward()
+            total += loss.item() * len(labels)
+            seen += len(labels)
+            if (batch_index + 1) % cfg.grad_accum_steps == 0 or batch_index + 1 == min(limit, len(loader)):
+                self._optimizer_step(model, optimizer, scheduler, scaler, ema)
+            if hasattr(bar, "set_postfix"):
+                bar.set_postfix(loss=f"{loss.item():.4f}")
+        next_epoch = getattr(self.loss_fn, "next_epoch", None)
+        if callable(next_epoch):  # online label smoothing swaps in this epoch's soft labels
+            next_epoch()
+        mean = dist.mean_over_ranks(total, seen)
+        return mean, seen * dist.world_size()
+
+    def _optimizer_step(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        scheduler: Any,
+        scaler: torch.amp.GradScaler,
+        ema: Any,
+    ) -> None:
+        cfg = self.config
+        if cfg.clip_grad_norm is not None:
+            scaler.unscale_(optimizer)
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad_norm)
+        scaler.step(optimizer)
+        scaler.update()
+        optimizer.zero_grad(set_to_none=True)
+        self.progress.step += 1
+        if scheduler is not None and not isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            scheduler.step()
+        if ema is not None:
+            ema.update(self.model, step=self.progress.step)
+
+    # -- evaluation and prediction ----------------------------------------------------------------
+    @torch.no_grad()
+    def predict(
+        self, data: Dataset[Any], *, _model: nn.Module | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Class probabilities ``(N, C)`` and labels ``(N,)`` for every sample, in dataset order.
+
+        In a distributed run every rank gets all predictions.
+        """
+        model = (_model or self.model).to(self.device).eval()
+        loader = self._loader(data, train=False)
+        limit = self.config.limit_val_batches or len(loader)
+        probs, labels = [], []
+        for batch_index, (images, targets) in enumerate(loader):
+            if batch_index >= limit:
+                break
+            with self._autocast():
+                logits = model(self._to_device(images)).float()
+            probs.append(logits.softmax(-1).cpu())
+            labels.append(torch.as_tensor(targets))
+        p, y = torch.cat(probs), torch.cat(labels)
+        p, y = dist.gather(p), dist.gather(y)
+        return p.numpy().astype(np.float64), y.numpy().astype(np.int64)
+
+    def evaluate(
+        self, data: Dataset[Any], *, bootstrap: int = 0, _model: nn.Module | None = None
+    ) -> dict[str, Any]:
+        """Metrics on ``data`` (see :func:`brainvit_effnet.metrics.classification_report`) plus ``loss``."""
+        self._check_data(data, "the evaluation data")
+        probs, labels = self.predict(data, _model=_model)
+        names = getattr(data, "classes", None) or getattr(self.model, "pretrained_cfg", {}).get("label_names")
+        report = classification_report(
+            labels, probs, class_names=list(names) if names else None, bootstrap=bootstrap
+        )
+        report["loss"] = report["nll"]
+        return report
+
+    # -- helpers ----------------------------------------------------------------------------------
+    @staticmethod
+    def _targets(data: Dataset[Any]) -> list[int]:
+        targets = getattr(data, "targets", None)
+        if targets is None:
+            raise ValueError("balanced_sampler needs a dataset with .targets (the label of every sample).")
+        return list(targets)
+
+    def _to_device(self, images: Tensor) -> Tensor:
+        images = images.to(self.device, non_blocking=True)
+        return images.contiguous(memory_format=torch.channels_last) if self.config.channels_last else images
+
+    def _bar(self, loader: DataLoader[Any], total: int, desc: str) -> Any:
+        show = self.config.progress if self.config.progress is not None else sys.stderr.isatty()
+        return tqdm(loader, total=total, desc=desc, disable=not show or not dist.is_main(), leave=False)
+
+    def _max_steps_reached(self) -> bool:
+        return self.config.max_steps is not None and self.progress.step >= self.config.max_steps
+
+    def _apply_freeze(self, epoch: int) -> None:
+        freeze = getattr(self.model, "freeze_backbone", None)
+        if freeze is not None and self.config.freeze_backbone_epochs:
+            freeze(epoch < self.config.freeze_backbone_epochs)
+
+    def _make_ema(self, model: nn.Module) -> Any:
+        if self.config.ema_decay is None:
+            return None
+        from timm.utils import ModelEmaV3
+
+        return ModelEmaV3(model, decay=self.config.ema_decay, device=self.device)
+
+    def _track_best(self, logs: dict[str, Any]) -> bool:
+        cfg, progress = self.config, self.progress
+        value = logs.get(cfg.monitor)
+        if value is None:  # no validation data: the last epoch is the best we know
+            progress.best_epoch = logs["epoch"]
+            return True
+        better = progress.best is None or (
+            value > progress.best if cfg.monitor_mode == "max" else value < progress.best
+        )
+        if better:
+            progress.best, progress.best_epoch, progress.bad_epochs = float(value), logs["epoch"], 0
+        else:
+            progress.bad_epochs += 1
+        return better
+
+    def _log(self, logs: dict[str, Any]) -> None:
+        _logger.info("epoch %s: %s", logs["epoch"], {k: v for k, v in logs.items() if k != "epoch"})
+        if dist.is_main():
+            with (self.output_dir / "log.jsonl").open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(logs) + "\n")
+
+    def _save(
+        self, name: str, model: nn.Module, optimizer: Any, scheduler: Any, scaler: Any, ema: Any
+    ) -> None:
+        if not dist.is_main():
+            return
+        state = {
+            "progress": {**self.progress.__dict__},
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict() if scheduler is not None else None,
+            "scaler": scaler.state_dict(),
+            "ema": ema.module.state_dict() if ema is not None else None,
+            "loss_fn": self.loss_fn.state_dict(),
+            "rng": capture_rng(),
+            "config": self.config.to_dict(),
+        }
+        card = {
+            "notes": f"Trainer checkpoint '{name}': epoch {self.progress.epoch}, step {self.progress.step}."
+        }
+        write_checkpoint(self.output_dir / "checkpoints" / name, model, state, model_card=card)
+
+    def _resume(self, folder: Path, optimizer: Any, scheduler: Any, scaler: Any, ema: Any) -> None:
+        if not folder.is_dir():
+            raise CheckpointError(
+                f"cannot resume: {folder} does not exist (expected <output_dir>/checkpoints/last)."
+            )
+        check_same_architecture(folder, self.model, self.model_args)
+        load_weights(self.model, folder)
+        state = load_state(folder)
+        try:
+            optimizer.load_state_dict(state["optimizer"])
+            if scheduler is not None and state.get("scheduler") is not None:
+                scheduler.load_state_dict(state["scheduler"])
+            scaler.load_state_dict(state["scaler"])
+            if ema is not None and state.get("ema") is not None:
+                ema.module.load_state_dict(state["ema"])
+            self.loss_fn.load_state_dict(state.get("loss_fn") or {})
+        except (KeyError, ValueError, RuntimeError) as e:
+            raise CheckpointError(
+                f"cannot resume from {folder}: its optimiser/scheduler state does not fit ({e})."
+            ) from e
+        self.progress = _Progress(**state["progress"])
+        restore_rng(state["rng"])
+        _logger.info(
+            "Resumed from %s after epoch %d (step %d).", folder, self.progress.epoch, self.progress.step
+        )
+
+    @contextlib.contextmanager
+    def _signal_guard(self) -> Iterator[None]:
+        """SIGINT/SIGTERM finish the current batch, save a resumable checkpoint and return."""
+
+        def handler(signum: int, _frame: Any) -> None:
+            if self.stop_requested:  # a second signal: give up immediately
+                raise KeyboardInterrupt
+            self.stop_requested, self._interrupted_by = True, signum
+
+        try:
+            previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        except ValueError:  # not the main thread: signals cannot be handled here
+            yield
+            return
+        try:
+            yield
+        finally:
+            for s, h in previous.items():
+                signal.signal(s, h)

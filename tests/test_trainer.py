@@ -1,0 +1,246 @@
+"""Trainer: fit/evaluate/predict, checkpoints and resume, faults, and the testing knobs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from torch import nn
+from torch.utils.data import Dataset, TensorDataset
+
+import brainvit_effnet as bve
+from brainvit_effnet.data import create_transforms, load_sample
+
+
+class Blobs(Dataset):
+    """A tiny, learnable 3-class problem (class = which third of the image is bright)."""
+
+    classes = ("a", "b", "c")
+
+    def __init__(self, n: int = 24, seed: int = 0, size: int = 64) -> None:
+        g = torch.Generator().manual_seed(seed)
+        self.targets = [i % 3 for i in range(n)]
+        self.images = torch.rand(n, 3, size, size, generator=g) * 0.2
+        for i, t in enumerate(self.targets):
+            self.images[i, :, :, t * size // 3 : (t + 1) * size // 3] += 1.0
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        return self.images[i], self.targets[i]
+
+
+class Linear(nn.Module):
+    """A plain classifier without BatchNorm or pretrained_cfg: exact arithmetic, any-model check."""
+
+    def __init__(self, num_classes: int = 3, size: int = 64) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.fc = nn.Linear(3 * size * size, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(x.flatten(1))
+
+
+def config(tmp_path: Path, **kwargs: Any) -> bve.TrainConfig:
+    values: dict[str, Any] = {"epochs": 2, "batch_size": 8, "lr": 3e-3, "output_dir": str(tmp_path / "run")}
+    values.update(kwargs)
+    return bve.TrainConfig(**values)
+
+
+def tiny() -> nn.Module:
+    return bve.create_model("effnet_test_tf", num_classes=3, label_names=("a", "b", "c"))
+
+
+def test_fit_writes_log_and_checkpoints_and_learns(tmp_path: Path) -> None:
+    trainer = bve.Trainer(tiny(), config(tmp_path, epochs=3))
+    result = trainer.fit(Blobs(24), Blobs(12, seed=1))
+    run = tmp_path / "run"
+    lines = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [line["epoch"] for line in lines] == [1, 2, 3]
+    assert {"train_loss", "val_loss", "val_accuracy", "val_macro_f1", "lr", "img_per_s", "seconds"} <= lines[
+        0
+    ].keys()
+    assert lines[-1]["train_loss"] < lines[0]["train_loss"]
+    for name in ("best", "last"):
+        files = sorted(p.name for p in (run / "checkpoints" / name).iterdir())
+        assert files == [
+            "README.md",
+            "config.json",
+            "model.safetensors",
+            "trainer_state.json",
+            "trainer_state.safetensors",
+        ]
+    assert result["best_epoch"] in (1, 2, 3) and result["monitor"] == "val_macro_f1"
+    reloaded = bve.from_pretrained(run / "checkpoints" / "last").eval()
+    x = Blobs(4, seed=2).images
+    assert torch.equal(reloaded(x), trainer.model.eval()(x))
+    assert json.loads((run / "train_config.json").read_text())["epochs"] == 3
+
+
+def test_evaluate_and_predict(tmp_path: Path) -> None:
+    trainer = bve.Trainer(tiny(), config(tmp_path))
+    probs, labels = trainer.predict(Blobs(10))
+    assert probs.shape == (10, 3) and labels.tolist() == Blobs(10).targets
+    assert abs(probs.sum(1) - 1).max() < 1e-5
+    report = trainer.evaluate(Blobs(10))
+    assert {"accuracy", "macro_f1", "confusion_matrix", "ece", "loss"} <= report.keys()
+    assert report["class_names"] == ["a", "b", "c"]
+
+
+def test_resume_reproduces_the_uninterrupted_run(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    straight = bve.Trainer(Linear(), config(tmp_path / "a", epochs=3, scheduler="cosine"))
+    straight.fit(Blobs(24), Blobs(6, seed=1))
+    torch.manual_seed(0)
+    first = bve.Trainer(Linear(), config(tmp_path / "b", epochs=3, scheduler="cosine", max_steps=3))
+    first.fit(Blobs(24), Blobs(6, seed=1))  # 3 steps = exactly one epoch of 24 / 8
+    second = bve.Trainer(Linear(), config(tmp_path / "b", epochs=3, scheduler="cosine"))
+    second.fit(Blobs(24), Blobs(6, seed=1), resume=tmp_path / "b" / "run" / "checkpoints" / "last")
+    assert second.progress.epoch == 3 and second.progress.step == straight.progress.step == 9
+    assert torch.allclose(second.model.fc.weight, straight.model.fc.weight, atol=1e-6)
+    assert [h["epoch"] for h in second.progress.history] == [1, 2, 3]
+
+
+def test_output_dir_holding_a_run_is_never_overwritten_silently(tmp_path: Path) -> None:
+    bve.Trainer(Linear(), config(tmp_path, epochs=1)).fit(Blobs(8))
+    log = (tmp_path / "run" / "log.jsonl").read_text()
+    with pytest.raises(FileExistsError, match="already holds a training run"):
+        bve.Trainer(Linear(), config(tmp_path, epochs=1)).fit(Blobs(8))
+    assert (tmp_path / "run" / "log.jsonl").read_text() == log
+    bve.Trainer(Linear(), config(tmp_path, epochs=1, overwrite=True)).fit(Blobs(8))
+
+
+class NanAfter(nn.Module):
+    def __init__(self, steps: int) -> None:
+        super().__init__()
+        self.calls, self.steps = 0, steps
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        loss = nn.functional.cross_entropy(logits, target)
+        return loss * float("nan") if self.calls > self.steps else loss
+
+
+def test_nan_loss_stops_naming_the_step_and_keeps_the_last_checkpoint(tmp_path: Path) -> None:
+    trainer = bve.Trainer(Linear(), config(tmp_path, epochs=3), loss_fn=NanAfter(steps=4))
+    with pytest.raises(
+        bve.TrainingDivergedError, match=r"loss is nan at epoch 2, batch 2 \(optimiser step 5\)"
+    ):
+        trainer.fit(Blobs(24))
+    last = tmp_path / "run" / "checkpoints" / "last"
+    state = json.loads((last / "trainer_state.json").read_text())
+    assert state["progress"]["epoch"] == 1
+    assert torch.isfinite(load_file(str(last / "model.safetensors"))["fc.weight"]).all()
+
+
+def test_sigint_saves_a_resumable_checkpoint(tmp_path: Path) -> None:
+    class Interrupt(nn.Module):
+        calls = 0
+
+        def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+            Interrupt.calls += 1
+            if Interrupt.calls == 2:
+                os.kill(os.getpid(), signal.SIGINT)
+            return nn.functional.cross_entropy(logits, target)
+
+    trainer = bve.Trainer(Linear(), config(tmp_path, epochs=2), loss_fn=Interrupt())
+    result = trainer.fit(Blobs(24))
+    assert result["interrupted"] and trainer.progress.step == 2
+    resumed = bve.Trainer(Linear(), config(tmp_path, epochs=2))
+    resumed.fit(Blobs(24), resume=tmp_path / "run" / "checkpoints" / "last")
+    assert resumed.progress.epoch == 2
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_resume_errors(tmp_path: Path) -> None:
+    bve.Trainer(tiny(), config(tmp_path, epochs=1, limit_train_batches=1)).fit(Blobs(16))
+    last = tmp_path / "run" / "checkpoints" / "last"
+    other = bve.create_model("effnet_test_tf", num_classes=3, depth=2)
+    with pytest.raises(bve.CheckpointError, match="different model configuration: depth"):
+        bve.Trainer(other, config(tmp_path, epochs=2)).fit(Blobs(16), resume=last)
+    with pytest.raises(bve.CheckpointError, match="trained with 'effnet_test_tf'"):
+        bve.Trainer(bve.create_model("effnet_test", num_classes=3), config(tmp_path, epochs=2)).fit(
+            Blobs(16), resume=last
+        )
+    (last / "trainer_state.safetensors").write_bytes(b"\x00" * 10)
+    with pytest.raises(bve.CheckpointError, match="corrupted"):
+        bve.Trainer(tiny(), config(tmp_path, epochs=2)).fit(Blobs(16), resume=last)
+    with pytest.raises(bve.CheckpointError, match="does not exist"):
+        bve.Trainer(tiny(), config(tmp_path, epochs=2)).fit(Blobs(16), resume=tmp_path / "nope")
+
+
+def test_label_and_class_count_mismatch_fail_before_training(tmp_path: Path) -> None:
+    model = bve.create_model("effnet_test_tf", num_classes=2)
+    with pytest.raises(ValueError, match=r"3 classes.*num_classes=2"):
+        bve.Trainer(model, config(tmp_path)).fit(Blobs(6))
+    bad = TensorDataset(torch.rand(4, 3, 64, 64), torch.tensor([0, 1, 2, 5]))
+    bad.targets = [0, 1, 2, 5]  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match=r"labels in \[0, 5\]"):
+        bve.Trainer(tiny(), config(tmp_path)).fit(bad)
+    assert not (tmp_path / "run").exists()
+
+
+def test_gradient_accumulation_matches_a_larger_batch(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    a = bve.Trainer(
+        Linear(), config(tmp_path / "a", epochs=1, batch_size=8, scheduler="none", optimizer="sgd")
+    )
+    torch.manual_seed(0)
+    b = bve.Trainer(
+        Linear(),
+        config(tmp_path / "b", epochs=1, batch_size=4, grad_accum_steps=2, scheduler="none", optimizer="sgd"),
+    )
+    a.fit(Blobs(8))
+    b.fit(Blobs(8))
+    assert a.progress.step == b.progress.step == 1
+    # shuffling differs in batch composition but one step over the same 8 samples is the same step
+    assert torch.allclose(a.model.fc.weight, b.model.fc.weight, atol=1e-6)
+
+
+def test_options_bf16_ema_freeze_clip_balanced(tmp_path: Path) -> None:
+    model = tiny()
+    stem = model.backbone.conv_stem.weight.detach().clone()
+    cfg = config(
+        tmp_path,
+        epochs=1,
+        precision="bf16",
+        ema_decay=0.9,
+        freeze_backbone_epochs=1,
+        clip_grad_norm=1.0,
+        balanced_sampler=True,
+        limit_train_batches=2,
+    )
+    trainer = bve.Trainer(model, cfg)
+    trainer.fit(Blobs(24), Blobs(6))
+    assert torch.equal(model.backbone.conv_stem.weight, stem)  # frozen during epoch 1
+    best = load_file(str(tmp_path / "run" / "checkpoints" / "best" / "model.safetensors"))
+    assert not torch.equal(best["head.weight"], model.head.weight.detach())  # best = EMA weights
+    with pytest.raises(ValueError, match="fp16"):
+        bve.Trainer(tiny(), config(tmp_path / "x", precision="fp16")).fit(Blobs(6))
+
+
+def test_config_round_trip_and_unknown_options(tmp_path: Path) -> None:
+    cfg = config(tmp_path, loss="label_smoothing", loss_kwargs={"smoothing": 0.1})
+    path = tmp_path / "train.yaml"
+    path.write_text(cfg.to_json())
+    assert bve.TrainConfig.from_file(path) == cfg
+    with pytest.raises(ValueError, match="did you mean 'epochs'"):
+        bve.TrainConfig.from_dict({"epoch": 3})
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        bve.TrainConfig(optimizer="lion")
+
+
+def test_trains_on_the_bundled_sample_with_the_study_transforms(tmp_path: Path) -> None:
+    model = bve.create_model("effnet_test_tf", num_classes=3)
+    train_tf, eval_tf = create_transforms(model)
+    trainer = bve.Trainer(model, config(tmp_path, epochs=1, limit_train_batches=2, batch_size=8))
+    result = trainer.fit(load_sample([1, 2, 3], transform=train_tf), load_sample([5], transform=eval_tf))
+    assert len(result["history"]) == 1 and 0.0 <= result["history"][0]["val_accuracy"] <= 1.0
