@@ -17,7 +17,17 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 from torch.utils.data.distributed import DistributedSampler
 
-__all__ = ["gather", "init", "is_distributed", "is_main", "mean_over_ranks", "rank", "world_size", "wrap"]
+__all__ = [
+    "distributed_sampler",
+    "gather_sharded",
+    "init",
+    "is_distributed",
+    "is_main",
+    "mean_over_ranks",
+    "rank",
+    "world_size",
+    "wrap",
+]
 
 
 def init() -> bool:
@@ -75,19 +85,15 @@ def mean_over_ranks(total: float, count: int) -> float:
     return float(buffer[0] / buffer[1].clamp(min=1))
 
 
-def gather(values: Tensor) -> Tensor:
-    """Concatenate a per-rank tensor (first dim may differ between ranks) on every rank.
+def gather_sharded(values: Tensor, total: int) -> Tensor:
+    """Reassemble per-rank outputs of an unshuffled ``DistributedSampler`` in dataset order.
 
-    DistributedSampler pads ranks to equal length by repeating samples; for exact metrics use
-    evaluation data whose size is a multiple of the world size, or evaluate on rank 0 alone.
+    Rank ``r`` saw samples ``r, r + W, r + 2W, ...`` of the dataset padded (by wrapping around) to
+    a multiple of the world size ``W``; the padding is dropped, so every sample counts once.
     """
     if not is_distributed():
         return values
-    sizes = [torch.zeros(1, dtype=torch.int64) for _ in range(world_size())]
-    tdist.all_gather(sizes, torch.tensor([values.shape[0]]))
-    largest = int(max(s.item() for s in sizes))
-    padded = torch.zeros((largest, *values.shape[1:]), dtype=values.dtype)
-    padded[: values.shape[0]] = values
-    parts = [torch.zeros_like(padded) for _ in range(world_size())]
-    tdist.all_gather(parts, padded)
-    return torch.cat([p[: int(s.item())] for p, s in zip(parts, sizes, strict=True)])
+    parts = [torch.zeros_like(values) for _ in range(world_size())]
+    tdist.all_gather(parts, values.contiguous())
+    interleaved = torch.stack(parts, dim=1).reshape(-1, *values.shape[1:])
+    return interleaved[:total]

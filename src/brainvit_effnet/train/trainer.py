@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
+from torch.utils.data import DataLoader, Dataset, RandomSampler, SequentialSampler, WeightedRandomSampler
 from tqdm.auto import tqdm
 
 from ..errors import CheckpointError
@@ -131,25 +131,31 @@ class Trainer:
                 )
 
     def _loader(self, data: Dataset[Any], *, train: bool, epoch: int = 0) -> DataLoader[Any]:
+        """Batches in an order fixed by (seed, epoch): a resumed run sees the same order.
+
+        The shuffled order is the permutation a ``DistributedSampler`` with the same seed draws, so
+        N processes with batch B step through exactly the samples one process with batch N*B does.
+        """
         cfg = self.config
-        generator = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)  # same order when resumed
-        sampler: Any = None
-        shuffle = train
-        if train and cfg.balanced_sampler:
+        seed = cfg.seed * 1000 + epoch
+        sampler: Any
+        if dist.is_distributed():
+            sampler = dist.distributed_sampler(data, shuffle=train, seed=cfg.seed * 1000, epoch=epoch)
+        elif train and cfg.balanced_sampler:
             targets = np.asarray(self._targets(data))
             weights = 1.0 / np.bincount(targets, minlength=self.num_classes)[targets]
+            generator = torch.Generator().manual_seed(seed)
             sampler = WeightedRandomSampler(weights.tolist(), len(targets), generator=generator)
-            shuffle = False
-        if dist.is_distributed():
-            sampler = dist.distributed_sampler(data, shuffle=train, seed=cfg.seed, epoch=epoch)
-            shuffle = False
+        elif train:
+            sampler = RandomSampler(data, generator=torch.Generator().manual_seed(seed))
+        else:
+            sampler = SequentialSampler(data)
         return DataLoader(
             data,
             batch_size=cfg.batch_size,
-            shuffle=shuffle,
             sampler=sampler,
             num_workers=cfg.num_workers,
-            generator=generator,
+            generator=torch.Generator().manual_seed(seed + 1),  # worker seeds
             drop_last=False,
             persistent_workers=False,
         )
@@ -226,6 +232,9 @@ class Trainer:
             TrainingDivergedError: a NaN/inf loss (the last good checkpoint is left intact).
         """
         cfg = self.config
+        dist.init()  # no-op unless launched by torchrun
+        if dist.is_distributed() and torch.cuda.is_available():
+            self.device = torch.device("cuda", torch.cuda.current_device())
         if cfg.precision == "fp16" and self.device.type != "cuda":
             raise ValueError("precision='fp16' needs CUDA; use 'bf16' on CPU.")
         self._check_data(train_data, "the training data")
@@ -238,6 +247,7 @@ class Trainer:
             torch.use_deterministic_algorithms(True, warn_only=True)
 
         model = self.model.to(self.device)
+        self.loss_fn.to(self.device)
         if cfg.channels_last:
             model = model.to(memory_format=torch.channels_last)
         optimizer = self._optimizer()
@@ -401,7 +411,7 @@ class Trainer:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Class probabilities ``(N, C)`` and labels ``(N,)`` for every sample, in dataset order.
 
-        In a distributed run every rank gets all predictions.
+        In a distributed run the data are sharded over the ranks and every rank gets all predictions.
         """
         model = (_model or self.model).to(self.device).eval()
         loader = self._loader(data, train=False)
@@ -415,7 +425,8 @@ class Trainer:
             probs.append(logits.softmax(-1).cpu())
             labels.append(torch.as_tensor(targets))
         p, y = torch.cat(probs), torch.cat(labels)
-        p, y = dist.gather(p), dist.gather(y)
+        if dist.is_distributed():  # each rank predicted every world_size-th sample
+            p, y = dist.gather_sharded(p, len(data)), dist.gather_sharded(y, len(data))  # type: ignore[arg-type]
         return p.numpy().astype(np.float64), y.numpy().astype(np.int64)
 
     def evaluate(
