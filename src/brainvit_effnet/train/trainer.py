@@ -147,9 +147,9 @@ class Trainer:
             generator = torch.Generator().manual_seed(seed)
             sampler = WeightedRandomSampler(weights.tolist(), len(targets), generator=generator)
         elif train:
-            sampler = RandomSampler(data, generator=torch.Generator().manual_seed(seed))
+            sampler = RandomSampler(data, generator=torch.Generator().manual_seed(seed))  # type: ignore[arg-type]
         else:
-            sampler = SequentialSampler(data)
+            sampler = SequentialSampler(data)  # type: ignore[arg-type]
         return DataLoader(
             data,
             batch_size=cfg.batch_size,
