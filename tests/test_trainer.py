@@ -141,14 +141,15 @@ def test_nan_loss_stops_naming_the_step_and_keeps_the_last_checkpoint(tmp_path: 
     assert torch.isfinite(load_file(str(last / "model.safetensors"))["fc.weight"]).all()
 
 
-def test_sigint_saves_a_resumable_checkpoint(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signals_save_a_resumable_checkpoint(tmp_path: Path, signum: int) -> None:
     class Interrupt(nn.Module):
         calls = 0
 
         def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
             Interrupt.calls += 1
             if Interrupt.calls == 2:
-                os.kill(os.getpid(), signal.SIGINT)
+                os.kill(os.getpid(), signum)
             return nn.functional.cross_entropy(logits, target)
 
     trainer = bve.Trainer(Linear(), config(tmp_path, epochs=2), loss_fn=Interrupt())
@@ -158,6 +159,29 @@ def test_sigint_saves_a_resumable_checkpoint(tmp_path: Path) -> None:
     resumed.fit(Blobs(24), resume=tmp_path / "run" / "checkpoints" / "last")
     assert resumed.progress.epoch == 2
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
+def test_early_stopping_and_callbacks(tmp_path: Path) -> None:
+    events: list[tuple[str, Any]] = []
+
+    class Recorder(bve.Callback):
+        def on_fit_start(self, trainer: bve.Trainer) -> None:
+            events.append(("start", trainer.progress.epoch))
+
+        def on_epoch_end(self, trainer: bve.Trainer, logs: dict[str, Any]) -> None:
+            events.append(("epoch", logs["epoch"]))
+
+        def on_fit_end(self, trainer: bve.Trainer, result: dict[str, Any]) -> None:
+            events.append(("end", result["stopped_early"]))
+
+    # SGD steps of 1e-12 are below float32 resolution: val_loss never changes after epoch 1, so
+    # patience 2 stops after epoch 3 of 10
+    cfg = config(tmp_path, epochs=10, lr=1e-12, optimizer="sgd", early_stopping_patience=2)
+    cfg.monitor, cfg.monitor_mode = "val_loss", "min"
+    result = bve.Trainer(Linear(), cfg, callbacks=[Recorder()]).fit(Blobs(16), Blobs(6, seed=1))
+    assert result["stopped_early"] and len(result["history"]) == 3 and result["best_epoch"] == 1
+    assert events == [("start", 0), ("epoch", 1), ("epoch", 2), ("epoch", 3), ("end", True)]
 
 
 def test_resume_errors(tmp_path: Path) -> None:
