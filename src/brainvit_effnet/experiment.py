@@ -21,13 +21,10 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from .data import FigshareDataset, FolderDataset, MRIDataset, create_transforms, grouped_holdout, load_sample
 from .hub import save_pretrained
@@ -35,6 +32,7 @@ from .metrics import summarize_folds
 from .models import create_model
 from .reports import write_cv_report, write_evaluation_report
 from .train import TrainConfig, Trainer
+from .train.config import check_known_options, read_mapping
 
 __all__ = ["ExperimentConfig", "cross_validate", "load_data", "run_experiment"]
 
@@ -85,28 +83,14 @@ class ExperimentConfig:
     def from_dict(cls, values: dict[str, Any]) -> ExperimentConfig:
         """Build from a mapping (``train`` may be a nested mapping), rejecting unknown keys."""
         values = dict(values)
-        names = [f.name for f in dataclasses.fields(cls)]
-        unknown = [k for k in values if k not in names]
-        if unknown:
-            hints = {k: difflib.get_close_matches(k, names, n=1) for k in unknown}
-            detail = ", ".join(
-                f"{k!r}" + (f" (did you mean {h[0]!r}?)" if h else "") for k, h in hints.items()
-            )
-            raise ValueError(f"unknown experiment option(s) {detail}; known: {names}.")
+        check_known_options(cls, values, "experiment")
         train = values.pop("train", {}) or {}
         return cls(**values, train=train if isinstance(train, TrainConfig) else TrainConfig.from_dict(train))
 
     @classmethod
     def from_file(cls, path: str | Path, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
         """Read YAML/JSON, then apply dotted overrides such as ``{"train.epochs": 3}``."""
-        path = Path(path)
-        try:
-            values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as e:
-            raise ValueError(f"could not read experiment config {path}: {e}") from e
-        if not isinstance(values, dict):
-            raise ValueError(f"{path} must hold a mapping of option: value.")
-        return cls.from_dict(apply_overrides(values, overrides or {}))
+        return cls.from_dict(apply_overrides(read_mapping(path, "experiment config"), overrides or {}))
 
 
 def apply_overrides(values: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:

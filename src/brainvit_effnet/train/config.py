@@ -9,7 +9,32 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TrainConfig"]
+import yaml
+
+__all__ = ["TrainConfig", "check_known_options", "read_mapping"]
+
+
+def check_known_options(config_cls: type, values: dict[str, Any], what: str) -> None:
+    """Reject keys that are not fields of the dataclass ``config_cls``, suggesting close names."""
+    names = [f.name for f in dataclasses.fields(config_cls)]
+    unknown = [k for k in values if k not in names]
+    if unknown:
+        hints = {k: difflib.get_close_matches(k, names, n=1) for k in unknown}
+        detail = ", ".join(f"{k!r}" + (f" (did you mean {h[0]!r}?)" if h else "") for k, h in hints.items())
+        raise ValueError(f"unknown {what} option(s) {detail}; known: {names}.")
+
+
+def read_mapping(path: str | Path, what: str) -> dict[str, Any]:
+    """A YAML/JSON file holding a mapping (JSON is YAML), with errors that name the file."""
+    path = Path(path)
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise ValueError(f"could not read {what} {path}: {e}") from e
+    if not isinstance(values, dict):
+        raise ValueError(f"{path} must hold a mapping of option: value; got {type(values).__name__}.")
+    return values
+
 
 _CHOICES = {
     "optimizer": ("adamw", "adam", "sgd"),
@@ -119,29 +144,13 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         """Build from a dict, rejecting unknown keys with close-name suggestions."""
-        names = [f.name for f in dataclasses.fields(cls)]
-        unknown = [k for k in values if k not in names]
-        if unknown:
-            hints = {k: difflib.get_close_matches(k, names, n=1) for k in unknown}
-            detail = ", ".join(
-                f"{k!r}" + (f" (did you mean {h[0]!r}?)" if h else "") for k, h in hints.items()
-            )
-            raise ValueError(f"unknown training option(s) {detail}; known: {names}.")
+        check_known_options(cls, values, "training")
         return cls(**values)
 
     @classmethod
     def from_file(cls, path: str | Path) -> TrainConfig:
         """Read a YAML or JSON file (a mapping of option names to values)."""
-        import yaml
-
-        path = Path(path)
-        try:
-            values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as e:
-            raise ValueError(f"could not read training config {path}: {e}") from e
-        if not isinstance(values, dict):
-            raise ValueError(f"{path} must hold a mapping of option: value; got {type(values).__name__}.")
-        return cls.from_dict(values)
+        return cls.from_dict(read_mapping(path, "training config"))
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
