@@ -48,6 +48,7 @@ def test_dependency_direction() -> None:
         "brainvit_effnet.losses": set(),
         "brainvit_effnet.metrics": set(),
         "brainvit_effnet.reports": set(),
+        "brainvit_effnet.explain": set(),
         "brainvit_effnet.train": {
             "brainvit_effnet.errors",
             "brainvit_effnet.hub",
@@ -118,6 +119,8 @@ def test_cli_demo_trains_evaluates_saves_and_reports(
         "report/report.md",
         "report/report.json",
         "report/confusion_matrix.png",
+        "explain/overlays_gradcam.png",
+        "explain/overlays_rollout.png",
         "report/reliability.png",
         "report/training_curves.png",
         "log.jsonl",

@@ -5,6 +5,7 @@ Subcommands:
     train     train from a YAML config plus flag overrides (``--cv``: official-fold cross-validation)
     evaluate  evaluate a saved model on a dataset; JSON + Markdown report and plots
     predict   class probabilities for image files or folders, as CSV
+    explain   heatmap overlays (Grad-CAM family, attention rollout) and localisation scores
     models    list the model zoo
 
 Data are given as ``sample`` (the bundled Figshare sample, the default), ``figshare:PATH`` or
@@ -150,10 +151,14 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _evaluation_data(args: argparse.Namespace, model: Any) -> MRIDataset:
+def _evaluation_data(args: argparse.Namespace, model: Any, return_mask: bool = False) -> MRIDataset:
     _, eval_transform = create_transforms(model)
     classes = list(model.pretrained_cfg.get("label_names") or []) or None
-    common: dict[str, Any] = {"transform": eval_transform, "crop": not args.no_crop}
+    common: dict[str, Any] = {
+        "transform": eval_transform,
+        "crop": not args.no_crop,
+        "return_mask": return_mask,
+    }
     if classes:
         common["classes"] = classes
     if args.data.startswith("folder:"):
@@ -182,6 +187,70 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             writer.writerow([record.source, labels[int(p.argmax())], *[f"{v:.6f}" for v in p]])
     tmp.replace(out)
     print(f"Predicted {len(files)} image(s); probabilities in {out}")
+    return 0
+
+
+def _overlays(model: Any, data: Any, methods: Sequence[str], out: Path, n: int) -> dict[str, Path]:
+    """One grid PNG per method for the first ``n`` samples (outlines drawn when masks exist)."""
+    from .explain import explain, save_grid
+
+    batch = [data[i] for i in range(min(n, len(data)))]
+    images = torch.stack([b[0] for b in batch])
+    masks = torch.stack([b[2] for b in batch]) if len(batch[0]) == 3 else None
+    known = [int(b[1]) for b in batch]
+    with torch.no_grad():
+        probs = model(images).softmax(-1)
+    names = list(model.pretrained_cfg.get("label_names") or [f"class_{i}" for i in range(model.num_classes)])
+    cfg = model.pretrained_cfg
+    files = {}
+    for method in methods:
+        heat = explain(model, images, method)  # the predicted class
+        files[f"overlay_{method}"] = save_grid(
+            out / f"overlays_{method}.png",
+            images,
+            heat,
+            true_labels=[names[k] for k in known] if min(known) >= 0 else None,  # unlabelled files: -1
+            probs=probs,
+            class_names=names,
+            masks=masks,
+            mean=cfg.get("mean"),
+            std=cfg.get("std"),
+            title=f"{method}",
+        )
+    return files
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from .explain import available_methods, score_explanations, write_explanation_report
+
+    model: Any = from_pretrained(args.model_dir).eval()
+    methods = args.methods or available_methods(model)
+    out = Path(args.out)
+    _, eval_transform = create_transforms(model)
+    files: dict[str, Any] = {}
+    if args.paths:
+        data: Any = ImageFiles(args.paths, transform=eval_transform, crop=not args.no_crop)
+        files.update(_overlays(model, data, methods, out, args.n))
+    else:
+        args.split = getattr(args, "split", None)
+        data = _evaluation_data(args, model, return_mask=True)
+        files.update(_overlays(model, data, methods, out, args.n))
+        if len(data) and any(bool(data[i][2].any()) for i in range(min(4, len(data)))):
+            report = score_explanations(model, data, methods, limit=args.limit, steps=args.steps)
+            files.update(
+                write_explanation_report(
+                    report, out, title=f"Explanations of {args.model_dir} on {args.data}"
+                )
+            )
+            for method, result in report["methods"].items():
+                overall = result["overall"]
+                print(
+                    f"{method:<14} pointing game {overall['pointing_game']:.3f}, energy inside "
+                    f"{overall['energy_inside']:.3f} (chance {report['mask_fraction']:.3f}), "
+                    f"deletion AUC {overall.get('deletion_auc', float('nan')):.3f}, "
+                    f"insertion AUC {overall.get('insertion_auc', float('nan')):.3f}"
+                )
+    _print_files("Files:", {k: str(v) for k, v in files.items()})
     return 0
 
 
@@ -217,10 +286,18 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         "A tiny model trained from scratch on 54 slices: expect far below the published 98%, which "
         "needs ImageNet weights and the full dataset (brainvit-effnet train --data figshare:PATH).\n"
     )
-    _print_files(
-        "Files:",
-        {"model": result["model_dir"], **result["report_files"], "run log": f"{output_dir}/log.jsonl"},
-    )
+    # A few explanations of the trained model on the test fold, tumour outlines drawn.
+    model = from_pretrained(result["model_dir"]).eval()
+    _, eval_transform = create_transforms(model)
+    test = load_sample(folds=cfg.test_folds, transform=eval_transform, return_mask=True)
+    overlays = _overlays(model, test, ["gradcam", "rollout"], Path(output_dir) / "explain", n=8)
+    files = {
+        "model": result["model_dir"],
+        **result["report_files"],
+        **overlays,
+        "run log": f"{output_dir}/log.jsonl",
+    }
+    _print_files("Files:", files)
     print(f"\nData: {SAMPLE_ATTRIBUTION}")
     return 0
 
@@ -285,6 +362,21 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--batch-size", type=int, default=32)
     predict.add_argument("--no-crop", action="store_true", help="skip the study's brain crop")
     predict.set_defaults(func=_cmd_predict)
+
+    explain = sub.add_parser("explain", help="heatmap overlays and, with tumour masks, localisation scores")
+    explain.add_argument("model_dir", help="folder written by save_pretrained")
+    explain.add_argument("paths", nargs="*", help="image files/folders (default: a dataset, see --data)")
+    explain.add_argument(
+        "--data", default="sample", help="sample | figshare:PATH | folder:PATH (default: %(default)s)"
+    )
+    explain.add_argument("--folds", type=int, nargs="+", help="official folds (default: 5)")
+    explain.add_argument("--methods", nargs="+", help="gradcam gradcampp token_gradcam rollout attention")
+    explain.add_argument("--out", default="explanations", help="output folder (default: %(default)s)")
+    explain.add_argument("--n", type=int, default=8, help="slices shown in the overlay grids")
+    explain.add_argument("--limit", type=int, help="score at most this many slices")
+    explain.add_argument("--steps", type=int, default=10, help="deletion/insertion steps")
+    explain.add_argument("--no-crop", action="store_true", help="skip the study's brain crop")
+    explain.set_defaults(func=_cmd_explain)
 
     models = sub.add_parser("models", help="list the model zoo")
     models.add_argument("filter", nargs="?", help="wildcard pattern, e.g. 'effnet_b2*'")

@@ -1,0 +1,775 @@
+"""Pictures of explanations: colour maps, heatmap overlays, tumour outlines and captioned grids.
+
+Only PIL, numpy and torch are used (no matplotlib, no OpenCV). The conventions are:
+
+* ``image``: the MRI slice as a float tensor or array ``(1, H, W)``, ``(3, H, W)`` or ``(H, W)`` with
+  values in ``[0, 1]``, or a PIL image. A model input that was normalised with ``(x - mean) / std``
+  is shown correctly when the same ``mean``/``std`` are passed. The slice is always drawn in grey
+  (a three-channel image is reduced with the ITU-R 601-2 luma weights, like PIL's ``convert("L")``,
+  which returns the slice itself when the channels are copies of one slice);
+* ``heatmap``: ``(H, W)`` float in ``[0, 1]`` (torch or numpy); it is resized bilinearly to the image
+  when the sizes differ;
+* ``outline``: ``(K, 2)`` float array of ``(x=column, y=row)`` pixel coordinates of the tumour border;
+* ``mask``: ``(H, W)`` bool array, ``True`` inside the tumour.
+
+The overlay's per-pixel opacity is ``alpha * heatmap``: a pixel with zero attribution keeps its
+grey value exactly and only attributed pixels are tinted, whatever the colour map gives for 0.
+
+Example:
+    >>> import torch
+    >>> from brainvit_effnet.explain.overlay import explanation_grid, overlay_heatmap
+    >>> image = torch.rand(1, 64, 64)
+    >>> heat = torch.zeros(64, 64)
+    >>> heat[20:40, 20:40] = 1.0
+    >>> overlay_heatmap(image, heat).size
+    (64, 64)
+    >>> grid = explanation_grid(image[None], heat[None], true_labels=[0], pred_labels=[0],
+    ...                         probs=[0.9], class_names=["glioma", "meningioma", "pituitary"])
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal, TypeAlias
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from numpy.typing import NDArray
+from PIL import Image, ImageDraw, ImageFont
+
+__all__ = [
+    "COLORMAPS",
+    "Colormap",
+    "colorize",
+    "draw_outline",
+    "explanation_grid",
+    "overlay_heatmap",
+    "save_grid",
+    "save_overlay",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Names accepted by ``colormap=``.
+Colormap: TypeAlias = Literal["jet", "inferno", "viridis"]
+
+#: An image: tensor/array ``(C, H, W)`` with ``C`` in {1, 3}, ``(H, W)``, or a PIL image.
+ImageLike: TypeAlias = "torch.Tensor | NDArray[Any] | Image.Image"
+#: A heatmap: tensor/array ``(H, W)``.
+HeatmapLike: TypeAlias = "torch.Tensor | NDArray[Any]"
+#: Mean/std for un-normalising: one float, or one per channel.
+Stats: TypeAlias = "float | Sequence[float] | None"
+RGB: TypeAlias = tuple[int, int, int]
+
+# -- colour maps ------------------------------------------------------------------------------------
+# Per-channel piecewise-linear control points (position, value), values in [0, 1].
+# jet is matplotlib's own segment data (exact); viridis and inferno are 17 evenly spaced samples of
+# matplotlib's tables, within 7/255 of them everywhere after linear interpolation.
+_JET: dict[str, tuple[tuple[float, float], ...]] = {
+    "red": ((0.0, 0.0), (0.35, 0.0), (0.66, 1.0), (0.89, 1.0), (1.0, 0.5)),
+    "green": ((0.0, 0.0), (0.125, 0.0), (0.375, 1.0), (0.64, 1.0), (0.91, 0.0), (1.0, 0.0)),
+    "blue": ((0.0, 0.5), (0.11, 1.0), (0.34, 1.0), (0.65, 0.0), (1.0, 0.0)),
+}
+_VIRIDIS17 = (
+    (0.2670, 0.0049, 0.3294), (0.2823, 0.0950, 0.4173), (0.2788, 0.1755, 0.4834),
+    (0.2590, 0.2515, 0.5247), (0.2297, 0.3224, 0.5457), (0.1994, 0.3876, 0.5546),
+    (0.1727, 0.4488, 0.5579), (0.1490, 0.5081, 0.5572), (0.1276, 0.5669, 0.5506),
+    (0.1206, 0.6258, 0.5335), (0.1579, 0.6838, 0.5017), (0.2461, 0.7389, 0.4520),
+    (0.3692, 0.7889, 0.3829), (0.5160, 0.8312, 0.2943), (0.6785, 0.8637, 0.1895),
+    (0.8456, 0.8873, 0.0997), (0.9932, 0.9062, 0.1439),
+)  # fmt: skip
+_INFERNO17 = (
+    (0.0015, 0.0005, 0.0139), (0.0423, 0.0281, 0.1411), (0.1293, 0.0473, 0.2908),
+    (0.2383, 0.0366, 0.3964), (0.3415, 0.0623, 0.4294), (0.4412, 0.0993, 0.4316),
+    (0.5409, 0.1347, 0.4151), (0.6401, 0.1714, 0.3811), (0.7357, 0.2159, 0.3302),
+    (0.8224, 0.2752, 0.2661), (0.8943, 0.3534, 0.1936), (0.9470, 0.4492, 0.1153),
+    (0.9784, 0.5579, 0.0349), (0.9879, 0.6753, 0.0653), (0.9746, 0.7977, 0.2063),
+    (0.9476, 0.9174, 0.4107), (0.9884, 0.9984, 0.6449),
+)  # fmt: skip
+_LUT_SIZE = 256
+
+
+def _lut_from_channels(channels: Mapping[str, Sequence[tuple[float, float]]]) -> NDArray[np.uint8]:
+    grid = np.linspace(0.0, 1.0, _LUT_SIZE)
+    cols = []
+    for name in ("red", "green", "blue"):
+        xs, ys = zip(*channels[name], strict=True)
+        cols.append(np.interp(grid, xs, ys))
+    return np.clip(np.rint(np.stack(cols, axis=1) * 255.0), 0, 255).astype(np.uint8)
+
+
+def _lut_from_samples(samples: Sequence[tuple[float, float, float]]) -> NDArray[np.uint8]:
+    table = np.asarray(samples, dtype=np.float64)
+    xs = np.linspace(0.0, 1.0, len(table))
+    channels = {
+        name: list(zip(xs, table[:, c], strict=True)) for c, name in enumerate(("red", "green", "blue"))
+    }
+    return _lut_from_channels(channels)
+
+
+#: 256-entry RGB lookup tables ``(256, 3)`` uint8, by colour-map name.
+COLORMAPS: dict[str, NDArray[np.uint8]] = {
+    "jet": _lut_from_channels(_JET),
+    "inferno": _lut_from_samples(_INFERNO17),
+    "viridis": _lut_from_samples(_VIRIDIS17),
+}
+for _lut in COLORMAPS.values():
+    _lut.setflags(write=False)
+
+# -- grid layout ------------------------------------------------------------------------------------
+_GRID_PADDING = 4
+_BACKGROUND: RGB = (0, 0, 0)
+_CAPTION_CORRECT: RGB = (0, 140, 0)
+_CAPTION_WRONG: RGB = (190, 0, 0)
+_CAPTION_UNKNOWN: RGB = (70, 70, 70)
+_TEXT: RGB = (255, 255, 255)
+_RANGE_ATOL = 1e-3
+
+
+# -- input conversion -------------------------------------------------------------------------------
+def _to_numpy(x: object, name: str) -> NDArray[Any]:
+    if isinstance(x, torch.Tensor):
+        t = x.detach().to("cpu")
+        if t.dtype in (torch.float16, torch.bfloat16):  # numpy has no bfloat16
+            t = t.float()
+        return t.numpy()
+    if isinstance(x, np.ndarray):
+        return x
+    raise TypeError(
+        f"{name} must be a torch.Tensor or numpy.ndarray; got {type(x).__name__}. "
+        f"Convert it with torch.as_tensor(...) or np.asarray(...)."
+    )
+
+
+def _check_heatmap(heatmap: HeatmapLike, name: str = "heatmap") -> NDArray[np.float32]:
+    h = _to_numpy(heatmap, name)
+    if h.ndim != 2:
+        raise ValueError(
+            f"{name} must have shape (H, W); got shape {tuple(h.shape)}. "
+            "Pass one sample's map (e.g. heatmaps[i]), squeezing any channel dimension."
+        )
+    if h.dtype == np.bool_ or not (np.issubdtype(h.dtype, np.floating) or np.issubdtype(h.dtype, np.integer)):
+        raise TypeError(f"{name} must be a float array with values in [0, 1]; got dtype {h.dtype}.")
+    h = h.astype(np.float32)
+    if not np.isfinite(h).all():
+        raise ValueError(f"{name} contains NaN or infinite values; replace them (np.nan_to_num) first.")
+    lo, hi = float(h.min()), float(h.max())
+    if lo < -_RANGE_ATOL or hi > 1.0 + _RANGE_ATOL:
+        raise ValueError(
+            f"{name} values must lie in [0, 1]; got range [{lo:.4g}, {hi:.4g}]. "
+            "Min-max normalise it first: (h - h.min()) / (h.max() - h.min())."
+        )
+    return np.clip(h, 0.0, 1.0)
+
+
+def _stats_vector(value: float | Sequence[float], name: str, channels: int) -> NDArray[np.float32]:
+    vec = np.atleast_1d(np.asarray(value, dtype=np.float32))
+    if vec.ndim != 1 or vec.size not in (1, channels):
+        raise ValueError(
+            f"{name} must be one float or {channels} per-channel values; got {np.asarray(value).tolist()}. "
+            "Pass the mean/std the model inputs were normalised with."
+        )
+    if not np.isfinite(vec).all():
+        raise ValueError(f"{name} must be finite; got {vec.tolist()}.")
+    return np.broadcast_to(vec, (channels,)).astype(np.float32)
+
+
+def _image_to_grey(image: ImageLike, mean: Stats = None, std: Stats = None) -> NDArray[np.float32]:
+    """Return the image as an ``(H, W)`` float32 grey array in ``[0, 1]``."""
+    if isinstance(image, Image.Image):
+        if mean is not None or std is not None:
+            raise ValueError(
+                "mean/std un-normalise a model input tensor; got them with a PIL image. "
+                "Drop mean/std, or pass the normalised tensor instead of a PIL image."
+            )
+        return np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+    arr = _to_numpy(image, "image")
+    if arr.ndim == 2:
+        arr = arr[None]
+    if arr.ndim != 3 or arr.shape[0] not in (1, 3):
+        raise ValueError(
+            f"image must have shape (1, H, W), (3, H, W) or (H, W); got {tuple(arr.shape)}. "
+            "Pass one sample (images[i]) in channels-first layout."
+        )
+    if (
+        not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer))
+        or arr.dtype == np.bool_
+    ):
+        raise TypeError(f"image must be a float array; got dtype {arr.dtype}.")
+    if np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(
+            f"image must be float in [0, 1]; got integer dtype {arr.dtype}. "
+            "Divide uint8 images by 255, or pass a PIL image."
+        )
+    arr = arr.astype(np.float32)
+    if not np.isfinite(arr).all():
+        raise ValueError("image contains NaN or infinite values.")
+    channels = arr.shape[0]
+    if (mean is None) != (std is None):
+        raise ValueError("pass both mean and std to un-normalise the image, or neither.")
+    if mean is not None and std is not None:
+        m = _stats_vector(mean, "mean", channels)
+        s = _stats_vector(std, "std", channels)
+        if (s <= 0).any():
+            raise ValueError(f"std must be > 0; got {s.tolist()}.")
+        arr = arr * s[:, None, None] + m[:, None, None]
+    lo, hi = float(arr.min()), float(arr.max())
+    if lo < -_RANGE_ATOL or hi > 1.0 + _RANGE_ATOL:
+        hint = (
+            "Check that mean/std are the ones the input was normalised with."
+            if mean is not None
+            else "It looks normalised: pass the mean= and std= it was normalised with."
+        )
+        raise ValueError(
+            f"image values must lie in [0, 1] for display; got range [{lo:.4g}, {hi:.4g}]. {hint}"
+        )
+    arr = np.clip(arr, 0.0, 1.0)
+    if channels == 3:
+        weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        return np.tensordot(weights, arr, axes=1).astype(np.float32)
+    return arr[0]
+
+
+def _resize_float(h: NDArray[np.float32], size_hw: tuple[int, int]) -> NDArray[np.float32]:
+    """Bilinear resize of an ``(H, W)`` float map (``align_corners=False``)."""
+    if h.shape == size_hw:
+        return h
+    t = torch.from_numpy(np.ascontiguousarray(h))[None, None]
+    out = F.interpolate(t, size=size_hw, mode="bilinear", align_corners=False)[0, 0].numpy()
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+def _check_color(color: Sequence[int], name: str = "color") -> RGB:
+    vals = tuple(color)
+    if len(vals) != 3 or not all(isinstance(v, (int, np.integer)) and 0 <= v <= 255 for v in vals):
+        raise ValueError(f"{name} must be an (R, G, B) tuple of ints in [0, 255]; got {color!r}.")
+    return (int(vals[0]), int(vals[1]), int(vals[2]))
+
+
+# -- public functions -------------------------------------------------------------------------------
+def colorize(heatmap: HeatmapLike, colormap: Colormap = "jet") -> NDArray[np.uint8]:
+    """Map a heatmap to RGB colours with a built-in colour map.
+
+    Args:
+        heatmap: ``(H, W)`` float map in ``[0, 1]`` (torch or numpy).
+        colormap: ``"jet"`` (matplotlib's exact segment data), ``"inferno"`` or ``"viridis"``
+            (17 control points of matplotlib's tables, linearly interpolated; within 7/255).
+
+    Returns:
+        ``(H, W, 3)`` uint8 RGB array.
+
+    Raises:
+        ValueError: on a wrong shape, values outside ``[0, 1]``, NaNs, or an unknown colour map.
+        TypeError: if ``heatmap`` is not a float tensor/array.
+
+    Example:
+        >>> import numpy as np
+        >>> colorize(np.array([[0.0, 1.0]]), "jet").tolist()
+        [[[0, 0, 128], [128, 0, 0]]]
+    """
+    if colormap not in COLORMAPS:
+        raise ValueError(f"colormap must be one of {sorted(COLORMAPS)}; got {colormap!r}.")
+    h = _check_heatmap(heatmap)
+    idx = np.rint(h * (_LUT_SIZE - 1)).astype(np.intp)
+    return COLORMAPS[colormap][idx]
+
+
+def overlay_heatmap(
+    image: ImageLike,
+    heatmap: HeatmapLike,
+    alpha: float = 0.45,
+    colormap: Colormap = "jet",
+    mean: Stats = None,
+    std: Stats = None,
+) -> Image.Image:
+    """Blend a coloured heatmap over the grey MRI slice.
+
+    Each pixel is ``grey * (1 - a) + colour * a`` with ``a = alpha * heatmap``, so pixels with zero
+    attribution stay exactly grey. The heatmap is resized bilinearly to the image if sizes differ.
+
+    Args:
+        image: ``(1, H, W)``, ``(3, H, W)`` or ``(H, W)`` float in ``[0, 1]`` (torch or numpy), or a PIL
+            image. A normalised model input is accepted together with its ``mean``/``std``.
+        heatmap: ``(h, w)`` float map in ``[0, 1]``.
+        alpha: Opacity of the colour where the heatmap is 1, in ``[0, 1]``.
+        colormap: ``"jet"``, ``"inferno"`` or ``"viridis"``.
+        mean: Normalisation mean (one value or one per channel) to undo, ``x * std + mean``.
+        std: Normalisation standard deviation, like ``mean``.
+
+    Returns:
+        RGB PIL image of size ``(W, H)``.
+
+    Raises:
+        ValueError: on bad shapes, ranges, ``alpha`` or ``mean``/``std``.
+        TypeError: on non-array inputs or integer images.
+
+    Example:
+        >>> import torch
+        >>> x = (torch.rand(3, 32, 32) - 0.5) / 0.25          # a normalised model input
+        >>> img = overlay_heatmap(x, torch.rand(8, 8), mean=0.5, std=0.25)
+        >>> img.size, img.mode
+        ((32, 32), 'RGB')
+    """
+    if not (isinstance(alpha, (int, float)) and 0.0 <= float(alpha) <= 1.0):
+        raise ValueError(f"alpha must be a float in [0, 1]; got {alpha!r}.")
+    if colormap not in COLORMAPS:
+        raise ValueError(f"colormap must be one of {sorted(COLORMAPS)}; got {colormap!r}.")
+    grey = _image_to_grey(image, mean, std)
+    h = _check_heatmap(heatmap)
+    if h.shape != grey.shape:
+        logger.debug("resizing heatmap %s to image size %s", h.shape, grey.shape)
+        h = _resize_float(h, (grey.shape[0], grey.shape[1]))
+    colours = colorize(h, colormap)
+    a = (float(alpha) * h)[..., None]
+    grey_rgb = np.repeat(grey[..., None] * 255.0, 3, axis=2)
+    out = grey_rgb * (1.0 - a) + colours.astype(np.float32) * a
+    return Image.fromarray(np.clip(np.rint(out), 0, 255).astype(np.uint8), mode="RGB")
+
+
+def _mask_boundary(mask: NDArray[np.bool_], width: int) -> NDArray[np.bool_]:
+    """Pixels of ``mask`` within ``width`` 4-connected steps of the outside (image edge counts as outside)."""
+    inner = mask.copy()
+    for _ in range(width):
+        padded = np.pad(inner, 1, mode="constant", constant_values=False)
+        inner = (
+            padded[1:-1, 1:-1] & padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
+        )
+    return mask & ~inner
+
+
+def _check_outline_or_mask(
+    outline: NDArray[Any] | torch.Tensor, size_hw: tuple[int, int]
+) -> tuple[Literal["outline", "mask"], NDArray[Any]]:
+    arr = _to_numpy(outline, "outline")
+    if arr.dtype == np.bool_:
+        if arr.shape != size_hw:
+            raise ValueError(
+                f"mask must have the image's shape {size_hw} (H, W); got {tuple(arr.shape)}. "
+                "Resize it with nearest-neighbour interpolation first."
+            )
+        return "mask", arr
+    if arr.ndim != 2 or arr.shape[1] != 2:
+        raise ValueError(
+            f"outline must be a (K, 2) float array of (x=column, y=row) points or an (H, W) bool mask; "
+            f"got shape {tuple(arr.shape)} dtype {arr.dtype}. Convert a 0/1 mask with mask.astype(bool)."
+        )
+    arr = arr.astype(np.float64)
+    if not np.isfinite(arr).all():
+        raise ValueError("outline contains NaN or infinite coordinates.")
+    return "outline", arr
+
+
+def draw_outline(
+    image: Image.Image,
+    outline: NDArray[Any] | torch.Tensor,
+    color: Sequence[int] = (0, 255, 0),
+    width: int = 1,
+) -> Image.Image:
+    """Draw a tumour outline (closed polygon) or a mask's boundary on a copy of ``image``.
+
+    Args:
+        image: PIL image (converted to RGB); it is not modified.
+        outline: ``(K, 2)`` float array of ``(x=column, y=row)`` pixel coordinates, drawn as a closed
+            polygon through the points (``K == 1`` draws a point, ``K == 0`` draws nothing); or an
+            ``(H, W)`` bool mask of the image's size, whose boundary pixels (inside the mask, within
+            ``width`` 4-connected steps of the outside or the image edge) are coloured.
+        color: ``(R, G, B)`` ints in ``[0, 255]``.
+        width: Line width in pixels, ``>= 1``.
+
+    Returns:
+        A new RGB PIL image.
+
+    Raises:
+        ValueError: on a bad outline/mask shape, non-finite points, colour or width.
+        TypeError: if ``image`` is not a PIL image.
+
+    Example:
+        >>> import numpy as np
+        >>> from PIL import Image
+        >>> img = Image.new("RGB", (32, 32))
+        >>> square = np.array([[4.0, 4.0], [20.0, 4.0], [20.0, 12.0], [4.0, 12.0]])
+        >>> draw_outline(img, square).getpixel((4, 4))
+        (0, 255, 0)
+    """
+    if not isinstance(image, Image.Image):
+        raise TypeError(
+            f"image must be a PIL.Image.Image; got {type(image).__name__}. "
+            "Make one with overlay_heatmap(...) or Image.fromarray(...)."
+        )
+    if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 1:
+        raise ValueError(f"width must be an int >= 1; got {width!r}.")
+    rgb = _check_color(color)
+    out = image.convert("RGB")  # always a copy
+    kind, arr = _check_outline_or_mask(outline, (out.height, out.width))
+    if kind == "mask":
+        boundary = _mask_boundary(arr, int(width))
+        pixels = np.array(out)
+        pixels[boundary] = rgb
+        return Image.fromarray(pixels, mode="RGB")
+    if len(arr) == 0:
+        logger.debug("empty outline: nothing drawn")
+        return out
+    draw = ImageDraw.Draw(out)
+    points = [(float(x), float(y)) for x, y in arr]
+    if len(points) == 1:
+        draw.point(points, fill=rgb)
+    else:
+        draw.line([*points, points[0]], fill=rgb, width=int(width), joint="curve" if width > 2 else None)
+    return out
+
+
+def _atomic_save_png(image: Image.Image, path: str | os.PathLike[str]) -> Path:
+    target = Path(path)
+    if target.suffix.lower() != ".png":
+        raise ValueError(f"path must end in .png; got {str(target)!r}. Use a .png file name.")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            image.save(fh, format="PNG")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp_name, target)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    logger.debug("wrote %s", target)
+    return target
+
+
+def save_overlay(
+    path: str | os.PathLike[str],
+    image: ImageLike,
+    heatmap: HeatmapLike,
+    outline: NDArray[Any] | torch.Tensor | None = None,
+    *,
+    outline_color: Sequence[int] = (0, 255, 0),
+    outline_width: int = 1,
+    **kw: Any,
+) -> Path:
+    """Write :func:`overlay_heatmap` (plus an optional outline) as a PNG, atomically.
+
+    The PNG is written to a temporary file in the same folder and moved into place with
+    ``os.replace``, so readers never see a half-written file; parent folders are created.
+
+    Args:
+        path: Destination, ending in ``.png``.
+        image: As for :func:`overlay_heatmap`.
+        heatmap: As for :func:`overlay_heatmap`.
+        outline: Optional ``(K, 2)`` outline or ``(H, W)`` bool mask, as for :func:`draw_outline`.
+        outline_color: Outline colour ``(R, G, B)``.
+        outline_width: Outline width in pixels.
+        **kw: ``alpha``, ``colormap``, ``mean``, ``std`` for :func:`overlay_heatmap`.
+
+    Returns:
+        The written path.
+
+    Example:
+        >>> import torch
+        >>> save_overlay("out/case_0.png", torch.rand(1, 64, 64), torch.rand(64, 64))  # doctest: +SKIP
+        PosixPath('out/case_0.png')
+    """
+    img = overlay_heatmap(image, heatmap, **kw)
+    if outline is not None:
+        img = draw_outline(img, outline, color=outline_color, width=outline_width)
+    return _atomic_save_png(img, path)
+
+
+# -- grids ------------------------------------------------------------------------------------------
+def _split_batch(x: Any, name: str, ndim_item: int) -> list[Any]:
+    """Split a batched tensor/array along dim 0, or accept a sequence of items."""
+    if isinstance(x, (torch.Tensor, np.ndarray)):
+        if x.ndim == ndim_item + 1:
+            return list(x)
+        raise ValueError(
+            f"{name} as one tensor/array must be batched with {ndim_item + 1} dimensions; "
+            f"got shape {tuple(x.shape)}. Add a batch dimension (x[None]) or pass a list."
+        )
+    if isinstance(x, (list, tuple)):
+        return list(x)
+    raise TypeError(f"{name} must be a tensor/array or a list of them; got {type(x).__name__}.")
+
+
+def _label_list(labels: Any, name: str, n: int) -> list[Any] | None:
+    if labels is None:
+        return None
+    items = (
+        _to_numpy(labels, name).tolist() if isinstance(labels, (torch.Tensor, np.ndarray)) else list(labels)
+    )
+    if len(items) != n:
+        raise ValueError(f"{name} must have one entry per image ({n}); got {len(items)}.")
+    return items
+
+
+def _label_name(label: Any, class_names: Sequence[str] | None, name: str) -> str:
+    if isinstance(label, str):
+        return label
+    if isinstance(label, (int, np.integer)) and not isinstance(label, bool):
+        if class_names is None:
+            return str(int(label))
+        if not 0 <= int(label) < len(class_names):
+            raise ValueError(
+                f"{name} {int(label)} is outside class_names (0..{len(class_names) - 1}); "
+                "pass the class_names the model was trained with."
+            )
+        return class_names[int(label)]
+    raise TypeError(f"{name} entries must be ints (class indices) or str (class names); got {label!r}.")
+
+
+def _fit_font_text(
+    draw: ImageDraw.ImageDraw,
+    text: str,
+    font: ImageFont.ImageFont | ImageFont.FreeTypeFont,
+    max_w: int,
+    suffix: str = "",
+) -> str:
+    """``text + suffix``, with ``text`` cut and ended with "..." when the whole is wider than ``max_w``."""
+    if draw.textlength(text + suffix, font=font) <= max_w:
+        return text + suffix
+    while text and draw.textlength(text + "..." + suffix, font=font) > max_w:
+        text = text[:-1]
+    return text + "..." + suffix
+
+
+def _caption_lines(
+    true_name: str | None,
+    pred_name: str | None,
+    prob: float | None,
+    draw: ImageDraw.ImageDraw,
+    font: ImageFont.ImageFont | ImageFont.FreeTypeFont,
+    max_w: int,
+) -> list[str]:
+    parts: list[tuple[str, str]] = []  # (text that may be cut, suffix that is kept)
+    if true_name is not None:
+        parts.append((f"true: {true_name}", ""))
+    if pred_name is not None or prob is not None:
+        pred = f"pred: {pred_name}" if pred_name is not None else "p"
+        parts.append((pred, f" {prob:.2f}" if prob is not None else ""))
+    if not parts:
+        return []
+    one_line = " | ".join(text + suffix for text, suffix in parts)
+    if draw.textlength(one_line, font=font) <= max_w:
+        return [one_line]
+    return [_fit_font_text(draw, text, font, max_w, suffix) for text, suffix in parts]
+
+
+def _fit_size(h: int, w: int, tile: int) -> tuple[int, int]:
+    scale = tile / max(h, w)
+    return max(1, round(h * scale)), max(1, round(w * scale))
+
+
+def _tile_outline(
+    outline: Any, mask: Any, src_hw: tuple[int, int], dst_hw: tuple[int, int], index: int
+) -> NDArray[Any] | None:
+    """Outline polygon or mask rescaled from the source image size to the tile size."""
+    sy, sx = dst_hw[0] / src_hw[0], dst_hw[1] / src_hw[1]
+    if outline is not None:
+        kind, arr = _check_outline_or_mask(outline, src_hw)
+        if kind == "outline":
+            # pixel centres: x' + 0.5 = (x + 0.5) * scale
+            return np.stack([(arr[:, 0] + 0.5) * sx - 0.5, (arr[:, 1] + 0.5) * sy - 0.5], axis=1)
+        mask = arr
+    if mask is None:
+        return None
+    m = _to_numpy(mask, f"masks[{index}]")
+    if m.dtype != np.bool_ or m.shape != src_hw:
+        raise ValueError(
+            f"masks[{index}] must be an (H, W) bool array of the image's shape {src_hw}; "
+            f"got shape {tuple(m.shape)} dtype {m.dtype}."
+        )
+    resized = Image.fromarray(m.astype(np.uint8) * 255).resize(
+        (dst_hw[1], dst_hw[0]), Image.Resampling.NEAREST
+    )
+    return np.asarray(resized) > 127
+
+
+def explanation_grid(
+    images: Any,
+    heatmaps: Any,
+    *,
+    true_labels: Any = None,
+    pred_labels: Any = None,
+    probs: Any = None,
+    class_names: Sequence[str] | None = None,
+    outlines: Sequence[Any] | None = None,
+    masks: Any = None,
+    ncols: int = 4,
+    tile: int = 192,
+    mean: Stats = None,
+    std: Stats = None,
+    title: str | None = None,
+    alpha: float = 0.45,
+    colormap: Colormap = "jet",
+    outline_color: Sequence[int] = (0, 255, 0),
+) -> Image.Image:
+    """Lay out one captioned overlay tile per sample.
+
+    Tiles run left to right, top to bottom, ``min(ncols, B)`` columns and ``ceil(B / ncols)`` rows,
+    with a 4-pixel black gap around every cell. Each cell is an overlay fitted into a ``tile`` x
+    ``tile`` square (aspect kept, centred) with the tumour outline drawn on it when known, above a
+    caption band such as ``"true: glioma | pred: meningioma 0.87"`` in PIL's default font (wrapped
+    onto two lines when too wide). The band is green when the prediction is right, red when it is
+    wrong, and grey when either label is missing. ``title`` adds a band across the top.
+
+    Args:
+        images: ``(B, C, H, W)`` tensor/array or a list of ``B`` images (any form accepted by
+            :func:`overlay_heatmap`; sizes may differ between samples).
+        heatmaps: ``(B, h, w)`` tensor/array or a list of ``B`` ``(h, w)`` maps in ``[0, 1]``.
+        true_labels: ``B`` class indices or names, or ``None``.
+        pred_labels: ``B`` class indices or names, or ``None``; derived from ``probs`` by argmax when
+            ``probs`` is ``(B, C)`` and this is ``None``.
+        probs: ``B`` probabilities of the predicted class, or ``(B, C)`` class probabilities (the
+            predicted class's entry is shown), or ``None``.
+        class_names: Names for integer labels; integers are shown as numbers without it.
+        outlines: ``B`` entries, each a ``(K, 2)`` outline in the image's pixel coordinates, an
+            ``(H, W)`` bool mask, or ``None``.
+        masks: ``(B, H, W)`` bool or ``B`` entries (``None`` allowed); used for samples without an
+            outline (an outline wins when both are given).
+        ncols: Maximum number of columns, ``>= 1``.
+        tile: Tile edge in pixels, ``>= 16``.
+        mean: Normalisation mean to undo on ``images``, as for :func:`overlay_heatmap`.
+        std: Normalisation standard deviation, like ``mean``.
+        title: Optional title drawn above the grid.
+        alpha: Overlay opacity, as for :func:`overlay_heatmap`.
+        colormap: Colour map name.
+        outline_color: Outline colour ``(R, G, B)``.
+
+    Returns:
+        RGB PIL image of width ``cols * tile + (cols + 1) * 4``.
+
+    Raises:
+        ValueError: on mismatched lengths, bad shapes, labels outside ``class_names``, bad layout.
+        TypeError: on unsupported input types.
+
+    Example:
+        >>> import torch
+        >>> grid = explanation_grid(torch.rand(6, 1, 64, 64), torch.rand(6, 64, 64), ncols=3, tile=96,
+        ...                         true_labels=[0, 1, 2, 0, 1, 2], pred_labels=[0, 1, 1, 0, 2, 2],
+        ...                         class_names=["glioma", "meningioma", "pituitary"])
+        >>> grid.width
+        304
+    """
+    if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
+        raise ValueError(f"ncols must be an int >= 1; got {ncols!r}.")
+    if isinstance(tile, bool) or not isinstance(tile, int) or tile < 16:
+        raise ValueError(f"tile must be an int >= 16 pixels; got {tile!r}.")
+    image_list = _split_batch(images, "images", 3)
+    heat_list = _split_batch(heatmaps, "heatmaps", 2)
+    n = len(image_list)
+    if n == 0:
+        raise ValueError("images is empty; pass at least one sample.")
+    if len(heat_list) != n:
+        raise ValueError(f"heatmaps must have one map per image ({n}); got {len(heat_list)}.")
+    trues = _label_list(true_labels, "true_labels", n)
+    preds = _label_list(pred_labels, "pred_labels", n)
+    prob_list: list[float] | None = None
+    if probs is not None:
+        p = np.asarray(
+            _to_numpy(probs, "probs") if isinstance(probs, torch.Tensor) else probs, dtype=np.float64
+        )
+        if p.ndim == 2 and p.shape[0] == n:
+            if preds is None:
+                preds = [int(i) for i in p.argmax(axis=1)]
+            idx = []
+            for i, lab in enumerate(preds):
+                if isinstance(lab, str):
+                    if class_names is None or lab not in class_names:
+                        raise ValueError(
+                            f"pred_labels[{i}] = {lab!r} cannot index probs (B, C) without it in class_names."
+                        )
+                    idx.append(list(class_names).index(lab))
+                else:
+                    idx.append(int(lab))
+            if any(not 0 <= j < p.shape[1] for j in idx):
+                raise ValueError(f"pred_labels must index probs' {p.shape[1]} columns; got {idx}.")
+            prob_list = [float(p[i, j]) for i, j in enumerate(idx)]
+        elif p.ndim == 1 and p.shape[0] == n:
+            prob_list = [float(v) for v in p]
+        else:
+            raise ValueError(
+                f"probs must have shape ({n},) (predicted-class probability) or ({n}, C); "
+                f"got {tuple(p.shape)}."
+            )
+    outline_list = list(outlines) if outlines is not None else [None] * n
+    mask_list = _split_batch(masks, "masks", 2) if masks is not None else [None] * n
+    if len(outline_list) != n or len(mask_list) != n:
+        raise ValueError(
+            f"outlines and masks must have one entry per image ({n}); "
+            f"got {len(outline_list)} outlines and {len(mask_list)} masks. Use None for unknown entries."
+        )
+    colour = _check_color(outline_color, "outline_color")
+
+    font = ImageFont.load_default()
+    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    line_h = int(probe.textbbox((0, 0), "Ag|", font=font)[3]) + 2
+    text_w = tile - 4
+
+    captions: list[tuple[list[str], RGB]] = []
+    for i in range(n):
+        t = _label_name(trues[i], class_names, "true_labels") if trues is not None else None
+        pr = _label_name(preds[i], class_names, "pred_labels") if preds is not None else None
+        pv = prob_list[i] if prob_list is not None else None
+        lines = _caption_lines(t, pr, pv, probe, font, text_w)
+        band = (
+            _CAPTION_UNKNOWN if t is None or pr is None else (_CAPTION_CORRECT if t == pr else _CAPTION_WRONG)
+        )
+        captions.append((lines, band))
+    n_lines = max((len(lines) for lines, _ in captions), default=0)
+    cap_h = n_lines * line_h + 4 if n_lines else 0
+
+    pad = _GRID_PADDING
+    cols = min(ncols, n)
+    rows = math.ceil(n / ncols)
+    title_h = line_h + 2 * pad if title else 0
+    width = cols * tile + (cols + 1) * pad
+    height = title_h + rows * (tile + cap_h) + (rows + 1) * pad
+    grid = Image.new("RGB", (width, height), _BACKGROUND)
+    draw = ImageDraw.Draw(grid)
+    if title:
+        draw.text((pad, pad), _fit_font_text(draw, title, font, width - 2 * pad), fill=_TEXT, font=font)
+
+    for i in range(n):
+        r, c = divmod(i, ncols)
+        x0 = pad + c * (tile + pad)
+        y0 = title_h + pad + r * (tile + cap_h + pad)
+        overlay = overlay_heatmap(
+            image_list[i], heat_list[i], alpha=alpha, colormap=colormap, mean=mean, std=std
+        )
+        src_hw = (overlay.height, overlay.width)
+        dst_hw = _fit_size(*src_hw, tile)
+        overlay = overlay.resize((dst_hw[1], dst_hw[0]), Image.Resampling.BILINEAR)
+        shape = _tile_outline(outline_list[i], mask_list[i], src_hw, dst_hw, i)
+        if shape is not None:
+            overlay = draw_outline(overlay, shape, color=colour, width=1)
+        grid.paste(overlay, (x0 + (tile - dst_hw[1]) // 2, y0 + (tile - dst_hw[0]) // 2))
+        lines, band = captions[i]
+        if cap_h:
+            draw.rectangle((x0, y0 + tile, x0 + tile - 1, y0 + tile + cap_h - 1), fill=band)
+            for k, line in enumerate(lines):
+                draw.text((x0 + 2, y0 + tile + 2 + k * line_h), line, fill=_TEXT, font=font)
+    return grid
+
+
+def save_grid(path: str | os.PathLike[str], images: Any, heatmaps: Any, **kwargs: Any) -> Path:
+    """Write :func:`explanation_grid` as a PNG, atomically (temporary file + ``os.replace``).
+
+    Args:
+        path: Destination, ending in ``.png``; parent folders are created.
+        images: As for :func:`explanation_grid`.
+        heatmaps: As for :func:`explanation_grid`.
+        **kwargs: Keyword arguments of :func:`explanation_grid`.
+
+    Returns:
+        The written path.
+
+    Example:
+        >>> save_grid("out/grid.png", images, heatmaps, true_labels=y, probs=p)  # doctest: +SKIP
+        PosixPath('out/grid.png')
+    """
+    return _atomic_save_png(explanation_grid(images, heatmaps, **kwargs), path)

@@ -1,0 +1,92 @@
+"""Explanations end to end: scoring over a dataset, the CLI, pytorch-grad-cam interop."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import brainvit_effnet as bve
+from brainvit_effnet.cli import main
+from brainvit_effnet.data import create_transforms, load_sample
+from brainvit_effnet.explain import (
+    GradCAM,
+    available_methods,
+    explain,
+    score_explanations,
+    write_explanation_report,
+)
+
+
+@pytest.fixture(scope="module")
+def saved_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    model = bve.create_model("effnet_test_tf", num_classes=3, label_names=bve.TUMOUR_TYPE_CLASSES)
+    return bve.save_pretrained(model, tmp_path_factory.mktemp("model"))
+
+
+def test_score_explanations_over_the_sample_writes_strict_json(saved_model: Path, tmp_path: Path) -> None:
+    model = bve.from_pretrained(saved_model).eval()
+    _, eval_tf = create_transforms(model)
+    data = load_sample([5], transform=eval_tf, return_mask=True)
+    report = score_explanations(model, data, ["gradcam", "rollout"], limit=6, steps=4)
+    assert report["n"] == 6 and 0 < report["mask_fraction"] < 0.5
+    overall = report["methods"]["gradcam"]["overall"]
+    assert set(overall) == {"pointing_game", "energy_inside", "iou@0.5", "deletion_auc", "insertion_auc"}
+    assert all(0.0 <= v <= 1.0 for v in overall.values() if not np.isnan(v))
+    assert sum(row["n"] for row in report["methods"]["rollout"]["per_class"].values()) == 6
+    files = write_explanation_report(report, tmp_path)
+    json.loads(files["json"].read_text(), parse_constant=lambda c: pytest.fail(f"non-strict JSON: {c}"))
+    assert "| gradcam |" in files["markdown"].read_text()
+    with pytest.raises(ValueError, match="return_mask=True"):
+        score_explanations(model, load_sample([5], transform=eval_tf), ["gradcam"])
+
+
+def test_method_availability_and_errors() -> None:
+    cnn = bve.create_model("effnet_test", num_classes=3).eval()
+    assert available_methods(cnn) == ["gradcam", "gradcampp"]
+    with pytest.raises(ValueError, match="need a transformer variant"):
+        explain(cnn, torch.randn(1, 3, 64, 64), "rollout")
+    with pytest.raises(ValueError, match="unknown explanation method"):
+        explain(cnn, torch.randn(1, 3, 64, 64), "lime")
+
+
+def test_cli_explain_dataset_and_files(
+    saved_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "ex"
+    argv = ["explain", str(saved_model), "--out", str(out), "--limit", "4", "--steps", "3", "--n", "4"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "pointing game" in printed and "chance" in printed
+    names = sorted(p.name for p in out.iterdir())
+    assert "explanations.md" in names and "overlays_gradcam.png" in names and "overlays_rollout.png" in names
+    from brainvit_effnet.data import sample_root
+
+    files_out = tmp_path / "files"
+    image = str(sample_root() / "images" / "16.png")
+    assert main(["explain", str(saved_model), image, "--methods", "gradcam", "--out", str(files_out)]) == 0
+    assert sorted(p.name for p in files_out.iterdir()) == ["overlays_gradcam.png"]
+
+
+def test_pytorch_grad_cam_runs_on_our_models_through_the_seams() -> None:
+    pgc = pytest.importorskip("pytorch_grad_cam", reason="optional extra brainvit-effnet[gradcam] is absent")
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    model = bve.create_model("effnet_test_tf", num_classes=3).eval()
+    x = torch.randn(2, 3, 64, 64)
+    targets = [ClassifierOutputTarget(1), ClassifierOutputTarget(2)]
+    with pgc.GradCAM(model=model, target_layers=model.cam_target_layers()) as theirs:
+        their_maps = theirs(input_tensor=x, targets=targets)
+    with GradCAM(model) as ours:
+        our_maps = ours(x, [1, 2]).numpy()
+    assert their_maps.shape == our_maps.shape == (2, 64, 64)
+    for a, b in zip(their_maps, our_maps, strict=True):
+        if a.std() > 0 and b.std() > 0:
+            assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.95  # same method, different resizing
+    with pgc.ScoreCAM(
+        model=model, target_layers=model.token_cam_target_layers(), reshape_transform=model.reshape_tokens
+    ) as score_cam:
+        assert score_cam(input_tensor=x, targets=targets).shape == (2, 64, 64)
