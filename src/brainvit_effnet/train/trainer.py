@@ -309,7 +309,7 @@ class Trainer:
                 improved = self._track_best(logs)
                 self.progress.history.append(logs)
                 best_model = ema.module if ema is not None else model
-                if improved and dist.is_main():
+                if improved and val_data is not None:  # without validation, best is simply last
                     self._save("best", best_model, optimizer, scheduler, scaler, ema)
                 self._save("last", model, optimizer, scheduler, scaler, ema)
                 self._log(logs)
@@ -332,7 +332,10 @@ class Trainer:
             "best_epoch": self.progress.best_epoch,
             "best": self.progress.best,
             "monitor": cfg.monitor,
-            "checkpoints": {n: str(self.output_dir / "checkpoints" / n) for n in ("best", "last")},
+            "checkpoints": {
+                "best": str(self.output_dir / "checkpoints" / ("best" if val_data is not None else "last")),
+                "last": str(self.output_dir / "checkpoints" / "last"),
+            },
             "stopped_early": stopped_early,
             "interrupted": self.stop_requested,
         }
