@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from .data import FigshareDataset, FolderDataset, MRIDataset, create_transforms, grouped_holdout, load_sample
 from .hub import save_pretrained
 from .metrics import summarize_folds
@@ -174,7 +176,8 @@ def run_experiment(cfg: ExperimentConfig, *, resume: str | Path | None = None) -
     Returns:
         ``{"output_dir", "model_dir", "report_files", "test": report, "fit": fit_result}``.
     """
-    probe = create_model(cfg.model, **cfg.model_kwargs)
+    with torch.device("meta"):  # only its preprocessing config is needed: no weights allocated
+        probe = create_model(cfg.model, **cfg.model_kwargs)
     train_data, val_data, test_data = load_data(cfg, probe)
     model = create_model(
         cfg.model,
