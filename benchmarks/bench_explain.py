@@ -41,11 +41,9 @@ Results go to ``--out`` (default ``benchmarks/results/explain_<device>.json``) a
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import gc
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -56,9 +54,9 @@ from typing import Any, cast
 
 import timm
 import torch
+from _common import load_average, machine_info
 from torch import Tensor, nn
 
-import brainvit_effnet as bve
 from brainvit_effnet.explain.attention import attention_rollout
 from brainvit_effnet.explain.cam import GradCAM, GradCAMPlusPlus, TokenGradCAM
 
@@ -102,47 +100,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.out is None:
         args.out = RESULTS_DIR / f"explain_{args.device}.json"
     return args
-
-
-def cpu_model_name() -> str:
-    """The CPU's marketing name (``platform.processor()`` is often empty on Linux)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
-
-
-def _loadavg() -> list[float] | None:
-    try:
-        return [round(v, 2) for v in os.getloadavg()]
-    except (AttributeError, OSError):
-        return None
-
-
-def machine_info(device: torch.device) -> dict[str, Any]:
-    info: dict[str, Any] = {
-        "timestamp_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "platform": platform.platform(),
-        "cpu_model": cpu_model_name(),
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "timm": timm.__version__,
-        "brainvit_effnet": bve.__version__,
-        "torch_num_threads": torch.get_num_threads(),
-        "device": str(device),
-        "loadavg_at_start": _loadavg(),
-    }
-    if device.type == "cuda":
-        info["device_name"] = torch.cuda.get_device_name(device)
-        info["cuda"] = torch.version.cuda
-    else:
-        info["device_name"] = info["cpu_model"] or platform.machine()
-    return info
 
 
 def sync(device: torch.device) -> None:
@@ -273,7 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     del model
     gc.collect()
 
-    info["loadavg_at_end"] = _loadavg()
+    info["loadavg_at_end"] = load_average()
     results = {name: summarize(t, args.batch_size) for name, t in times.items()}
     ratios = {
         "gradcam_vs_forward_backward": ratio_block(times, "gradcam", "forward_backward", GRADCAM_TARGET),

@@ -25,14 +25,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
+from _common import machine_info
 from torch.utils.data import DataLoader
 
 import brainvit_effnet as bve
@@ -116,13 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.model} CPU training: {training['img_per_s']:.2f} img/s")
     train_ratio = results["train_uncached"]["img_per_s"] / training["img_per_s"]
     payload = {
-        "machine": {
-            "platform": platform.platform(),
-            "cpu_count": os.cpu_count(),
-            "torch": torch.__version__,
-            "torch_threads": torch.get_num_threads(),
-            "brainvit_effnet": bve.__version__,
-        },
+        "machine": machine_info(torch.device("cpu")),
         "settings": {**vars(args), "input_size": model.pretrained_cfg["input_size"], "images": len(indices)},
         "loader": results,
         "training": training,

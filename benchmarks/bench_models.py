@@ -53,11 +53,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import gc
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -68,6 +66,7 @@ from typing import Any, cast
 
 import timm
 import torch
+from _common import load_average, machine_info
 from torch import nn
 
 import brainvit_effnet as bve
@@ -169,51 +168,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.out is None:
         args.out = RESULTS_DIR / f"models_{args.device}.json"
     return args
-
-
-def cpu_model_name() -> str:
-    """The CPU's marketing name (``platform.processor()`` is often empty or just 'x86_64' on Linux)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
-
-
-def machine_info(device: torch.device) -> dict[str, Any]:
-    info: dict[str, Any] = {
-        "timestamp_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "platform": platform.platform(),
-        "processor": platform.processor(),
-        "cpu_model": cpu_model_name(),
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "timm": timm.__version__,
-        "brainvit_effnet": bve.__version__,
-        "torch_num_threads": torch.get_num_threads(),
-        "torch_num_interop_threads": torch.get_num_interop_threads(),
-        "device": str(device),
-        "loadavg_at_start": _loadavg(),
-    }
-    if device.type == "cuda":
-        info["device_name"] = torch.cuda.get_device_name(device)
-        info["cuda"] = torch.version.cuda
-        info["cudnn"] = torch.backends.cudnn.version()
-    else:
-        info["device_name"] = info["cpu_model"] or platform.machine()
-    return info
-
-
-def _loadavg() -> list[float] | None:
-    """1/5/15-minute load averages, where the OS has them (other load skews CPU timings badly)."""
-    try:
-        return [round(v, 2) for v in os.getloadavg()]
-    except (AttributeError, OSError):
-        return None
 
 
 def count_params(model: nn.Module) -> int:
@@ -440,7 +394,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         results.append(run_size(size, args, device))
         print(f"done in {time.perf_counter() - t0:.1f} s", flush=True)
 
-    info["loadavg_at_end"] = _loadavg()
+    info["loadavg_at_end"] = load_average()
     noisy = sorted(
         f"{m['name']} (median/min x{m['spread_median_over_min']:.2f})"
         for r in results

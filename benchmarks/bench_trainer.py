@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -28,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from _common import machine_info
 from torch.utils.data import DataLoader, TensorDataset
 
 import brainvit_effnet as bve
@@ -113,13 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     ratio = statistics.median(ours) / statistics.median(bare)
     loop_ratio = statistics.median(loops) / statistics.median(bare)
     payload: dict[str, Any] = {
-        "machine": {
-            "platform": platform.platform(),
-            "cpu_count": os.cpu_count(),
-            "torch": torch.__version__,
-            "torch_threads": torch.get_num_threads(),
-            "brainvit_effnet": bve.__version__,
-        },
+        "machine": machine_info(torch.device("cpu")),
         "settings": vars(args),
         "bare_img_per_s": bare,
         "trainer_img_per_s": ours,

@@ -1,0 +1,60 @@
+"""Shared by the benchmark scripts: a description of the machine, recorded next to every result."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+from typing import Any
+
+import timm
+import torch
+
+import brainvit_effnet as bve
+
+__all__ = ["cpu_model_name", "load_average", "machine_info"]
+
+
+def cpu_model_name() -> str:
+    """The CPU's marketing name (``platform.processor()`` is often empty or just 'x86_64' on Linux)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def machine_info(device: torch.device) -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "timestamp_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "platform": platform.platform(),
+        "processor": platform.processor(),
+        "cpu_model": cpu_model_name(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "timm": timm.__version__,
+        "brainvit_effnet": bve.__version__,
+        "torch_num_threads": torch.get_num_threads(),
+        "torch_num_interop_threads": torch.get_num_interop_threads(),
+        "device": str(device),
+        "loadavg_at_start": load_average(),
+    }
+    if device.type == "cuda":
+        info["device_name"] = torch.cuda.get_device_name(device)
+        info["cuda"] = torch.version.cuda
+        info["cudnn"] = torch.backends.cudnn.version()
+    else:
+        info["device_name"] = info["cpu_model"] or platform.machine()
+    return info
+
+
+def load_average() -> list[float] | None:
+    """1/5/15-minute load averages, where the OS has them (other load skews CPU timings badly)."""
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
