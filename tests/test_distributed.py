@@ -57,6 +57,7 @@ weights = trainer.model.fc.weight.detach()
 with open(os.path.join(out, f"rank{dist.rank()}.json"), "w") as fh:
     json.dump({"sum": float(weights.sum()), "abs": float(weights.abs().sum()), "world": dist.world_size(),
                "val_n": trainer.evaluate(Blobs(13, seed=1))["n"], "history": result["history"]}, fh)
+dist.shutdown()
 """
 
 

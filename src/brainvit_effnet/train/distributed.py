@@ -25,6 +25,7 @@ __all__ = [
     "is_main",
     "mean_over_ranks",
     "rank",
+    "shutdown",
     "world_size",
     "wrap",
 ]
@@ -41,6 +42,17 @@ def init() -> bool:
     if torch.cuda.is_available():
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     return True
+
+
+def shutdown() -> None:
+    """End a torchrun run cleanly: wait for every rank, then destroy the process group.
+
+    Call it at the end of a distributed script; exiting with the group alive can abort a rank
+    ("terminate called without an active exception") while another still communicates.
+    """
+    if is_distributed():
+        tdist.barrier()
+        tdist.destroy_process_group()
 
 
 def is_distributed() -> bool:
