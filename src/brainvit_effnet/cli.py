@@ -6,6 +6,7 @@ Subcommands:
     evaluate  evaluate a saved model on a dataset; JSON + Markdown report and plots
     predict   class probabilities for image files or folders, as CSV
     explain   heatmap overlays (Grad-CAM family, attention rollout) and localisation scores
+    export    ONNX export, verified with ONNX Runtime
     models    list the model zoo
 
 Data are given as ``sample`` (the bundled Figshare sample, the default), ``figshare:PATH`` or
@@ -254,6 +255,17 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .export import export_onnx
+
+    model = from_pretrained(args.model_dir)
+    path = export_onnx(model, args.out, opset=args.opset, verify=not args.no_verify)
+    print(
+        f"Exported {args.model_dir} to {path}" + ("" if args.no_verify else " (verified with ONNX Runtime)")
+    )
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     print(f"brainvit-effnet demo. {_DISCLAIMER}\n")
     print(f"Models: {', '.join(list_models())}\n")
@@ -378,6 +390,13 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--no-crop", action="store_true", help="skip the study's brain crop")
     explain.set_defaults(func=_cmd_explain)
 
+    export = sub.add_parser("export", help="export a saved model to ONNX (needs the [onnx] extra)")
+    export.add_argument("model_dir", help="folder written by save_pretrained")
+    export.add_argument("--out", default="model.onnx")
+    export.add_argument("--opset", type=int, default=18)
+    export.add_argument("--no-verify", action="store_true", help="skip the ONNX Runtime comparison")
+    export.set_defaults(func=_cmd_export)
+
     models = sub.add_parser("models", help="list the model zoo")
     models.add_argument("filter", nargs="?", help="wildcard pattern, e.g. 'effnet_b2*'")
     models.set_defaults(func=_cmd_models)
@@ -399,6 +418,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         TrainingDivergedError,
         FileNotFoundError,
         FileExistsError,
+        ImportError,
         ValueError,
     ) as e:
         print(f"error: {e}", file=sys.stderr)
