@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import platform
+from pathlib import Path
 from typing import Any
 
 import timm
@@ -12,7 +14,7 @@ import torch
 
 import brainvit_effnet as bve
 
-__all__ = ["cpu_model_name", "load_average", "machine_info"]
+__all__ = ["cpu_model_name", "load_average", "machine_info", "write_json"]
 
 
 def cpu_model_name() -> str:
@@ -58,3 +60,11 @@ def load_average() -> list[float] | None:
         return [round(v, 2) for v in os.getloadavg()]
     except (AttributeError, OSError):
         return None
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> None:
+    """Write atomically (``*.tmp`` then rename) so an interrupted run leaves no half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)

@@ -42,8 +42,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
-import os
 import statistics
 import sys
 import time
@@ -54,7 +52,7 @@ from typing import Any, cast
 
 import timm
 import torch
-from _common import load_average, machine_info
+from _common import load_average, machine_info, write_json
 from torch import Tensor, nn
 
 from brainvit_effnet.explain.attention import attention_rollout
@@ -163,14 +161,6 @@ def ratio_block(times: dict[str, list[float]], num: str, den: str, target: float
         "target_met": med <= target,
         "over_target_pp": None if med <= target else round((med - target) * 100, 2),
     }
-
-
-def write_json(path: Path, payload: dict[str, Any]) -> None:
-    """Write atomically (``*.tmp`` then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

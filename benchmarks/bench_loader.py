@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from _common import machine_info
+from _common import machine_info, write_json
 from torch.utils.data import DataLoader
 
 import brainvit_effnet as bve
@@ -127,8 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         },
     }
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(payload, indent=2) + "\n")
+    write_json(out, payload)
     print(json.dumps(payload["targets"], indent=2))
     print(f"wrote {out}")
     return 0

@@ -54,8 +54,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
-import json
-import os
 import statistics
 import sys
 import time
@@ -66,7 +64,7 @@ from typing import Any, cast
 
 import timm
 import torch
-from _common import load_average, machine_info
+from _common import load_average, machine_info, write_json
 from torch import nn
 
 import brainvit_effnet as bve
@@ -348,14 +346,6 @@ def print_targets(t: dict[str, Any]) -> None:
         f"param ratio {t['param_ratio_tf_vs_baseline']:.3f} "
         f"(<= {t['param_target']:.2f}: {verdict(t['param_target_met'], t['param_over_target_pp'])}){note}"
     )
-
-
-def write_json(path: Path, payload: dict[str, Any]) -> None:
-    """Write atomically (``*.tmp`` then rename) so an interrupted run leaves no half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

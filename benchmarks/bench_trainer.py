@@ -17,7 +17,6 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -26,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from _common import machine_info
+from _common import machine_info, write_json
 from torch.utils.data import DataLoader, TensorDataset
 
 import brainvit_effnet as bve
@@ -122,8 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         "target_met": ratio >= 0.95,
     }
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(payload, indent=2) + "\n")
+    write_json(out, payload)
     verdict = "met" if ratio >= 0.95 else "NOT met"
     print(f"Trainer.fit / bare loop (median img/s): {ratio:.3f} (target >= 0.95: {verdict})")
     print(f"Trainer epoch loops / bare loop: {loop_ratio:.3f}")

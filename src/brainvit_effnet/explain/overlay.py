@@ -43,6 +43,8 @@ import torch.nn.functional as F
 from numpy.typing import NDArray
 from PIL import Image, ImageDraw, ImageFont
 
+from ._arrays import to_numpy as _to_numpy
+
 __all__ = [
     "COLORMAPS",
     "Colormap",
@@ -133,20 +135,6 @@ _RANGE_ATOL = 1e-3
 
 
 # -- input conversion -------------------------------------------------------------------------------
-def _to_numpy(x: object, name: str) -> NDArray[Any]:
-    if isinstance(x, torch.Tensor):
-        t = x.detach().to("cpu")
-        if t.dtype in (torch.float16, torch.bfloat16):  # numpy has no bfloat16
-            t = t.float()
-        return t.numpy()
-    if isinstance(x, np.ndarray):
-        return x
-    raise TypeError(
-        f"{name} must be a torch.Tensor or numpy.ndarray; got {type(x).__name__}. "
-        f"Convert it with torch.as_tensor(...) or np.asarray(...)."
-    )
-
-
 def _check_heatmap(heatmap: HeatmapLike, name: str = "heatmap") -> NDArray[np.float32]:
     h = _to_numpy(heatmap, name)
     if h.ndim != 2:

@@ -45,6 +45,8 @@ import torch.nn.functional as F
 from numpy.typing import NDArray
 from torch import nn
 
+from ._arrays import to_numpy as _to_numpy
+
 __all__ = [
     "Baseline",
     "deletion_auc",
@@ -67,20 +69,6 @@ _BASELINES = ("blur", "zero", "mean")
 
 
 # -- input conversion -------------------------------------------------------------------------------
-def _to_numpy(x: object, name: str) -> NDArray[Any]:
-    if isinstance(x, torch.Tensor):
-        t = x.detach().to("cpu")
-        if t.dtype in (torch.float16, torch.bfloat16):  # numpy has no bfloat16
-            t = t.float()
-        return t.numpy()
-    if isinstance(x, np.ndarray):
-        return x
-    raise TypeError(
-        f"{name} must be a torch.Tensor or numpy.ndarray; got {type(x).__name__}. "
-        "Convert it with torch.as_tensor(...) or np.asarray(...)."
-    )
-
-
 def _batched(x: NDArray[Any], name: str) -> NDArray[Any]:
     if x.ndim == 2:
         return x[None]
