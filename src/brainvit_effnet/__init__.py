@@ -2,7 +2,7 @@
 
 Research software, not a medical device: not for clinical use.
 
-Example:
+Examples:
     >>> import brainvit_effnet as bve
     >>> bve.list_models("effnet_b2*")
     ['effnet_b2', 'effnet_b2_tf']

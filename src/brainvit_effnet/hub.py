@@ -8,7 +8,7 @@ A folder written by :func:`save_pretrained` holds three files:
 * ``README.md``: a model card with intended use, the not-for-clinical-use warning, training data
   and split protocol, metrics and label names.
 
-Example:
+Examples:
     >>> import brainvit_effnet as bve
     >>> model = bve.create_model("effnet_test_tf", num_classes=3)
     >>> folder = bve.save_pretrained(model, "my-model")

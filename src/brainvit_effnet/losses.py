@@ -25,7 +25,7 @@ what was expected, what was received and how to fix it. The range check of the t
 model built with the wrong ``num_classes`` for its labels; it reads back one boolean per call
 (a device synchronisation on GPU).
 
-Example:
+Examples:
     >>> import torch
     >>> from brainvit_effnet.losses import create_loss
     >>> loss_fn = create_loss("label_smoothing", num_classes=3, smoothing=0.1)
@@ -268,7 +268,7 @@ class CrossEntropyLoss(_ClassificationLoss):
         ``logits`` ``(N, C)`` float, ``target`` ``(N,)`` long in ``[0, C)``; output ``()`` or ``(N,)``
         for ``reduction="none"``.
 
-    Example:
+    Examples:
         >>> loss_fn = CrossEntropyLoss(weight=torch.tensor([1.0, 2.0, 1.0]))
         >>> round(float(loss_fn(torch.zeros(2, 3), torch.tensor([0, 1]))), 4)  # log(3)
         1.0986
@@ -334,7 +334,7 @@ class LabelSmoothingCrossEntropy(_ClassificationLoss):
         ``logits`` ``(N, C)`` float, ``target`` ``(N,)`` long in ``[0, C)``; output ``()`` or ``(N,)``
         for ``reduction="none"``.
 
-    Example:
+    Examples:
         >>> loss_fn = LabelSmoothingCrossEntropy(smoothing=0.1)
         >>> logits, target = torch.randn(4, 3), torch.tensor([0, 2, 1, 0])
         >>> torch.allclose(loss_fn(logits, target), F.cross_entropy(logits, target, label_smoothing=0.1))
@@ -416,7 +416,7 @@ class FocalLoss(_ClassificationLoss):
         ``logits`` ``(N, C)`` float, ``target`` ``(N,)`` long in ``[0, C)``; output ``()`` or ``(N,)``
         for ``reduction="none"``.
 
-    Example:
+    Examples:
         >>> focal = FocalLoss(gamma=2.0, reduction="none")
         >>> logits, target = torch.tensor([[4.0, 0.0, 0.0]]), torch.tensor([0])
         >>> bool(focal(logits, target) < F.cross_entropy(logits, target, reduction="none"))
@@ -520,7 +520,7 @@ class OnlineLabelSmoothing(_ClassificationLoss):
         ``logits`` ``(N, C)`` float, ``target`` ``(N,)`` long in ``[0, C)``; output ``()`` or ``(N,)``
         for ``reduction="none"``; ``soft_labels`` and ``prob_sums`` ``(C, C)``, ``correct_counts`` ``(C,)``.
 
-    Example:
+    Examples:
         >>> ols = OnlineLabelSmoothing(num_classes=3, alpha=0.5, smoothing=0.1)
         >>> logits, target = torch.randn(8, 3), torch.randint(0, 3, (8,))
         >>> loss = ols(logits, target)  # train mode: accumulates correct predictions
@@ -607,7 +607,7 @@ class OnlineLabelSmoothing(_ClassificationLoss):
             Boolean tensor, shape ``(C,)``: the classes whose row of ``soft_labels`` was replaced
             (those with at least one correctly classified training sample this epoch).
 
-        Example:
+        Examples:
             >>> ols = OnlineLabelSmoothing(num_classes=2, alpha=0.5)
             >>> _ = ols(torch.tensor([[3.0, 1.0]]), torch.tensor([0]))
             >>> ols.next_epoch().tolist()
@@ -695,7 +695,7 @@ def create_loss(name: str, num_classes: int | None = None, **kwargs: Any) -> nn.
             invalid argument value.
         TypeError: ``name`` is not a string, or an argument the loss does not take.
 
-    Example:
+    Examples:
         >>> create_loss("focal", num_classes=3, gamma=2.0, alpha=[1.0, 2.0, 1.0])
         FocalLoss(gamma=2.0, smoothing=0.0, reduction='mean', weighted=True)
         >>> create_loss("ols", num_classes=4, alpha=0.5).soft_labels.shape

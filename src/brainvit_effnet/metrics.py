@@ -20,7 +20,7 @@ NaN is used, and only used, where a quantity is undefined: the ROC AUC of a clas
 accuracy of an empty reliability bin, a bootstrap bound when every resample was undefined, and the
 standard deviation over a single fold.
 
-Example:
+Examples:
     >>> import numpy as np
     >>> from brainvit_effnet.metrics import accuracy, classification_report
     >>> y = np.array([0, 1, 2, 2])
@@ -409,7 +409,7 @@ def accuracy(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     Returns:
         Accuracy in ``[0, 1]``, as scikit-learn's ``accuracy_score``.
 
-    Example:
+    Examples:
         >>> accuracy([0, 1, 1, 2], [0, 1, 2, 2])
         0.75
     """
@@ -431,7 +431,7 @@ def balanced_accuracy(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     Returns:
         Balanced accuracy in ``[0, 1]``.
 
-    Example:
+    Examples:
         >>> balanced_accuracy([0, 0, 0, 1], [0, 0, 0, 0])
         0.5
     """
@@ -455,7 +455,7 @@ def confusion_matrix(
         ``int64`` array of shape ``(C, C)``; entry ``[i, j]`` counts samples of class ``i``
         predicted as ``j`` (scikit-learn's ``confusion_matrix`` with ``labels=range(C)``).
 
-    Example:
+    Examples:
         >>> confusion_matrix([0, 1, 1], [0, 1, 0], num_classes=3).tolist()
         [[1, 0, 0], [1, 1, 0], [0, 0, 0]]
     """
@@ -483,7 +483,7 @@ def precision_recall_f1(
         ``"support"`` (int array ``(C,)``, true samples per class) and ``"macro_precision"``,
         ``"macro_recall"``, ``"macro_f1"`` (floats).
 
-    Example:
+    Examples:
         >>> out = precision_recall_f1([0, 0, 1, 1], [0, 1, 1, 1], num_classes=2)
         >>> out["precision"].tolist(), out["macro_recall"]
         ([1.0, 0.6666666666666666], 0.75)
@@ -517,7 +517,7 @@ def roc_auc_ovr(y_true: ArrayLike, probs: ArrayLike) -> RocAuc:
     Returns:
         Dict with ``"per_class"`` (float array ``(C,)``, NaN where undefined) and ``"macro"`` (float).
 
-    Example:
+    Examples:
         >>> out = roc_auc_ovr([0, 0, 1, 1], [[0.9, 0.1], [0.4, 0.6], [0.6, 0.4], [0.2, 0.8]])
         >>> out["per_class"].tolist(), out["macro"]
         ([0.75, 0.75], 0.75)
@@ -539,7 +539,7 @@ def negative_log_likelihood(y_true: ArrayLike, probs: ArrayLike) -> float:
     Returns:
         ``-mean(log(probs[i, y_true[i]]))`` in nats, ``>= 0``.
 
-    Example:
+    Examples:
         >>> round(negative_log_likelihood([0, 1], [[0.5, 0.5], [0.5, 0.5]]), 4)
         0.6931
     """
@@ -560,7 +560,7 @@ def brier_score(y_true: ArrayLike, probs: ArrayLike) -> float:
     Returns:
         The Brier score.
 
-    Example:
+    Examples:
         >>> brier_score([0, 1], [[1.0, 0.0], [0.5, 0.5]])
         0.25
     """
@@ -584,7 +584,7 @@ def expected_calibration_error(y_true: ArrayLike, probs: ArrayLike, n_bins: int 
     Returns:
         ECE in ``[0, 1]``.
 
-    Example:
+    Examples:
         >>> round(expected_calibration_error([0, 0, 1, 1], [[0.9, 0.1]] * 4), 6)  # 90 % sure, 50 % right
         0.4
     """
@@ -609,7 +609,7 @@ def reliability_diagram(y_true: ArrayLike, probs: ArrayLike, n_bins: int = 15) -
         top-label confidence per bin), ``"accuracy"`` (fraction correct per bin), both float
         ``(n_bins,)`` and NaN for empty bins, and ``"count"`` (int ``(n_bins,)``, summing to ``N``).
 
-    Example:
+    Examples:
         >>> d = reliability_diagram([0, 0], [[0.9, 0.1], [0.3, 0.7]], n_bins=2)
         >>> d["count"].tolist(), d["accuracy"].tolist()
         ([0, 2], [nan, 0.5])
@@ -807,7 +807,7 @@ def bootstrap_ci(
         ``(estimate, low, high)``: the metric on the full data and the interval bounds (NaN when
         every resample was undefined).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> y = np.array([0, 1] * 50)
         >>> est, low, high = bootstrap_ci(accuracy, y, np.eye(2)[y], n_resamples=200)
@@ -884,7 +884,7 @@ def fit_temperature(
     Returns:
         The fitted temperature ``T > 0``.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> rng = np.random.default_rng(0)
         >>> true_logits = rng.normal(size=(2000, 3)) * 2
@@ -938,7 +938,7 @@ def apply_temperature(logits: ArrayLike, temperature: float) -> NDArray[np.float
     Returns:
         Probabilities, float64 array of shape ``(N, C)`` with rows summing to 1.
 
-    Example:
+    Examples:
         >>> apply_temperature([[0.0, 0.0], [2.0, 0.0]], 2.0).round(4).tolist()
         [[0.5, 0.5], [0.7311, 0.2689]]
     """
@@ -1012,7 +1012,7 @@ def classification_report(
     Returns:
         The report dict described above.
 
-    Example:
+    Examples:
         >>> import json
         >>> r = classification_report([0, 1, 1], [[0.7, 0.3], [0.4, 0.6], [0.8, 0.2]], ["a", "b"])
         >>> r["accuracy"], r["confusion_matrix"], r["per_class"]["b"]["support"]
@@ -1087,7 +1087,7 @@ def summarize_folds(
         deviation) and is NaN for a single fold; a NaN value in any fold (e.g. an undefined
         ``roc_auc_macro``) makes that metric's mean and std NaN.
 
-    Example:
+    Examples:
         >>> s = summarize_folds([{"accuracy": 0.8}, {"accuracy": 0.9}], keys=["accuracy"])
         >>> round(s["accuracy"]["mean"], 4), round(s["accuracy"]["std"], 4)
         (0.85, 0.0707)

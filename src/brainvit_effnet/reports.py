@@ -18,7 +18,7 @@ leaves a half-written file. The report writers draw every figure first and renam
 of them succeeded: when one step fails, the files of an earlier report in that folder stay as they
 were. JSON is strict: NaN and infinities (e.g. the reliability bins with no samples) become ``null``.
 
-Example:
+Examples:
     >>> from brainvit_effnet.metrics import classification_report
     >>> from brainvit_effnet.reports import write_evaluation_report
     >>> report = classification_report(y_true, probs, class_names=["glioma", "meningioma", "pituitary"])
@@ -363,7 +363,7 @@ def plot_confusion_matrix(
             not match ``class_names``; or the suffix is not a supported format.
         TypeError: ``class_names`` is not a sequence of strings.
 
-    Example:
+    Examples:
         >>> plot_confusion_matrix([[8, 2], [1, 9]], ["glioma", "pituitary"], "cm.png")
         PosixPath('cm.png')
     """
@@ -418,7 +418,7 @@ def plot_reliability(reliability: Mapping[str, Any], path: PathLike, ece: float 
     Raises:
         ValueError: A key is missing, the lengths disagree, or the edges are not increasing.
 
-    Example:
+    Examples:
         >>> rel = {"bin_edges": [0, 0.5, 1], "confidence": [0.4, 0.8], "accuracy": [0.3, 0.9],
         ...        "count": [5, 20]}
         >>> plot_reliability(rel, "reliability.png", ece=0.07)
@@ -520,7 +520,7 @@ def plot_training_curves(history: Sequence[Mapping[str, Any]], path: PathLike) -
         ValueError: ``history`` is empty.
         TypeError: An entry is not a mapping or holds a non-numeric value for a plotted key.
 
-    Example:
+    Examples:
         >>> history = [{"epoch": 1, "train_loss": 1.0, "val_loss": 0.9, "val_accuracy": 0.6},
         ...            {"epoch": 2, "train_loss": 0.7, "val_accuracy": 0.7}]
         >>> plot_training_curves(history, "curves.png")
@@ -659,7 +659,7 @@ def render_markdown(
         ValueError: The report lacks a key or is inconsistent (named in the message).
         TypeError: A field has the wrong type.
 
-    Example:
+    Examples:
         >>> md = render_markdown(report, "Figshare fold 1", extra={"model": "effnet_b2_tf"},
         ...                      images={"Confusion matrix": "confusion_matrix.png"})
         >>> "Not for clinical use" in md
@@ -777,7 +777,7 @@ def write_evaluation_report(
         ValueError: The report lacks a key or is inconsistent, or ``history`` is empty.
         TypeError: A field has the wrong type or ``extra`` holds something JSON cannot store.
 
-    Example:
+    Examples:
         >>> paths = write_evaluation_report(report, "runs/fold1", title="Fold 1", extra={"seed": 0})
         >>> paths["markdown"].name
         'report.md'
@@ -904,7 +904,7 @@ def write_cv_report(
             ``mean``/``std``.
         TypeError: A field has the wrong type.
 
-    Example:
+    Examples:
         >>> from brainvit_effnet.metrics import summarize_folds
         >>> paths = write_cv_report(reports, summarize_folds(reports), "runs/cv", extra={"folds": 5})
         >>> paths["markdown"].name

@@ -3,7 +3,7 @@
 Every dataset is a torch ``Dataset`` yielding ``(image_tensor, label)`` through an optional
 transform, with ``.classes``, ``.targets``, ``.groups`` and per-sample ``.records``.
 
-Example:
+Examples:
     >>> import brainvit_effnet as bve
     >>> from brainvit_effnet.data import create_transforms, load_sample
     >>> model = bve.create_model("effnet_test_tf", num_classes=3)

@@ -7,7 +7,7 @@ Three layouts are read, detected from the folder's content:
 * ``converted``: ``metadata.csv`` + ``images/N.jpg`` (+ ``tumor_borders.csv``, ``cvind5fold.mat``),
   the layout of the converted copy and of the sample bundled with this package.
 
-Example:
+Examples:
     >>> from brainvit_effnet.data import FigshareDataset
     >>> train = FigshareDataset("brain_tumor_dataset", folds=[1, 2, 3])
     >>> test = FigshareDataset("brain_tumor_dataset", folds=[5])

@@ -12,7 +12,7 @@ Layouts (split folders are optional; names are matched case-insensitively):
 Class folders never get a label by guessing: an unknown folder name is an error (or, with
 ``strict=False``, skipped with a warning) until you map it with ``aliases=``.
 
-Example:
+Examples:
     >>> from brainvit_effnet.data import NickparvarDataset
     >>> train = NickparvarDataset("brain-tumor-mri-dataset", split="train",
     ...                           classes=["glioma", "meningioma", "pituitary"])
@@ -99,7 +99,10 @@ class FolderDataset(MRIDataset):
         classes: Canonical classes to keep, in label order (e.g. the three tumour types of the
             study); default: every class found, sorted.
         aliases: Extra folder-name -> canonical-class mappings, e.g. ``{"menin": "meningioma"}``.
-        transform, crop, return_mask, cache: See :class:`~brainvit_effnet.data.base.MRIDataset`.
+        transform: See :class:`~brainvit_effnet.data.base.MRIDataset`.
+        crop: See :class:`~brainvit_effnet.data.base.MRIDataset`.
+        return_mask: See :class:`~brainvit_effnet.data.base.MRIDataset`.
+        cache: See :class:`~brainvit_effnet.data.base.MRIDataset`.
         strict: Raise on unknown or empty class folders, stray files and unreadable images
             (default). ``False`` skips them with one warning and a count; images are then checked
             once when the dataset is built.
@@ -277,7 +280,8 @@ class ImageFiles(MRIDataset):
 
     Args:
         paths: Image files and/or folders (searched recursively for image files).
-        transform, crop: See :class:`~brainvit_effnet.data.base.MRIDataset`.
+        transform: See :class:`~brainvit_effnet.data.base.MRIDataset`.
+        crop: See :class:`~brainvit_effnet.data.base.MRIDataset`.
 
     Raises:
         FileNotFoundError: a path that does not exist, or no image found.

@@ -14,7 +14,7 @@ Zulfiqar et al. (2023) crop every MRI slice to the brain before resizing it. The
 and :func:`_largest_component_box` say how each OpenCV step is matched. :func:`crop_to_brain` applies
 the box to a ``(C, H, W)`` image tensor and, optionally, its tumour mask.
 
-Example:
+Examples:
     >>> import numpy as np
     >>> image = np.zeros((64, 64), dtype=np.uint8)
     >>> image[10:40, 20:50] = 200
@@ -69,7 +69,7 @@ def to_unit_float(image: np.ndarray) -> np.ndarray:
         TypeError: ``image`` is not a numpy array, or has a non-numeric dtype.
         ValueError: ``image`` is not 2-D, or contains NaN/inf.
 
-    Example:
+    Examples:
         >>> to_unit_float(np.array([[0, 255]], dtype=np.uint8))
         array([[0., 1.]], dtype=float32)
         >>> to_unit_float(np.array([[-100, 300]], dtype=np.int16))
@@ -255,7 +255,7 @@ def brain_bbox(
         ValueError: ``image`` is not a non-empty 2-D image in the expected range, or a parameter is
             out of range.
 
-    Example:
+    Examples:
         >>> image = np.zeros((64, 64), dtype=np.float32)
         >>> image[5:30, 8:60] = 0.8
         >>> brain_bbox(image)  # one pixel wider on each side: the blurred edge still exceeds 45
@@ -316,7 +316,7 @@ def crop_to_brain(
         TypeError: ``image`` or ``mask`` is not a tensor.
         ValueError: the shapes are not as described, or ``image`` is out of range.
 
-    Example:
+    Examples:
         >>> image = torch.zeros(1, 64, 64)
         >>> image[:, 10:40, 20:50] = 0.9
         >>> mask = torch.zeros(64, 64, dtype=torch.bool)

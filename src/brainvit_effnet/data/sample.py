@@ -3,7 +3,7 @@
 96 real slices (32 per tumour type, all five official folds) at 160x160, with labels, folds and
 tumour outlines; CC BY 4.0, attribution in ``sample_data/README.md``.
 
-Example:
+Examples:
     >>> from brainvit_effnet.data import load_sample
     >>> sample = load_sample()
     >>> len(sample), sample.classes

@@ -37,7 +37,7 @@ Algorithm (shared by :func:`stratified_group_kfold` and :func:`grouped_holdout`)
     ``(group, label)`` pairs: reordering the samples reorders the output the same way (when the
     group ids can be sorted; otherwise groups are numbered in order of first appearance).
 
-Example:
+Examples:
     >>> import numpy as np
     >>> from brainvit_effnet.data.splits import kfold_splits, stratified_group_kfold
     >>> labels = np.array([0, 0, 1, 1, 2, 2, 0, 1, 2, 0])
@@ -119,7 +119,7 @@ class Split:
         test: Indices of the test samples.
         fold: The fold id used as the test part, or ``None`` for a single hold-out split.
 
-    Example:
+    Examples:
         >>> split = Split(train=np.array([0, 2, 3]), test=np.array([1]))
         >>> split.train, split.val, split.test
         (array([0, 2, 3]), array([], dtype=int64), array([1]))
@@ -360,7 +360,7 @@ def stratified_group_kfold(
         ValueError: If lengths differ, labels are negative, ``n_splits < 2`` or exceeds the number
             of groups, or ``seed`` is negative.
 
-    Example:
+    Examples:
         >>> labels = [0, 0, 1, 1, 0, 1]
         >>> patients = ["p1", "p1", "p2", "p3", "p4", "p5"]
         >>> folds = stratified_group_kfold(labels, patients, n_splits=2, seed=0)
@@ -405,7 +405,7 @@ def kfold_splits(fold_ids: Sequence[int] | np.ndarray, val_fold: bool = False) -
         TypeError: If fold ids are not integers or ``val_fold`` is not a bool.
         ValueError: If there are fewer than 2 distinct folds (3 with ``val_fold``).
 
-    Example:
+    Examples:
         >>> splits = kfold_splits([0, 1, 2, 0, 1, 2], val_fold=True)
         >>> splits[2].test, splits[2].val, splits[2].train
         (array([2, 5]), array([0, 3]), array([1, 4]))
@@ -484,7 +484,7 @@ def grouped_holdout(
         ValueError: For sizes outside their range, ``test_size + val_size >= 1``, mismatched
             lengths, negative labels, or fewer groups than requested parts.
 
-    Example:
+    Examples:
         >>> labels = [0, 1] * 10
         >>> patients = [i // 2 for i in range(20)]
         >>> split = grouped_holdout(labels, patients, test_size=0.2, seed=0)
@@ -540,7 +540,7 @@ def official_folds_split(
         ValueError: If ``test_fold``/``val_fold`` are not among the fold ids, are equal, or leave
             no fold for training.
 
-    Example:
+    Examples:
         >>> fold_ids = [1, 2, 3, 4, 5, 1, 2, 3, 4, 5]
         >>> split = official_folds_split(fold_ids, test_fold=1, val_fold=2)
         >>> split.test, split.val, split.train
@@ -592,7 +592,7 @@ def check_no_group_overlap(split: Split, groups: Sequence[Hashable] | np.ndarray
         ValueError: Naming a shared group and the two parts, if any group is in two parts; or if
             ``split`` refers to samples beyond the end of ``groups``.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> split = Split(train=np.array([0, 1]), test=np.array([2]))
         >>> check_no_group_overlap(split, ["p1", "p1", "p2"])  # fine: returns None

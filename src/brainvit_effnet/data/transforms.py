@@ -10,7 +10,7 @@ generator, so ``torch.manual_seed`` makes it reproducible. Geometric steps go th
 ``torchvision.transforms.v2`` with ``tv_tensors.Image``/``tv_tensors.Mask``, so a mask gets exactly
 the image's geometry (nearest-neighbour sampling) and is never normalised or intensity-jittered.
 
-Example:
+Examples:
     >>> import torch
     >>> cfg = {"input_size": (3, 64, 64), "mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)}
     >>> train_tf, eval_tf = create_transforms(cfg)
@@ -76,7 +76,7 @@ class MRITransform:
     Raises:
         TypeError, ValueError: A parameter has the wrong type or is out of range.
 
-    Example:
+    Examples:
         >>> tf = MRITransform((32, 32), mean=(0.5,), std=(0.25,), in_chans=1)
         >>> out = tf(torch.full((1, 40, 40), 0.75))  # (0.75 - 0.5) / 0.25 = 1
         >>> out.shape, torch.allclose(out, torch.ones(1, 32, 32))
@@ -249,7 +249,7 @@ def create_transforms(
         ValueError: The config lacks ``input_size``/``mean``/``std`` or they are malformed, or a
             parameter is out of range.
 
-    Example:
+    Examples:
         >>> import brainvit_effnet as bve
         >>> model = bve.create_model("effnet_test_tf", num_classes=3)
         >>> train_tf, eval_tf = create_transforms(model, intensity_jitter=0.1)

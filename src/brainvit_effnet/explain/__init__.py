@@ -3,7 +3,7 @@
 Everything here uses only the model interface (``cam_target_layers``, ``record_attention``,
 ``reshape_tokens``...), so the CAM methods also run on plain timm CNNs.
 
-Example:
+Examples:
     >>> import torch, brainvit_effnet as bve
     >>> from brainvit_effnet.explain import GradCAM, attention_rollout
     >>> model = bve.create_model("effnet_test_tf", num_classes=3).eval()

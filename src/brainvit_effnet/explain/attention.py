@@ -14,7 +14,7 @@ gradients), so it is exactly the attention of the forward that produced the logi
 interface is used: ``record_attention()``, ``feature_grid``, ``num_prefix_tokens`` and
 ``global_pool``.
 
-Example:
+Examples:
     >>> import torch, brainvit_effnet as bve
     >>> from brainvit_effnet.explain.attention import attention_rollout, upsample
     >>> model = bve.create_model("effnet_test_tf", num_classes=3)
@@ -125,7 +125,7 @@ def _check_prefix(num_prefix_tokens: int, num_tokens: int) -> None:
 def fuse_heads(attention: Tensor, head_fusion: HeadFusion | str = "mean") -> Tensor:
     """Combine the heads of one layer: ``(B, heads, T, T) -> (B, T, T)`` by mean, max or min.
 
-    Example:
+    Examples:
         >>> fuse_heads(torch.rand(2, 4, 5, 5), "max").shape
         torch.Size([2, 5, 5])
     """
@@ -154,7 +154,7 @@ def discard_lowest(attention: Tensor, discard_ratio: float, num_prefix_tokens: i
     Returns:
         A new ``(B, T, T)`` tensor; the input is not modified.
 
-    Example:
+    Examples:
         >>> discard_lowest(torch.rand(2, 5, 5), 0.5, num_prefix_tokens=1).shape
         torch.Size([2, 5, 5])
     """
@@ -187,7 +187,7 @@ def rollout_step(attention: Tensor, discard_ratio: float = 0.0, num_prefix_token
     Returns:
         Row-stochastic ``(B, T, T)``.
 
-    Example:
+    Examples:
         >>> step = rollout_step(torch.rand(2, 5, 5).softmax(-1))
         >>> torch.allclose(step.sum(-1), torch.ones(2, 5))
         True
@@ -216,7 +216,7 @@ def rollout(
         Row-stochastic joint matrix ``(B, T, T)``; row ``i`` is how much token ``i`` of the last
         layer draws on each input token.
 
-    Example:
+    Examples:
         >>> attn = [torch.rand(2, 2, 5, 5).softmax(-1) for _ in range(3)]
         >>> rollout(attn).shape
         torch.Size([2, 5, 5])
@@ -245,7 +245,7 @@ def readout(joint: Tensor, num_prefix_tokens: int = 0, mode: Literal["token", "m
     ``mode="token"`` reads the class token's row (``global_pool="token"``); ``"mean"`` averages the
     patch-token rows (mean pooling). Only the patch-token columns are kept.
 
-    Example:
+    Examples:
         >>> readout(torch.eye(5)[None].expand(2, 5, 5), num_prefix_tokens=1, mode="token").shape
         torch.Size([2, 4])
     """
@@ -263,7 +263,7 @@ def readout(joint: Tensor, num_prefix_tokens: int = 0, mode: Literal["token", "m
 def upsample(maps: Tensor, size: int | Sequence[int]) -> Tensor:
     """Bilinearly resize maps ``(B, h, w)`` to ``size`` ``(H, W)`` (e.g. ``x.shape[-2:]``).
 
-    Example:
+    Examples:
         >>> upsample(torch.rand(2, 4, 4), (64, 64)).shape
         torch.Size([2, 64, 64])
     """
@@ -291,7 +291,7 @@ def collect_attention(model: nn.Module, x: Tensor) -> AttentionRecord:
     Raises:
         TypeError: The model cannot record attention (a CNN).
 
-    Example:
+    Examples:
         >>> record = collect_attention(model, x)
         >>> last = record.attentions[-1]  # (B, heads, T, T)
     """
@@ -357,7 +357,7 @@ def rollout_matrices(
 ) -> Tensor:
     """The joint rollout matrix ``(B, T, T)`` (rows sum to 1) of ``model`` on ``x``.
 
-    Example:
+    Examples:
         >>> joint = rollout_matrices(model, x)  # (B, T, T)
         >>> torch.allclose(joint.sum(-1), torch.ones(joint.shape[:2]), atol=1e-5)
         True
@@ -393,7 +393,7 @@ def attention_rollout(
         ValueError: Bad ``head_fusion`` or ``discard_ratio``.
         TypeError: The model has no attention to record.
 
-    Example:
+    Examples:
         >>> maps = attention_rollout(model, x, head_fusion="max", discard_ratio=0.9)
         >>> heat = upsample(maps, x.shape[-2:])  # (B, H, W)
     """
@@ -409,7 +409,7 @@ def attention_rollout(
 def last_layer_attention(model: nn.Module, x: Tensor) -> Tensor:
     """The last encoder layer's raw attention ``(B, heads, T, T)``.
 
-    Example:
+    Examples:
         >>> attn = last_layer_attention(model, x)  # (B, heads, T, T)
     """
     return collect_attention(model, x).attentions[-1]
@@ -426,7 +426,7 @@ def last_layer_attention_map(
     No identity or renormalisation: the class token's attention row (``global_pool="token"``) or the
     mean of the patch-token rows (mean pooling), heads fused by ``head_fusion``.
 
-    Example:
+    Examples:
         >>> maps = last_layer_attention_map(model, x)  # (B, h, w) with (h, w) = model.feature_grid
     """
     fusion = _check_head_fusion(head_fusion)

@@ -15,7 +15,7 @@ Gradients are taken with ``torch.autograd.grad`` with respect to the captured ac
 no ``.grad`` is ever accumulated on the model's parameters and no tensor or backward hook is needed.
 The model runs in eval mode during the call; its train/eval flags are restored afterwards.
 
-Example:
+Examples:
     >>> import torch, brainvit_effnet as bve
     >>> from brainvit_effnet.explain.cam import GradCAM
     >>> model = bve.create_model("effnet_test_tf", num_classes=3)
@@ -78,7 +78,7 @@ class ClassTarget:
     Shapes:
         ``(C,) -> ()`` for one sample's output; ``(B, C) -> (B,)`` also works.
 
-    Example:
+    Examples:
         >>> ClassTarget(1)(torch.tensor([0.5, 2.0, -1.0]))
         tensor(2.)
     """
@@ -146,7 +146,7 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
     in mixed modes (e.g. a frozen backbone kept in eval) comes back exactly as it was, also on
     exceptions.
 
-    Example:
+    Examples:
         >>> with eval_mode(model):
         ...     logits = model(x)
     """
@@ -197,7 +197,7 @@ def minmax_normalize(maps: Tensor, eps: float = 1e-12) -> Tensor:
     Returns:
         Maps of the same shape in ``[0, 1]``.
 
-    Example:
+    Examples:
         >>> minmax_normalize(torch.tensor([[[1.0, 3.0]], [[0.0, 0.0]]]))
         tensor([[[0., 1.]],
         <BLANKLINE>
@@ -269,7 +269,7 @@ class BaseCAM:
     Shapes:
         ``__call__(x (B, C, H, W), targets) -> (B, H, W)`` in ``[0, 1]``.
 
-    Example:
+    Examples:
         >>> with GradCAM(model) as cam:
         ...     result = cam.explain(x)  # CamResult(maps, logits, targets)
     """
@@ -552,7 +552,7 @@ class GradCAM(BaseCAM):
     ``w_k = mean_ij dS/dA_k[i, j]``; map ``= ReLU(sum_k w_k A_k)``. See :class:`BaseCAM` for the
     arguments.
 
-    Example:
+    Examples:
         >>> with GradCAM(model) as cam:
         ...     maps = cam(x, targets=1)  # (B, H, W) in [0, 1]
     """
@@ -567,7 +567,7 @@ class GradCAMPlusPlus(BaseCAM):
     ``alpha = g^2 / (2 g^2 + sum_ij A * g^3)`` (zero where ``g == 0``),
     ``w_k = sum_ij alpha * ReLU(g)``. See :class:`BaseCAM` for the arguments.
 
-    Example:
+    Examples:
         >>> with GradCAMPlusPlus(model) as cam:
         ...     maps = cam(x)
     """
@@ -593,7 +593,7 @@ class TokenGradCAM(GradCAM):
     Raises:
         TypeError: The model has no token seams (a CNN); use :class:`GradCAM`.
 
-    Example:
+    Examples:
         >>> with TokenGradCAM(model) as cam:
         ...     maps = cam(x)  # (B, H, W)
     """
@@ -613,7 +613,7 @@ class TokenGradCAM(GradCAM):
 def token_gradcam(model: nn.Module, x: Tensor, targets: Targets = None) -> Tensor:
     """One-call token Grad-CAM ``(B, H, W)`` in ``[0, 1]`` (see :class:`TokenGradCAM`).
 
-    Example:
+    Examples:
         >>> maps = token_gradcam(model, torch.randn(2, 3, 64, 64), targets=0)
     """
     return TokenGradCAM(model)(x, targets)

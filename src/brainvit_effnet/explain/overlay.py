@@ -15,7 +15,7 @@ Only PIL, numpy and torch are used (no matplotlib, no OpenCV). The conventions a
 The overlay's per-pixel opacity is ``alpha * heatmap``: a pixel with zero attribution keeps its
 grey value exactly and only attributed pixels are tinted, whatever the colour map gives for 0.
 
-Example:
+Examples:
     >>> import torch
     >>> from brainvit_effnet.explain.overlay import explanation_grid, overlay_heatmap
     >>> image = torch.rand(1, 64, 64)
@@ -256,7 +256,7 @@ def colorize(heatmap: HeatmapLike, colormap: Colormap = "jet") -> NDArray[np.uin
         ValueError: on a wrong shape, values outside ``[0, 1]``, NaNs, or an unknown colour map.
         TypeError: if ``heatmap`` is not a float tensor/array.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> colorize(np.array([[0.0, 1.0]]), "jet").tolist()
         [[[0, 0, 128], [128, 0, 0]]]
@@ -297,7 +297,7 @@ def overlay_heatmap(
         ValueError: on bad shapes, ranges, ``alpha`` or ``mean``/``std``.
         TypeError: on non-array inputs or integer images.
 
-    Example:
+    Examples:
         >>> import torch
         >>> x = (torch.rand(3, 32, 32) - 0.5) / 0.25          # a normalised model input
         >>> img = overlay_heatmap(x, torch.rand(8, 8), mean=0.5, std=0.25)
@@ -377,7 +377,7 @@ def draw_outline(
         ValueError: on a bad outline/mask shape, non-finite points, colour or width.
         TypeError: if ``image`` is not a PIL image.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from PIL import Image
         >>> img = Image.new("RGB", (32, 32))
@@ -458,7 +458,7 @@ def save_overlay(
     Returns:
         The written path.
 
-    Example:
+    Examples:
         >>> import torch
         >>> save_overlay("out/case_0.png", torch.rand(1, 64, 64), torch.rand(64, 64))  # doctest: +SKIP
         PosixPath('out/case_0.png')
@@ -635,7 +635,7 @@ def explanation_grid(
         ValueError: on mismatched lengths, bad shapes, labels outside ``class_names``, bad layout.
         TypeError: on unsupported input types.
 
-    Example:
+    Examples:
         >>> import torch
         >>> grid = explanation_grid(torch.rand(6, 1, 64, 64), torch.rand(6, 64, 64), ncols=3, tile=96,
         ...                         true_labels=[0, 1, 2, 0, 1, 2], pred_labels=[0, 1, 1, 0, 2, 2],
@@ -756,7 +756,7 @@ def save_grid(path: str | os.PathLike[str], images: Any, heatmaps: Any, **kwargs
     Returns:
         The written path.
 
-    Example:
+    Examples:
         >>> save_grid("out/grid.png", images, heatmaps, true_labels=y, probs=p)  # doctest: +SKIP
         PosixPath('out/grid.png')
     """

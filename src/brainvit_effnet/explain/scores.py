@@ -22,7 +22,7 @@ Read localisation scores against chance, :func:`mask_fraction`: a heatmap spread
 ``mask_fraction`` of its energy inside the mask and a random pixel lands in the mask with that
 probability.
 
-Example:
+Examples:
     >>> import numpy as np
     >>> from brainvit_effnet.explain.scores import energy_inside, mask_fraction, pointing_game
     >>> heat = np.zeros((1, 4, 4)); heat[0, 1, 1] = 1.0; heat[0, 3, 3] = 1.0
@@ -169,7 +169,7 @@ def mask_fraction(masks: ArrayLike) -> FloatArray:
     Returns:
         ``(B,)`` float64 in ``[0, 1]`` (0.0 for an empty mask).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> mask_fraction(np.eye(4, dtype=bool)).tolist()
         [0.25]
@@ -203,7 +203,7 @@ def pointing_game(heatmaps: ArrayLike, masks: ArrayLike, tolerance: int = 0) -> 
         ValueError: on mismatched batch sizes, bad shapes, non-finite heatmaps, negative tolerance.
         TypeError: on non-array inputs.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> heat = np.zeros((2, 5, 5)); heat[0, 0, 0] = 1; heat[1, 4, 4] = 1
         >>> mask = np.zeros((2, 5, 5), dtype=bool); mask[:, :2, :2] = True
@@ -243,7 +243,7 @@ def energy_inside(heatmaps: ArrayLike, masks: ArrayLike) -> FloatArray:
         ValueError: on negative or non-finite heatmaps, mismatched or bad shapes.
         TypeError: on non-array inputs.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> heat = np.array([[1.0, 3.0], [0.0, 0.0]])
         >>> energy_inside(heat, np.array([[True, False], [False, False]])).tolist()
@@ -285,7 +285,7 @@ def iou_at_threshold(heatmaps: ArrayLike, masks: ArrayLike, threshold: float = 0
         ValueError: on a threshold outside ``[0, 1]``, mismatched or bad shapes, non-finite maps.
         TypeError: on non-array inputs.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> heat = np.array([[0.0, 0.2, 0.6, 1.0]])
         >>> iou_at_threshold(heat, np.array([[False, False, True, False]]), threshold=0.5).tolist()
@@ -532,7 +532,7 @@ def deletion_auc(
         ValueError: on bad shapes, targets, steps, batch size, baseline, or model output.
         TypeError: if ``model``/``images`` are of the wrong type.
 
-    Example:
+    Examples:
         >>> auc = deletion_auc(model, x, cams, targets=logits.argmax(1), steps=20)  # doctest: +SKIP
         >>> auc, curves = deletion_auc(model, x, cams, 0, return_curves=True)  # doctest: +SKIP
     """
@@ -605,7 +605,7 @@ def insertion_auc(
         ValueError: on bad shapes, targets, steps, batch size, baseline, or model output.
         TypeError: if ``model``/``images`` are of the wrong type.
 
-    Example:
+    Examples:
         >>> ins = insertion_auc(model, x, cams, targets=y, baseline="blur")  # doctest: +SKIP
         >>> dele = deletion_auc(model, x, cams, targets=y, baseline="blur")  # doctest: +SKIP
         >>> (ins - dele).mean()  # one common summary: higher is better  # doctest: +SKIP

@@ -36,7 +36,7 @@ def list_models(filter: str | Sequence[str] = "", pretrained: bool = False) -> l
         filter: Shell-style pattern(s), e.g. ``"effnet_b*_tf"``; empty matches everything.
         pretrained: List ``arch.tag`` names of the pretrained tags instead of architectures.
 
-    Example:
+    Examples:
         >>> list_models("effnet_b2*")
         ['effnet_b2', 'effnet_b2_tf']
     """
@@ -142,7 +142,7 @@ def create_model(
         WeightsUnavailableError: weights neither cached nor downloadable.
         CheckpointError: unreadable weights, or weights of another architecture.
 
-    Example:
+    Examples:
         >>> model = create_model("effnet_test_tf", num_classes=3)
         >>> model.pretrained_cfg["input_size"]
         (3, 64, 64)

@@ -5,7 +5,7 @@ Both wrap a timm EfficientNet created with ``num_classes=0, global_pool=''`` so 
 Keras' ``include_top=False``). Both follow timm's classifier interface, so trainers and explainers
 written against timm work on them unchanged.
 
-Example:
+Examples:
     >>> import torch, brainvit_effnet as bve
     >>> model = bve.create_model("effnet_test_tf", num_classes=3).eval()
     >>> model(torch.randn(2, 3, 64, 64)).shape
@@ -384,7 +384,7 @@ class EffNetTransformer(_EffNetBase):
         softmax path (same result within float tolerance); leaving the context switches back, also
         on exceptions.
 
-        Example:
+        Examples:
             >>> with model.record_attention() as maps:
             ...     logits = model(x)
             >>> len(maps) == len(model.blocks)

@@ -8,7 +8,7 @@ model, optimiser, scheduler, EMA, gradient scaler, RNG states, counters and hist
 It relies only on the model interface (``forward``, ``num_classes``, optionally
 ``freeze_backbone`` and ``backbone``), so it also trains plain timm classifiers.
 
-Example:
+Examples:
     >>> import brainvit_effnet as bve
     >>> from brainvit_effnet.data import create_transforms, load_sample
     >>> model = bve.create_model("effnet_test_tf", num_classes=3)

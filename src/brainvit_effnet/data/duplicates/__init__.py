@@ -56,7 +56,7 @@ items measure memorisation, not generalisation. Pairs whose labels disagree are 
 problem (the same picture filed under two classes) whatever the split. Adjacent slices of one
 patient are deliberately not duplicates: keep patients disjoint with a patient-level split.
 
-Example:
+Examples:
     >>> from brainvit_effnet.data.duplicates import ImageRef, leakage_report, drop_duplicates_of
     >>> train = [ImageRef("Training/glioma/a.jpg", label="glioma", split="train")]
     >>> test = [ImageRef("Testing/glioma/b.jpg", label="glioma", split="test")]

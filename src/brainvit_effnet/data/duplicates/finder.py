@@ -123,7 +123,7 @@ def find_duplicates(
         ValueError: For a bad ``max_distance``/``min_similarity``/``method``/``hash_size``/
             ``workers``, or (strict) an unreadable file.
 
-    Example:
+    Examples:
         >>> report = find_duplicates(test, train, query_name="test", reference_name="train")  # doctest: +SKIP
         >>> report.n_exact_pairs, report.n_near_pairs  # doctest: +SKIP
         (3, 7)
@@ -239,7 +239,7 @@ def leakage_report(
         test: Test items (the query).
         **kw: Keyword arguments of :func:`find_duplicates` (``max_distance``, ``workers``, ...).
 
-    Example:
+    Examples:
         >>> report = leakage_report(train_refs, test_refs, workers=2)  # doctest: +SKIP
         >>> print(report.to_markdown(max_examples=5))  # doctest: +SKIP
     """
@@ -272,7 +272,7 @@ def drop_duplicates_of(
     Raises:
         ValueError: If ``report`` is a within-set report, or its reference items are not ``train``.
 
-    Example:
+    Examples:
         >>> clean_train = drop_duplicates_of(test_refs, train_refs, max_distance=6)  # doctest: +SKIP
     """
     train_refs = _check_refs(train, "train")

@@ -68,7 +68,7 @@ class ImageRef:
         split: The set the item belongs to (``"train"``, ``"test"``, a dataset name); informative.
         key: Identifier used in reports and to match items; defaults to ``str(path)``.
 
-    Example:
+    Examples:
         >>> ref = ImageRef("Training/glioma/Tr-gl_0001.jpg", label="glioma", split="train")
         >>> ref.key
         'Training/glioma/Tr-gl_0001.jpg'
@@ -121,7 +121,7 @@ class Fingerprints:
         hash_size: Side of the hash block; hashes have ``hash_size ** 2`` bits.
         skipped: Paths of files that could not be read (only with ``strict=False``).
 
-    Example:
+    Examples:
         >>> fp = compute_fingerprints([ImageRef("a.jpg")])  # doctest: +SKIP
         >>> fp.phash_hex()[0]  # doctest: +SKIP
         'c3a1f0e0f0e0c0c0'
@@ -296,7 +296,7 @@ def compute_fingerprints(
         TypeError: If ``items`` is not a sequence of :class:`ImageRef`.
         ValueError: For a bad ``hash_size`` or ``workers``, or (strict) an unreadable file.
 
-    Example:
+    Examples:
         >>> fp = compute_fingerprints([ImageRef("a.jpg"), ImageRef("b.png")], workers=2)  # doctest: +SKIP
         >>> fp.phash.shape  # doctest: +SKIP
         (2, 8)
@@ -376,7 +376,7 @@ def hamming_distances(a: npt.NDArray[np.uint8], b: npt.NDArray[np.uint8]) -> npt
 
     Meant for small sets and inspection; :func:`find_duplicates` works in chunks instead.
 
-    Example:
+    Examples:
         >>> h = np.array([[0b1111_0000], [0b1111_1111]], dtype=np.uint8)
         >>> hamming_distances(h, h).tolist()
         [[0, 4], [4, 0]]
@@ -405,7 +405,7 @@ def thumbnail_similarity(a: npt.NDArray[np.uint8], b: npt.NDArray[np.uint8]) -> 
     stays above ~0.985 for shifts of up to ~1.5% of the image side; adjacent MRI slices and
     different scans score lower (see the package docstring). Two constant thumbnails score 1.0.
 
-    Example:
+    Examples:
         >>> t = np.random.default_rng(0).integers(0, 255, (1, 64, 64), dtype=np.uint8)
         >>> float(thumbnail_similarity(t, t)[0]) > 0.999
         True

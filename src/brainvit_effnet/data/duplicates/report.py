@@ -81,7 +81,7 @@ class DuplicateReport:
         reference_name: Name of the reference set in reports (e.g. ``"train"``).
         skipped: Unreadable files skipped (lenient mode), from both sets.
 
-    Example:
+    Examples:
         >>> report = find_duplicates(test_refs, train_refs)  # doctest: +SKIP
         >>> report.n_query_with_any, f"{report.frac_query_with_any:.1%}"  # doctest: +SKIP
         (13, '65.0%')

@@ -1,0 +1,59 @@
+"""MkDocs hook: fill the generated parts of pages at build time, so no table is typed by hand.
+
+A page asks for generated content with an HTML comment on a line of its own:
+
+* ``<!-- generated: model-zoo -->``: the model-zoo table, from the registry
+  (:func:`brainvit_effnet.models.catalog.describe_models`);
+* ``<!-- generated: benchmark-results -->``: the benchmark tables, from
+  ``benchmarks/results/*.json`` (``benchmarks/results_page.py``).
+
+An unknown marker fails the build rather than leaving a hole in the page.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+# Under mkdocs' logger, so `mkdocs build --strict` turns these warnings into a failed build.
+_log = logging.getLogger("mkdocs.hooks.generated")
+_MARKER = re.compile(r"^<!-- generated: ([a-z0-9-]+) -->$", re.MULTILINE)
+
+
+def _model_zoo() -> str:
+    from brainvit_effnet.models.catalog import describe_models, markdown_table
+
+    return markdown_table(describe_models())
+
+
+def _benchmark_results() -> str:
+    # benchmarks/ is a folder of scripts, not a package: load the renderer from its file.
+    path = ROOT / "benchmarks" / "results_page.py"
+    if not path.is_file():
+        _log.warning("benchmarks/results_page.py is missing: the benchmark page is left empty.")
+        return "*The benchmark renderer `benchmarks/results_page.py` is missing.*\n"
+    spec = importlib.util.spec_from_file_location("results_page", path)
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return str(module.render_results_page(ROOT / "benchmarks" / "results"))
+
+
+GENERATORS = {"model-zoo": _model_zoo, "benchmark-results": _benchmark_results}
+
+
+def on_page_markdown(markdown: str, page: Any, **kwargs: Any) -> str:
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in GENERATORS:
+            raise ValueError(
+                f"{page.file.src_path}: unknown generated section {name!r}; known: {sorted(GENERATORS)}."
+            )
+        return GENERATORS[name]()
+
+    return _MARKER.sub(fill, markdown)

@@ -1,0 +1,85 @@
+"""A description of every model in the zoo, read from the registry (for the CLI and the docs).
+
+The ``brainvit-effnet models`` command and the docs' model-zoo page both render
+:func:`describe_models`, so neither is ever typed by hand.
+
+Examples:
+    >>> from brainvit_effnet.models.catalog import describe_models
+    >>> [m.name for m in describe_models("effnet_b2*")]
+    ['effnet_b2', 'effnet_b2_tf']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from ._factory import create_model, list_models
+from .zoo import default_cfgs
+
+__all__ = ["ModelInfo", "describe_models", "markdown_table"]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One architecture of the zoo.
+
+    Attributes:
+        name: Architecture name for :func:`~brainvit_effnet.create_model`.
+        family: ``"baseline"`` (EfficientNet, pooling, dropout, linear) or ``"transformer"``.
+        backbone: The timm EfficientNet it is built on.
+        input_size: Native ``(C, H, W)``.
+        params: Parameters with the default head (4 classes), in units.
+        tags: Pretrained tags, the default first.
+        hub_ids: Hugging Face Hub repo of each tag's weights.
+    """
+
+    name: str
+    family: str
+    backbone: str
+    input_size: tuple[int, int, int]
+    params: int
+    tags: tuple[str, ...]
+    hub_ids: dict[str, str]
+
+
+def describe_models(filter: str | Sequence[str] = "") -> list[ModelInfo]:
+    """Describe the models matching ``filter`` (shell wildcards), built on the meta device.
+
+    No weights are allocated or downloaded: parameter counts come from the meta-device modules.
+    """
+    infos = []
+    for name in list_models(filter):
+        with torch.device("meta"):
+            model = create_model(name)
+        cfgs = default_cfgs[name]
+        infos.append(
+            ModelInfo(
+                name=name,
+                family="transformer" if name.endswith("_tf") else "baseline",
+                backbone=str(model.backbone_name),
+                input_size=tuple(cfgs.default.input_size),  # type: ignore[arg-type]
+                params=sum(p.numel() for p in model.parameters()),
+                tags=tuple(cfgs.tags),
+                hub_ids={tag: str(cfgs.cfgs[tag].hf_hub_id) for tag in cfgs.tags},
+            )
+        )
+    return infos
+
+
+def markdown_table(infos: Sequence[ModelInfo]) -> str:
+    """A Markdown table of ``infos``: name, family, backbone, input, parameters, tags and weights."""
+    lines = [
+        "| model | family | backbone (timm) | input | params | pretrained tags | weights on the Hub |",
+        "|---|---|---|---|---:|---|---|",
+    ]
+    for m in infos:
+        side = f"{m.input_size[-2]}×{m.input_size[-1]}"
+        tags = ", ".join(f"`{t}`" + (" (default)" if i == 0 else "") for i, t in enumerate(m.tags))
+        hubs = "<br>".join(f"`{t}`: `{repo}`" for t, repo in m.hub_ids.items())
+        lines.append(
+            f"| `{m.name}` | {m.family} | `{m.backbone}` | {side} | {m.params / 1e6:.2f}M | {tags} | {hubs} |"
+        )
+    return "\n".join(lines) + "\n"
