@@ -11,7 +11,7 @@ Data sources (``ExperimentConfig.data``):
   used (with a grouped validation hold-out from training), otherwise a grouped, stratified
   train/validation/test hold-out is drawn.
 
-Example:
+Examples:
     >>> from brainvit_effnet.experiment import ExperimentConfig, run_experiment
     >>> cfg = ExperimentConfig(model="effnet_test_tf", data="sample")
     >>> cfg.train.epochs = 2
