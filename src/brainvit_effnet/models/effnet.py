@@ -160,7 +160,7 @@ class _EffNetBase(nn.Module):
 
 
 class EffNetBaseline(_EffNetBase):
-    """EfficientNet -> global average pooling -> dropout -> linear (Zulfiqar et al., 2023).
+    """EfficientNet -> [CBAM] -> global average pooling -> dropout -> linear (Zulfiqar et al., 2023).
 
     Args:
         backbone: timm EfficientNet name, e.g. ``"efficientnet_b2"``.
@@ -168,11 +168,13 @@ class EffNetBaseline(_EffNetBase):
         in_chans: Input channels; 1 adapts the stem to greyscale MRI.
         img_size: Native input size (recorded for preprocessing; any size >= 32 works).
         global_pool: ``"avg"`` (the study), ``"max"``, ``"avgmax"`` or ``"catavgmax"``.
+        cbam: Insert a CBAM block between backbone and pooling, as the transformer variants do
+            before their projection (so an ablation can cross CBAM with the transformer).
         drop_rate: Dropout before the classifier.
         backbone_drop_path_rate: Stochastic depth inside the backbone (Keras' ``drop_connect_rate``).
 
     Shapes:
-        ``forward_features``: ``(B, C_in, H, W) -> (B, C, H/32, W/32)``;
+        ``forward_features``: ``(B, C_in, H, W) -> (B, C, H/32, W/32)`` (after CBAM, if any);
         ``forward``: ``-> (B, num_classes)``.
     """
 
@@ -183,6 +185,7 @@ class EffNetBaseline(_EffNetBase):
         in_chans: int = 3,
         img_size: int | tuple[int, int] = 224,
         global_pool: str = "avg",
+        cbam: bool = False,
         drop_rate: float = 0.2,
         backbone_drop_path_rate: float = 0.0,
         device: torch.device | str | None = None,
@@ -192,6 +195,7 @@ class EffNetBaseline(_EffNetBase):
         self.num_classes = num_classes
         self.drop_rate = drop_rate
         self.num_features = self.head_hidden_size = self.backbone_features
+        self.cbam: nn.Module = CbamModule(self.backbone_features) if cbam else nn.Identity()
         self.global_pool = SelectAdaptivePool2d(pool_type=global_pool, flatten=True)
         self.head_drop = nn.Dropout(drop_rate)
         self.head: nn.Module = self._make_head(num_classes)
@@ -209,8 +213,8 @@ class EffNetBaseline(_EffNetBase):
         self.head = self._make_head(num_classes)
 
     def forward_features(self, x: Tensor) -> Tensor:
-        """Backbone feature map ``(B, C, h, w)``."""
-        return self._backbone_features(x)
+        """Backbone feature map ``(B, C, h, w)`` (refined by CBAM when the model has one)."""
+        return self.cbam(self._backbone_features(x))
 
     def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
         """Pool, dropout and classify a feature map; ``pre_logits=True`` stops before the linear layer."""
@@ -223,7 +227,9 @@ class EffNetBaseline(_EffNetBase):
     @torch.jit.ignore
     def group_matcher(self, coarse: bool = False) -> dict[str, Any]:
         """Parameter groups for layer-wise learning-rate decay (timm interface)."""
-        return self._backbone_group_matcher(coarse)
+        matcher = self._backbone_group_matcher(coarse)
+        matcher["neck"] = r"^cbam"
+        return matcher
 
     @torch.jit.ignore
     def no_weight_decay(self) -> set[str]:
