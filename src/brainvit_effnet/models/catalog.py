@@ -60,7 +60,7 @@ def describe_models(filter: str | Sequence[str] = "") -> list[ModelInfo]:
                 name=name,
                 family="transformer" if name.endswith("_tf") else "baseline",
                 backbone=str(model.backbone_name),
-                input_size=tuple(cfgs.default.input_size),  # type: ignore[arg-type]
+                input_size=tuple(cfgs.default.input_size),
                 params=sum(p.numel() for p in model.parameters()),
                 tags=tuple(cfgs.tags),
                 hub_ids={tag: str(cfgs.cfgs[tag].hf_hub_id) for tag in cfgs.tags},
@@ -76,7 +76,7 @@ def markdown_table(infos: Sequence[ModelInfo]) -> str:
         "|---|---|---|---|---:|---|---|",
     ]
     for m in infos:
-        side = f"{m.input_size[-2]}×{m.input_size[-1]}"
+        side = f"{m.input_size[-2]}\u00d7{m.input_size[-1]}"  # the multiplication sign
         tags = ", ".join(f"`{t}`" + (" (default)" if i == 0 else "") for i, t in enumerate(m.tags))
         hubs = "<br>".join(f"`{t}`: `{repo}`" for t, repo in m.hub_ids.items())
         lines.append(
