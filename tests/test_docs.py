@@ -12,7 +12,7 @@ from types import ModuleType, SimpleNamespace
 import pytest
 
 import brainvit_effnet as bve
-from brainvit_effnet.models.catalog import describe_models, markdown_table
+from brainvit_effnet.models.catalog import describe_models, markdown_table, markdown_weights_table
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -49,7 +49,9 @@ def test_zoo_table_lists_every_registered_model_with_its_tags() -> None:
     for name in bve.list_models():
         assert f"| `{name}` |" in table
     assert "`in1k` (default), `figshare`" in table
-    assert "`figshare`: `brainvit-effnet/effnet_b2_tf.figshare`" in table
+    weights = markdown_weights_table(describe_models("effnet_b2_tf"))
+    assert "| `effnet_b2_tf.figshare` | `brainvit-effnet/effnet_b2_tf.figshare` |" in weights
+    assert "| `effnet_b2_tf.in1k` | `timm/efficientnet_b2.ra_in1k` |" in weights
 
 
 def test_zoo_parameter_counts_match_the_built_models() -> None:

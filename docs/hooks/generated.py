@@ -2,7 +2,8 @@
 
 A page asks for generated content with an HTML comment on a line of its own:
 
-* ``<!-- generated: model-zoo -->``: the model-zoo table, from the registry
+* ``<!-- generated: model-zoo -->`` and ``<!-- generated: model-weights -->``: the model-zoo
+  table and where each tag's weights live, from the registry
   (:func:`brainvit_effnet.models.catalog.describe_models`);
 * ``<!-- generated: benchmark-results -->``: the benchmark tables, from
   ``benchmarks/results/*.json`` (``benchmarks/results_page.py``).
@@ -30,6 +31,12 @@ def _model_zoo() -> str:
     return markdown_table(describe_models())
 
 
+def _model_weights() -> str:
+    from brainvit_effnet.models.catalog import describe_models, markdown_weights_table
+
+    return markdown_weights_table(describe_models())
+
+
 def _benchmark_results() -> str:
     # benchmarks/ is a folder of scripts, not a package: load the renderer from its file.
     path = ROOT / "benchmarks" / "results_page.py"
@@ -44,7 +51,11 @@ def _benchmark_results() -> str:
     return str(module.render_results_page(ROOT / "benchmarks" / "results"))
 
 
-GENERATORS = {"model-zoo": _model_zoo, "benchmark-results": _benchmark_results}
+GENERATORS = {
+    "model-zoo": _model_zoo,
+    "model-weights": _model_weights,
+    "benchmark-results": _benchmark_results,
+}
 
 
 def on_page_markdown(markdown: str, page: Any, **kwargs: Any) -> str:

@@ -19,7 +19,7 @@ import torch
 from ._factory import create_model, list_models
 from .zoo import default_cfgs
 
-__all__ = ["ModelInfo", "describe_models", "markdown_table"]
+__all__ = ["ModelInfo", "describe_models", "markdown_table", "markdown_weights_table"]
 
 
 @dataclass(frozen=True)
@@ -70,16 +70,23 @@ def describe_models(filter: str | Sequence[str] = "") -> list[ModelInfo]:
 
 
 def markdown_table(infos: Sequence[ModelInfo]) -> str:
-    """A Markdown table of ``infos``: name, family, backbone, input, parameters, tags and weights."""
+    """A Markdown table of ``infos``: name, family, backbone, input size, parameters and tags."""
     lines = [
-        "| model | family | backbone (timm) | input | params | pretrained tags | weights on the Hub |",
-        "|---|---|---|---|---:|---|---|",
+        "| model | family | backbone (timm) | input | params | pretrained tags |",
+        "|---|---|---|---|---:|---|",
     ]
     for m in infos:
         side = f"{m.input_size[-2]}\u00d7{m.input_size[-1]}"  # the multiplication sign
         tags = ", ".join(f"`{t}`" + (" (default)" if i == 0 else "") for i, t in enumerate(m.tags))
-        hubs = "<br>".join(f"`{t}`: `{repo}`" for t, repo in m.hub_ids.items())
         lines.append(
-            f"| `{m.name}` | {m.family} | `{m.backbone}` | {side} | {m.params / 1e6:.2f}M | {tags} | {hubs} |"
+            f"| `{m.name}` | {m.family} | `{m.backbone}` | {side} | {m.params / 1e6:.2f}M | {tags} |"
         )
+    return "\n".join(lines) + "\n"
+
+
+def markdown_weights_table(infos: Sequence[ModelInfo]) -> str:
+    """A Markdown table of where each ``arch.tag``'s weights live on the Hugging Face Hub."""
+    lines = ["| `arch.tag` | Hub repo |", "|---|---|"]
+    for m in infos:
+        lines.extend(f"| `{m.name}.{tag}` | `{repo}` |" for tag, repo in m.hub_ids.items())
     return "\n".join(lines) + "\n"
