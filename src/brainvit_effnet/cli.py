@@ -3,6 +3,7 @@
 Subcommands:
     demo      train a small model on the bundled sample, evaluate on held-out patients, save, report
     train     train from a YAML config plus flag overrides (``--cv``: official-fold cross-validation)
+    ablate    factorial ablation (transformer x label smoothing x CBAM) over folds and seeds, summarised
     evaluate  evaluate a saved model on a dataset; JSON + Markdown report and plots
     predict   class probabilities for image files or folders, as CSV
     explain   heatmap overlays (Grad-CAM family, attention rollout) and localisation scores
@@ -130,6 +131,71 @@ def _cmd_train(args: argparse.Namespace) -> int:
     _print_files(
         "Files:", {"model": result["model_dir"], **result["report_files"], "run": result["output_dir"]}
     )
+    return 0
+
+
+def _factor(text: str) -> tuple[str, list[Any]]:
+    """``NAME=L1,L2`` or ``NAME=[L1, L2]`` (levels read as YAML) -> (name, levels)."""
+    name, sep, levels = text.partition("=")
+    if not sep or not name or not levels:
+        raise ValueError(f"--factor expects NAME=LEVEL,LEVEL (e.g. train.lr=1e-3,3e-4); got {text!r}.")
+    parsed = yaml.safe_load(levels)
+    return name, parsed if isinstance(parsed, list) else [yaml.safe_load(v) for v in levels.split(",")]
+
+
+def _cmd_ablate(args: argparse.Namespace) -> int:
+    from .ablation import AblationStudy, ablation_tables, run_ablation
+    from .train.config import read_mapping
+
+    values = read_mapping(args.study, "ablation study") if args.study else {}
+    overrides: dict[str, Any] = {f"base.{k}": v for k, v in _overrides(args.set or []).items()}
+    for flag, key in (
+        ("data", "base.data"),
+        ("folds", "folds"),
+        ("seeds", "seeds"),
+        ("epochs", "base.train.epochs"),
+        ("out", "output_dir"),
+    ):
+        if getattr(args, flag) is not None:
+            overrides[key] = getattr(args, flag)
+    if args.model_size:
+        current = str((values.get("base") or {}).get("model", ExperimentConfig().model))
+        overrides["base.model"] = f"effnet_{args.model_size}" + ("_tf" if "_tf" in current else "")
+    if args.factor:
+        overrides["factors"] = dict(_factor(f) for f in args.factor)
+    if args.keep_checkpoints:
+        overrides["keep_checkpoints"] = True
+    study = AblationStudy.from_dict(apply_overrides(values, overrides))
+    cells = study.cells()
+    runs = study.runs(cells)
+    repeats = sorted({(r.fold, r.seed) for r in runs})
+    print(
+        f"Ablation: {len(cells)} cells x {len(repeats)} repeats (test folds "
+        f"{sorted({f for f, _ in repeats})}, seeds {sorted({s for _, s in repeats})}) = {len(runs)} runs "
+        f"in {study.output_dir}"
+    )
+    for cell in cells:
+        if cell.skipped:
+            print(f"  skipped {cell.name}: {cell.skipped}")
+    if args.dry_run:
+        states = [r.state() for r in runs]
+        print(
+            f"{states.count('finished')} finished (reused), {states.count('partial')} unfinished (set aside "
+            f"and redone), {states.count('new')} to train."
+        )
+        return 0
+
+    def progress(record: dict[str, Any]) -> None:
+        accuracy = record["metrics"].get("accuracy", float("nan"))
+        print(
+            f"[{record['index']}/{record['total']}] {record['output_dir']}: {record['status']}, "
+            f"test accuracy {accuracy:.3f}"
+        )
+
+    result = run_ablation(study, on_run=progress)
+    print()
+    print(ablation_tables(result["summary"]))
+    _print_files("Files:", result["report_files"])
     return 0
 
 
@@ -351,6 +417,34 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--cv", action="store_true", help="cross-validate over the official Figshare folds")
     train.add_argument("--resume", help="checkpoint folder to continue (<output-dir>/checkpoints/last)")
     train.set_defaults(func=_cmd_train)
+
+    ablate = sub.add_parser(
+        "ablate", help="factorial ablation (transformer x label smoothing x CBAM) over folds and seeds"
+    )
+    ablate.add_argument(
+        "study", nargs="?", help="YAML/JSON study (base:, factors:, folds:, seeds:, metrics:, output_dir:)"
+    )
+    ablate.add_argument(
+        "--model-size", choices=("b0", "b1", "b2", "b3", "b4", "test"), help="EfficientNet size of every cell"
+    )
+    ablate.add_argument("--data", help="sample | figshare:PATH (official folds)")
+    ablate.add_argument("--folds", type=int, nargs="+", help="test folds to repeat over (default: all)")
+    ablate.add_argument("--seeds", type=int, nargs="+", help="seeds to repeat over (default: 0)")
+    ablate.add_argument("--epochs", type=int)
+    ablate.add_argument("--out", help="study folder (default: runs/ablation); rerun it to resume")
+    ablate.add_argument(
+        "--factor",
+        action="append",
+        metavar="NAME=L1,L2",
+        help="a factor and its levels, e.g. cbam=false,true or train.lr=1e-3,3e-4 (repeatable; replaces "
+        "the study's factors; default: transformer, label_smoothing 0/0.1, cbam)",
+    )
+    ablate.add_argument(
+        "--set", action="append", metavar="KEY=VALUE", help="override the base experiment, e.g. train.lr=3e-4"
+    )
+    ablate.add_argument("--keep-checkpoints", action="store_true", help="keep each run's checkpoints/")
+    ablate.add_argument("--dry-run", action="store_true", help="show the plan and what is already done")
+    ablate.set_defaults(func=_cmd_ablate)
 
     evaluate = sub.add_parser("evaluate", help="evaluate a saved model; writes a report with plots")
     evaluate.add_argument("model_dir", help="folder written by save_pretrained (e.g. <run>/model)")
