@@ -114,6 +114,14 @@ def test_generic_factors_tags_and_other_losses(tmp_path: Path) -> None:
     assert [(r.fold, r.val_fold, r.seed) for r in runs] == [(3, 4, 0)] * 2 + [(3, 4, 7)] * 2
     assert runs[-1].config.train.seed == 7
 
+    nested = study(
+        tmp_path,
+        base={**TINY_BASE, "train": {"loss": "focal", "loss_kwargs": {"gamma": 2.0}}},
+        factors={"train.loss_kwargs.gamma": [1.0, 3.0]},
+    )
+    assert [c.config.train.loss_kwargs for c in nested.cells()] == [{"gamma": 1.0}, {"gamma": 3.0}]
+    assert nested.base.train.loss_kwargs == {"gamma": 2.0}  # levels never leak into the base
+
 
 def test_cells_whose_model_cannot_be_built_are_skipped_with_the_reason(tmp_path: Path) -> None:
     s = study(tmp_path, factors={"transformer": [False, True], "model_kwargs.depth": [1, 2]})

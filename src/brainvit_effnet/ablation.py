@@ -52,6 +52,7 @@ Examples:
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime
 import difflib
@@ -114,9 +115,17 @@ _TARGETS = {
     "label_smoothing": ("train.loss", "train.loss_kwargs"),
     "cbam": ("model_kwargs.cbam",),
 }
-# Options that cannot change a run's results: ignored when a finished run is matched to the study.
+# Options the study sets for each run: they cannot be factors.
 _SET_PER_RUN = ("data", "val_folds", "test_folds", "train.seed", "train.output_dir")
-_NOT_COMPARED = ("train.output_dir", "train.overwrite", "train.progress", "train.num_workers", "cache")
+# Options that cannot change a run's test metrics: ignored when a finished run is matched to the study.
+_NOT_COMPARED = (
+    "train.output_dir",
+    "train.overwrite",
+    "train.progress",
+    "train.num_workers",
+    "cache",
+    "bootstrap",
+)
 _RESULT = "result.json"
 _RUN_CONFIG = "run_config.json"
 _STUDY = "study.json"
@@ -258,7 +267,7 @@ def _with_smoothing(train: dict[str, Any], eps: float) -> None:
 
 def _apply_level(values: dict[str, Any], name: str, level: Any) -> dict[str, Any]:
     """The experiment dict ``values`` with factor ``name`` set to ``level`` (a new dict)."""
-    values = {k: (dict(v) if isinstance(v, dict) else v) for k, v in values.items()}
+    values = copy.deepcopy(values)
     if name == "transformer":
         values["model"] = _with_transformer(str(values["model"]), bool(level))
     elif name == "label_smoothing":
@@ -630,7 +639,8 @@ def run_ablation(
 
     Finished runs (with a ``result.json``) are reused; unfinished ones are moved to
     ``incomplete/`` and redone. Before each run the Python, NumPy and PyTorch generators are
-    seeded with the run's seed, so the model's initial weights depend on the seed alone.
+    seeded with the run's seed, so the model's initial weights depend on the seed alone. One
+    process at a time per study folder: a run another process is still training looks unfinished.
 
     Args:
         study: The study.
