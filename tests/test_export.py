@@ -1,4 +1,7 @@
-"""ONNX export: the exported graph computes what the PyTorch model computes (when the extra is installed)."""
+"""Export: ONNX (when the extra is installed) and TorchScript graphs compute what PyTorch computes.
+
+Checked on random batches of several sizes and on real MRI slices of the bundled sample.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,10 @@ import torch
 
 import brainvit_effnet as bve
 from brainvit_effnet.cli import main
-from brainvit_effnet.export import export_onnx
+from brainvit_effnet.export import export_onnx, export_torchscript, parity_on_sample, sample_images
+
+# torch.jit.load in the tests themselves: deprecated upstream, still the way to load TorchScript files
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")
 
 needs_onnx = pytest.mark.skipif(
     any(importlib.util.find_spec(m) is None for m in ("onnx", "onnxscript", "onnxruntime")),
@@ -39,8 +45,10 @@ def test_export_matches_pytorch_at_any_batch_size(name: str, tmp_path: Path) -> 
 @needs_onnx
 def test_cli_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     folder = bve.save_pretrained(bve.create_model("effnet_test_tf", num_classes=3), tmp_path / "model")
-    assert main(["export", str(folder), "--out", str(tmp_path / "model.onnx")]) == 0
-    assert "verified with ONNX Runtime" in capsys.readouterr().out
+    assert main(["export", str(folder), "--out", str(tmp_path / "model.onnx"), "--parity-images", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "verified with ONNX Runtime" in out
+    assert "Max abs logit difference on 4 real sample images" in out
     assert (tmp_path / "model.onnx").stat().st_size > 10_000
 
 
@@ -51,3 +59,51 @@ def test_missing_input_size_is_a_clear_error(tmp_path: Path) -> None:
         return
     with pytest.raises(ValueError, match="input_size"):
         export_onnx(torch.nn.Linear(2, 2), tmp_path / "x.onnx")
+
+
+@needs_onnx
+def test_onnx_parity_on_real_sample_images(tmp_path: Path) -> None:
+    model = bve.create_model("effnet_test_tf", num_classes=3)
+    report = parity_on_sample(model, export_onnx(model, tmp_path / "m.onnx"), n_images=6)
+    assert report.format == "onnx" and report.n_images == 6 and report.image_size == (3, 64, 64)
+    assert report.max_abs_diff < 1e-4 and report.argmax_agreement == 1.0
+    assert "Figshare" in report.source and report.to_dict()["image_size"] == [3, 64, 64]
+
+
+@pytest.mark.parametrize("name", ["effnet_test", "effnet_test_tf"])
+def test_torchscript_export_matches_pytorch(name: str, tmp_path: Path) -> None:
+    model = bve.create_model(name, num_classes=3).train()
+    path = export_torchscript(model, tmp_path / "m.pt")
+    assert model.training  # mode restored
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt"]  # no temporary files left
+    loaded = torch.jit.load(str(path))
+    x = torch.randn(5, 3, 64, 64)  # a batch size the trace never saw
+    with torch.no_grad():
+        assert torch.allclose(loaded(x), model.eval()(x), atol=1e-5)
+    report = parity_on_sample(model, path, n_images=4)
+    assert report.format == "torchscript" and report.n_images == 4
+    assert report.max_abs_diff < 1e-5 and report.argmax_agreement == 1.0
+
+
+def test_cli_export_torchscript(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = bve.save_pretrained(bve.create_model("effnet_test_tf", num_classes=3), tmp_path / "model")
+    out_file = tmp_path / "model.pt"
+    assert main(["export", str(folder), "--format", "torchscript", "--out", str(out_file)]) == 0
+    out = capsys.readouterr().out
+    assert "verified against PyTorch" in out
+    assert "Max abs logit difference on 16 real sample images" in out
+    assert torch.jit.load(str(out_file))(torch.randn(2, 3, 64, 64)).shape == (2, 3)
+
+
+def test_sample_images_are_real_preprocessed_slices() -> None:
+    model = bve.create_model("effnet_test", num_classes=3)
+    images = sample_images(model, 5)
+    assert images.shape == (5, 3, 64, 64) and images.dtype == torch.float32
+    assert images.std() > 0.1  # real, normalised images, not blanks
+    with pytest.raises(ValueError, match="n must be"):
+        sample_images(model, 0)
+
+
+def test_parity_rejects_unknown_format(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="cannot tell the format"):
+        parity_on_sample(torch.nn.Linear(2, 2), tmp_path / "model.bin")

@@ -7,7 +7,7 @@ Subcommands:
     evaluate  evaluate a saved model on a dataset; JSON + Markdown report and plots
     predict   class probabilities for image files or folders, as CSV
     explain   heatmap overlays (Grad-CAM family, attention rollout) and localisation scores
-    export    ONNX export, verified with ONNX Runtime
+    export    ONNX (verified with ONNX Runtime) or TorchScript export, with parity on real images
     models    list the model zoo
 
 Data are given as ``sample`` (the bundled Figshare sample, the default), ``figshare:PATH`` or
@@ -322,13 +322,24 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from .export import export_onnx
+    from .export import export_onnx, export_torchscript, parity_on_sample
 
     model = from_pretrained(args.model_dir)
-    path = export_onnx(model, args.out, opset=args.opset, verify=not args.no_verify)
-    print(
-        f"Exported {args.model_dir} to {path}" + ("" if args.no_verify else " (verified with ONNX Runtime)")
-    )
+    verify = not args.no_verify
+    if args.format == "torchscript":
+        path = export_torchscript(model, args.out or "model.pt", verify=verify)
+        checked = " (verified against PyTorch)"
+    else:
+        path = export_onnx(model, args.out or "model.onnx", opset=args.opset, verify=verify)
+        checked = " (verified with ONNX Runtime)"
+    print(f"Exported {args.model_dir} to {path}" + (checked if verify else ""))
+    if verify and args.parity_images > 0:
+        report = parity_on_sample(model, path, n_images=args.parity_images)
+        print(
+            f"Max abs logit difference on {report.n_images} real sample images (bundled Figshare sample): "
+            f"{report.max_abs_diff:.3g} (mean {report.mean_abs_diff:.3g}, predicted class agrees on "
+            f"{report.argmax_agreement:.0%})"
+        )
     return 0
 
 
@@ -484,11 +495,25 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--no-crop", action="store_true", help="skip the study's brain crop")
     explain.set_defaults(func=_cmd_explain)
 
-    export = sub.add_parser("export", help="export a saved model to ONNX (needs the [onnx] extra)")
+    export = sub.add_parser(
+        "export", help="export a saved model to ONNX (needs the [onnx] extra) or TorchScript"
+    )
     export.add_argument("model_dir", help="folder written by save_pretrained")
-    export.add_argument("--out", default="model.onnx")
-    export.add_argument("--opset", type=int, default=18)
-    export.add_argument("--no-verify", action="store_true", help="skip the ONNX Runtime comparison")
+    export.add_argument(
+        "--format", choices=("onnx", "torchscript"), default="onnx", help="(default: %(default)s)"
+    )
+    export.add_argument("--out", help="output file (default: model.onnx, or model.pt for torchscript)")
+    export.add_argument("--opset", type=int, default=18, help="ONNX opset (default: %(default)s)")
+    export.add_argument(
+        "--no-verify", action="store_true", help="skip the comparison of the exported file with PyTorch"
+    )
+    export.add_argument(
+        "--parity-images",
+        type=int,
+        default=16,
+        help="report the max abs logit difference on this many real images of the bundled sample "
+        "(0: skip; default: %(default)s)",
+    )
     export.set_defaults(func=_cmd_export)
 
     models = sub.add_parser("models", help="list the model zoo")

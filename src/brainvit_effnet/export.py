@@ -1,36 +1,58 @@
-"""ONNX export, verified against PyTorch with ONNX Runtime.
+"""Export to ONNX or TorchScript, verified against eager PyTorch.
 
-Needs the optional extra: ``pip install "brainvit-effnet[onnx]"`` (onnx, onnxscript, onnxruntime).
+ONNX needs the optional extra ``pip install "brainvit-effnet[onnx]"`` (onnx, onnxscript, onnxruntime);
+TorchScript needs nothing beyond torch. Both exports are written to a temporary file first and renamed,
+so an interrupted export never leaves a half-written file, and both are checked against the eager model
+on random batches of two batch sizes (``verify=True``).
+
+:func:`parity_on_sample` measures what matters for deployment: the largest absolute difference of the
+logits between the eager model and the exported file on **real** MRI slices (the bundled Figshare
+sample, preprocessed with the model's own eval transform).
 
 Example:
     >>> import brainvit_effnet as bve
-    >>> from brainvit_effnet.export import export_onnx
+    >>> from brainvit_effnet.export import export_onnx, export_torchscript, parity_on_sample
     >>> model = bve.create_model("effnet_test_tf", num_classes=3)
     >>> path = export_onnx(model, "model.onnx")  # doctest: +SKIP
+    >>> ts_path = export_torchscript(model, "model.pt")  # doctest: +SKIP
+    >>> parity_on_sample(model, ts_path).max_abs_diff < 1e-4  # doctest: +SKIP
+    True
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import logging
 import os
 import tempfile
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["export_onnx"]
+__all__ = ["ParityReport", "export_onnx", "export_torchscript", "parity_on_sample", "sample_images"]
 
 _logger = logging.getLogger(__name__)
 _EXTRA = 'pip install "brainvit-effnet[onnx]"'
+_TORCHSCRIPT_SUFFIXES = (".pt", ".pth", ".ts", ".torchscript")
 
 
 def _require(*modules: str) -> None:
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
     if missing:
         raise ImportError(f"ONNX export needs {', '.join(missing)}: {_EXTRA}")
+
+
+def _input_size(model: nn.Module, input_size: tuple[int, int, int] | None) -> tuple[int, ...]:
+    size = input_size or tuple(getattr(model, "pretrained_cfg", {}).get("input_size", ()))
+    if len(size) != 3:
+        raise ValueError("pass input_size=(C, H, W): the model has no pretrained_cfg['input_size'].")
+    return tuple(int(v) for v in size)
 
 
 def export_onnx(
@@ -63,9 +85,7 @@ def export_onnx(
         ValueError: no input size known, or the exported graph disagrees with PyTorch.
     """
     _require("onnx", "onnxscript", *(("onnxruntime",) if verify else ()))
-    size = input_size or tuple(getattr(model, "pretrained_cfg", {}).get("input_size", ()))
-    if len(size) != 3:
-        raise ValueError("pass input_size=(C, H, W): the model has no pretrained_cfg['input_size'].")
+    size = _input_size(model, input_size)
     out = Path(path).expanduser()
     out.parent.mkdir(parents=True, exist_ok=True)
     was_training = model.training
@@ -83,7 +103,8 @@ def export_onnx(
                 raise ValueError("torch.onnx.export returned no program; update torch and onnxscript.")
             program.save(tmp)
             if verify:
-                _verify(model, tmp, size, batches=(1, 3) if dynamic_batch else (2,), atol=atol)
+                run = _onnx_runner(tmp)
+                _verify(model, run, size, batches=(1, 3) if dynamic_batch else (2,), atol=atol, kind="ONNX")
             os.replace(tmp, out)
         finally:
             Path(tmp).unlink(missing_ok=True)
@@ -93,21 +114,223 @@ def export_onnx(
     return out
 
 
-def _verify(
-    model: nn.Module, path: str, size: tuple[int, ...], batches: tuple[int, ...], atol: float
-) -> None:
+def export_torchscript(
+    model: nn.Module,
+    path: str | os.PathLike[str],
+    *,
+    input_size: tuple[int, int, int] | None = None,
+    verify: bool = True,
+    atol: float = 1e-4,
+) -> Path:
+    """Export ``model`` (in eval mode) to TorchScript with ``torch.jit.trace``, for LibTorch/C++ use.
+
+    The graph is traced at the model's input size: it takes any batch size, but only that image size
+    (the models' shape checks are Python branches, frozen by the trace). ``torch.jit`` is deprecated
+    upstream in favour of ``torch.export``; its deprecation warnings are silenced here. Load the file
+    with ``torch.jit.load(path)``.
+
+    Args:
+        model: A classifier; its ``pretrained_cfg["input_size"]`` gives the example input size.
+        path: Output file (``.pt`` by convention); written to a temporary file first, then renamed.
+        input_size: ``(C, H, W)`` if the model has no ``pretrained_cfg``.
+        verify: Load the saved file back and compare it with eager PyTorch on batches of 1 and 3;
+            raise if they differ by more than ``atol``.
+        atol: Tolerance of the verification.
+
+    Returns:
+        The path of the TorchScript file.
+
+    Raises:
+        ValueError: no input size known, or the traced graph disagrees with PyTorch.
+    """
+    size = _input_size(model, input_size)
+    out = Path(path).expanduser()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    was_training = model.training
+    model.eval()
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".pt", dir=out.parent)
+        os.close(fd)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", category=FutureWarning)  # torch.jit deprecation
+                warnings.simplefilter("ignore", category=torch.jit.TracerWarning)  # shape checks frozen
+                with torch.no_grad():
+                    traced = torch.jit.trace(model, torch.randn(2, *size), check_trace=False)
+                torch.jit.save(traced, tmp)
+                if verify:
+                    loaded = torch.jit.load(tmp, map_location="cpu")
+                    _verify(model, _torch_runner(loaded), size, batches=(1, 3), atol=atol, kind="TorchScript")
+            os.replace(tmp, out)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+    finally:
+        model.train(was_training)
+    _logger.info("Exported %s to TorchScript %s", type(model).__name__, out)
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class ParityReport:
+    """How closely an exported file reproduces the eager model's logits on real images.
+
+    Attributes:
+        format: ``"onnx"`` or ``"torchscript"``.
+        n_images: Images compared.
+        image_size: ``(C, H, W)`` of the preprocessed images.
+        max_abs_diff: Largest absolute logit difference over all images and classes.
+        mean_abs_diff: Mean absolute logit difference.
+        argmax_agreement: Fraction of images whose predicted class is the same.
+        source: Where the images came from.
+    """
+
+    format: str
+    n_images: int
+    image_size: tuple[int, ...]
+    max_abs_diff: float
+    mean_abs_diff: float
+    argmax_agreement: float
+    source: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        out = dataclasses.asdict(self)
+        out["image_size"] = list(self.image_size)
+        return out
+
+
+def sample_images(model: nn.Module, n: int = 16, *, folds: list[int] | None = None) -> torch.Tensor:
+    """``n`` real MRI slices of the bundled Figshare sample, preprocessed for ``model``.
+
+    The slices are spread evenly over the sample (all three tumour types) and go through the model's
+    eval transform (:func:`brainvit_effnet.data.create_transforms`): resized to its input size,
+    channel-replicated and normalised.
+
+    Args:
+        model: A model with a ``pretrained_cfg`` (input size, mean, std).
+        n: Number of slices (at most the sample's 96, or fewer with ``folds``).
+        folds: Official folds to draw from (default: all).
+
+    Returns:
+        A float tensor ``(n, C, H, W)``.
+    """
+    from .data import create_transforms, load_sample
+
+    if n < 1:
+        raise ValueError(f"n must be >= 1; got {n}.")
+    _, eval_transform = create_transforms(model)
+    sample = load_sample(folds, transform=eval_transform)
+    if n > len(sample):
+        raise ValueError(f"the bundled sample has {len(sample)} slices for folds {folds}; asked for {n}.")
+    indices = np.linspace(0, len(sample) - 1, n).round().astype(int)
+    return torch.stack([sample[int(i)][0] for i in indices])
+
+
+def parity_on_sample(
+    model: nn.Module,
+    exported: str | os.PathLike[str],
+    *,
+    images: torch.Tensor | None = None,
+    n_images: int = 16,
+    batch_size: int = 8,
+) -> ParityReport:
+    """Compare an exported file's logits with the eager model's on real images.
+
+    Args:
+        model: The eager model the file was exported from (put in eval mode for the comparison, then
+            restored).
+        exported: An ``.onnx`` file (run with ONNX Runtime, CPU) or a TorchScript file (``.pt``,
+            ``.pth``, ``.ts``, ``.torchscript``; run with ``torch.jit.load``).
+        images: Preprocessed images ``(N, C, H, W)``; default :func:`sample_images` of the bundled sample.
+        n_images: Number of sample images when ``images`` is not given.
+        batch_size: Images per forward pass.
+
+    Returns:
+        A :class:`ParityReport` (max and mean absolute logit difference, argmax agreement).
+
+    Raises:
+        ImportError: an ONNX file and no onnxruntime.
+        ValueError: an unknown file suffix, or no images.
+    """
+    path = Path(exported)
+    suffix = path.suffix.lower()
+    if suffix == ".onnx":
+        _require("onnxruntime")
+        fmt, run = "onnx", _onnx_runner(str(path))
+    elif suffix in _TORCHSCRIPT_SUFFIXES:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=FutureWarning)
+            loaded = torch.jit.load(str(path), map_location="cpu")
+        fmt, run = "torchscript", _torch_runner(loaded)
+    else:
+        raise ValueError(
+            f"cannot tell the format of {path.name}: use .onnx or one of {', '.join(_TORCHSCRIPT_SUFFIXES)}."
+        )
+    source = "given images"
+    if images is None:
+        images = sample_images(model, n_images)
+        source = "bundled Figshare sample (real MRI slices), eval transform"
+    if images.ndim != 4 or len(images) == 0:
+        raise ValueError(f"images must be a non-empty (N, C, H, W) batch; got shape {tuple(images.shape)}.")
+    was_training = model.training
+    model.eval()
+    try:
+        expected, got = [], []
+        with torch.no_grad():
+            for start in range(0, len(images), batch_size):
+                x = images[start : start + batch_size].float().contiguous()
+                expected.append(model(x).float().numpy())
+                got.append(run(x))
+    finally:
+        model.train(was_training)
+    e, g = np.concatenate(expected), np.concatenate(got)
+    diff = np.abs(e.astype(np.float64) - g.astype(np.float64))
+    return ParityReport(
+        format=fmt,
+        n_images=len(images),
+        image_size=tuple(int(v) for v in images.shape[1:]),
+        max_abs_diff=float(diff.max()),
+        mean_abs_diff=float(diff.mean()),
+        argmax_agreement=float((e.argmax(1) == g.argmax(1)).mean()),
+        source=source,
+    )
+
+
+# -- helpers --------------------------------------------------------------------------------------
+_Runner = Callable[[torch.Tensor], np.ndarray]
+
+
+def _onnx_runner(path: str) -> _Runner:
     import onnxruntime as ort
 
     session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
+
+    def run(x: torch.Tensor) -> np.ndarray:
+        return np.asarray(session.run(None, {name: x.numpy()})[0])
+
+    return run
+
+
+def _torch_runner(module: Any) -> _Runner:
+    def run(x: torch.Tensor) -> np.ndarray:
+        with torch.no_grad():
+            return module(x).float().numpy()
+
+    return run
+
+
+def _verify(
+    model: nn.Module, run: _Runner, size: tuple[int, ...], batches: tuple[int, ...], atol: float, kind: str
+) -> None:
     for batch in batches:
         x = torch.randn(batch, *size)
         with torch.no_grad():
             expected = model(x).numpy()
-        got = session.run(None, {name: x.numpy()})[0]
+        got = run(x)
         error = float(abs(got - expected).max())
         if got.shape != expected.shape or error > atol:
             raise ValueError(
-                f"the exported ONNX graph disagrees with PyTorch for batch {batch}: shapes {got.shape} vs "
+                f"the exported {kind} graph disagrees with PyTorch for batch {batch}: shapes {got.shape} vs "
                 f"{expected.shape}, max abs difference {error:.2e} > atol {atol:g}."
             )
