@@ -14,6 +14,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import torch
 from PIL import Image, ImageEnhance
 
 import brainvit_effnet as bve
@@ -69,6 +70,7 @@ with tempfile.TemporaryDirectory() as tmp:
     clean_idx = [i for i, record in enumerate(train.records) if record.source in kept]
     print(f"training images: {len(train)} -> {len(clean_idx)} after dropping the leaked ones")
 
+    torch.manual_seed(0)  # reproducible initial weights
     model = bve.create_model("effnet_test_tf", num_classes=len(train.classes), label_names=train.classes)
     train_tf, eval_tf = create_transforms(model)
     config = bve.TrainConfig(
