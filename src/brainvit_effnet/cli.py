@@ -20,6 +20,7 @@ import argparse
 import csv
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -41,8 +42,8 @@ from .data import (
 from .errors import CheckpointError, UnknownModelError, WeightsUnavailableError
 from .experiment import ExperimentConfig, apply_overrides, cross_validate, run_experiment
 from .hub import from_pretrained
-from .models import create_model, list_models
-from .models.zoo import default_cfgs
+from .models import list_models
+from .models.catalog import describe_models
 from .reports import write_evaluation_report
 from .train import TrainConfig, Trainer, TrainingDivergedError
 
@@ -101,19 +102,16 @@ def _headline(report: dict[str, Any]) -> str:
 
 # -- commands -------------------------------------------------------------------------------------
 def _cmd_models(args: argparse.Namespace) -> int:
-    names = list_models(args.filter or "")
-    if not names:
+    infos = describe_models(args.filter or "")
+    if not infos:
         print(
             f"No model matches {args.filter!r}; try 'brainvit-effnet models' for all of them.",
             file=sys.stderr,
         )
         return 1
     print(f"{'model':<16} {'input':>7} {'params':>8}  pretrained tags (first is the default)")
-    for name in names:
-        with torch.device("meta"):  # parameter counts without allocating weights
-            params = sum(p.numel() for p in create_model(name).parameters())
-        side = default_cfgs[name].default.input_size[-1]
-        print(f"{name:<16} {side:>4} px {params / 1e6:>7.2f}M  {', '.join(default_cfgs[name].tags)}")
+    for m in infos:
+        print(f"{m.name:<16} {m.input_size[-1]:>4} px {m.params / 1e6:>7.2f}M  {', '.join(m.tags)}")
     return 0
 
 
@@ -542,6 +540,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (`brainvit-effnet models | head`). Point stdout at devnull so the
+        # interpreter's final flush does not raise again (the recipe of Python's signal docs).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":
