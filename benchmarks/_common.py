@@ -14,7 +14,7 @@ import torch
 
 import brainvit_effnet as bve
 
-__all__ = ["cpu_model_name", "load_average", "machine_info", "write_json"]
+__all__ = ["cpu_model_name", "load_average", "machine_info", "software_versions", "write_json"]
 
 
 def cpu_model_name() -> str:
@@ -60,6 +60,40 @@ def load_average() -> list[float] | None:
         return [round(v, 2) for v in os.getloadavg()]
     except (AttributeError, OSError):
         return None
+
+
+def software_versions() -> dict[str, Any]:
+    """Versions of what a timing depends on beyond torch/timm: backends, ONNX stack, compiler.
+
+    Optional packages that are not installed are recorded as ``None``.
+    """
+    import importlib.metadata as md
+    import shutil
+    import subprocess
+
+    versions: dict[str, Any] = {
+        "torch": torch.__version__,
+        "timm": timm.__version__,
+        "brainvit_effnet": bve.__version__,
+        "numpy": md.version("numpy"),
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "mkldnn": torch.backends.mkldnn.is_available(),
+        "torch_cuda": torch.version.cuda,
+    }
+    for dist in ("onnx", "onnxscript", "onnxruntime", "onnxruntime-gpu", "triton"):
+        try:
+            versions[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            versions[dist] = None
+    compiler = shutil.which("gcc") or shutil.which("cc")
+    versions["c_compiler"] = None
+    if compiler:
+        try:
+            first = subprocess.run([compiler, "--version"], capture_output=True, text=True, timeout=10).stdout
+            versions["c_compiler"] = first.splitlines()[0] if first else compiler
+        except (OSError, subprocess.SubprocessError):
+            versions["c_compiler"] = compiler
+    return versions
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:
