@@ -62,7 +62,6 @@ import logging
 import math
 import numbers
 import os
-import random
 import re
 import shutil
 import tempfile
@@ -82,6 +81,7 @@ from .experiment import ExperimentConfig, _split_source, apply_overrides, run_ex
 from .models import create_model, list_models
 from .train import TrainConfig
 from .train.config import check_known_options, read_mapping
+from .train.seeding import seed_everything
 
 __all__ = [
     "DEFAULT_FACTORS",
@@ -620,12 +620,6 @@ def _record(run: AblationRun, metrics: dict[str, float], seconds: float, out: Pa
     }
 
 
-def _seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
 Runner = Callable[[ExperimentConfig], Mapping[str, Any]]
 
 
@@ -693,7 +687,7 @@ def run_ablation(
                     "experiment": run.config.to_dict(),
                 },
             )
-            _seed_everything(run.seed)
+            seed_everything(run.seed)
             start = time.perf_counter()
             result = runner(run.config)
             seconds = time.perf_counter() - start

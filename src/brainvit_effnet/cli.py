@@ -46,6 +46,7 @@ from .models import list_models
 from .models.catalog import describe_models
 from .reports import write_evaluation_report
 from .train import TrainConfig, Trainer, TrainingDivergedError
+from .train import distributed as dist
 
 _DISCLAIMER = "Research software, not for clinical use."
 
@@ -117,19 +118,25 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     cfg = _experiment(args)
-    if args.cv:
-        result = cross_validate(cfg)
-        print("Cross-validation over the official folds (mean ± std):")
-        for metric, stats in result["summary"].items():
-            print(f"  {metric:<18} {stats['mean']:.4f} ± {stats['std']:.4f}")
-        _print_files("Files:", result["report_files"])
+    try:
+        if args.cv:
+            result = cross_validate(cfg)
+            if dist.is_main():  # under torchrun, one summary, not one per rank
+                print("Cross-validation over the official folds (mean ± std):")
+                for metric, stats in result["summary"].items():
+                    print(f"  {metric:<18} {stats['mean']:.4f} ± {stats['std']:.4f}")
+                _print_files("Files:", result["report_files"])
+            return 0
+        result = run_experiment(cfg, resume=args.resume)
+        if dist.is_main():
+            print(f"Test ({len(result['test'].get('per_class', {}))} classes): {_headline(result['test'])}")
+            _print_files(
+                "Files:",
+                {"model": result["model_dir"], **result["report_files"], "run": result["output_dir"]},
+            )
         return 0
-    result = run_experiment(cfg, resume=args.resume)
-    print(f"Test ({len(result['test'].get('per_class', {}))} classes): {_headline(result['test'])}")
-    _print_files(
-        "Files:", {"model": result["model_dir"], **result["report_files"], "run": result["output_dir"]}
-    )
-    return 0
+    finally:
+        dist.shutdown()  # no-op unless launched by torchrun
 
 
 def _factor(text: str) -> tuple[str, list[Any]]:
@@ -370,7 +377,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(f"Done in {time.perf_counter() - start:.0f} s (best epoch {result['fit']['best_epoch']}).\n")
     print(f"Held-out test fold ({result['test']['n']} slices): {_headline(result['test'])}")
     print(
-        "A tiny model trained from scratch on 54 slices: expect far below the published 98%, which "
+        f"A tiny model trained from scratch on {result['sizes']['train']} slices: expect far below the "
+        "published 98%, which "
         "needs ImageNet weights and the full dataset (brainvit-effnet train --data figshare:PATH).\n"
     )
     # A few explanations of the trained model on the test fold, tumour outlines drawn.

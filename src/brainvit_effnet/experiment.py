@@ -35,6 +35,8 @@ from .models import create_model
 from .reports import write_cv_report, write_evaluation_report
 from .train import TrainConfig, Trainer
 from .train.config import check_known_options, read_mapping
+from .train.distributed import is_main
+from .train.seeding import seed_everything
 
 __all__ = ["ExperimentConfig", "cross_validate", "load_data", "run_experiment"]
 
@@ -171,14 +173,18 @@ def run_experiment(cfg: ExperimentConfig, *, resume: str | Path | None = None) -
 
     Writes into ``cfg.train.output_dir``: the Trainer's log and checkpoints, ``model/`` (the best
     model via ``save_pretrained``, with a model card carrying the test metrics) and ``report/``
-    (JSON, Markdown, confusion matrix, reliability diagram, training curves).
+    (JSON, Markdown, confusion matrix, reliability diagram, training curves). Every generator is
+    seeded with ``cfg.train.seed`` before the model is built, so a run is reproducible. Under
+    torchrun every rank trains and evaluates; only rank 0 writes ``model/`` and ``report/``.
 
     Returns:
-        ``{"output_dir", "model_dir", "report_files", "test": report, "fit": fit_result}``.
+        ``{"output_dir", "model_dir", "report_files", "test": report, "fit": fit_result,
+        "sizes": {"train", "val", "test"}}`` (slice counts).
     """
     with torch.device("meta"):  # only its preprocessing config is needed: no weights allocated
         probe = create_model(cfg.model, **cfg.model_kwargs)
     train_data, val_data, test_data = load_data(cfg, probe)
+    seed_everything(cfg.train.seed)  # the initial weights too, not only what fit() draws
     model = create_model(
         cfg.model,
         pretrained=cfg.pretrained,
@@ -210,20 +216,24 @@ def run_experiment(cfg: ExperimentConfig, *, resume: str | Path | None = None) -
             k: round(float(test[k]), 4) for k in ("accuracy", "balanced_accuracy", "macro_f1", "ece")
         },
     }
-    model_dir = save_pretrained(trainer.model, out / "model", model_card=card)
-    files = write_evaluation_report(
-        test,
-        out / "report",
-        title=f"{cfg.model} on {cfg.data}: held-out test",
-        history=fit["history"],
-        extra=settings,
-    )
+    model_dir = out / "model"
+    files: dict[str, Path] = {}
+    if is_main():  # under torchrun every rank evaluated (a collective); one writes the files
+        save_pretrained(trainer.model, model_dir, model_card=card)
+        files = write_evaluation_report(
+            test,
+            out / "report",
+            title=f"{cfg.model} on {cfg.data}: held-out test",
+            history=fit["history"],
+            extra=settings,
+        )
     return {
         "output_dir": str(out),
         "model_dir": str(model_dir),
         "report_files": {k: str(v) for k, v in files.items()},
         "test": test,
         "fit": fit,
+        "sizes": {"train": len(train_data), "val": len(val_data), "test": len(test_data)},
     }
 
 
@@ -240,7 +250,8 @@ def _protocol(cfg: ExperimentConfig, train: MRIDataset, val: MRIDataset, test: M
 def cross_validate(cfg: ExperimentConfig) -> dict[str, Any]:
     """K-fold over the official folds: each fold is the test set once, the next one validates.
 
-    Writes ``fold_K/`` runs and ``cv_report.json``/``.md`` with mean ± std per metric.
+    Writes ``fold_K/`` runs and ``cv_report.json``/``.md`` with mean ± std per metric. Each fold's
+    report in the result carries its ``test_fold``. Under torchrun only rank 0 writes files.
     """
     kind, path = _split_source(cfg.data)
     if kind == "folder":
@@ -257,9 +268,13 @@ def cross_validate(cfg: ExperimentConfig) -> dict[str, Any]:
             train=dataclasses.replace(cfg.train, output_dir=str(base / f"fold_{test_fold}")),
         )
         _logger.info("Cross-validation: test fold %d of %s", test_fold, folds)
-        reports.append(run_experiment(fold_cfg)["test"])
+        report = run_experiment(fold_cfg)["test"]
+        report["test_fold"] = test_fold  # which fold this report is about
+        reports.append(report)
     summary = summarize_folds(reports)
-    files = write_cv_report(
-        reports, summary, base, extra={"model": cfg.model, "data": cfg.data, "folds": folds}
-    )
+    files: dict[str, Path] = {}
+    if is_main():
+        files = write_cv_report(
+            reports, summary, base, extra={"model": cfg.model, "data": cfg.data, "folds": folds}
+        )
     return {"summary": summary, "folds": reports, "report_files": {k: str(v) for k, v in files.items()}}

@@ -43,6 +43,7 @@ from ..metrics import classification_report
 from . import distributed as dist
 from .checkpoint import check_output_dir, check_same_architecture, write_checkpoint
 from .config import TrainConfig
+from .seeding import seed_everything
 from .state import capture_rng, load_state, load_weights, restore_rng
 
 __all__ = ["Callback", "Trainer", "TrainingDivergedError"]
@@ -241,8 +242,7 @@ class Trainer:
         if val_data is not None:
             self._check_data(val_data, "the validation data")
         check_output_dir(self.output_dir, overwrite=cfg.overwrite, resuming=resume is not None)
-        torch.manual_seed(cfg.seed)
-        np.random.seed(cfg.seed % 2**32)
+        seed_everything(cfg.seed)
         if cfg.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
 

@@ -1,0 +1,52 @@
+"""run_experiment and cross_validate: reproducibility, what they return, and who writes files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import brainvit_effnet as bve
+from brainvit_effnet import experiment
+from brainvit_effnet.experiment import ExperimentConfig, cross_validate, run_experiment
+
+
+def _cfg(out: Path, seed: int = 0) -> ExperimentConfig:
+    train = bve.TrainConfig(
+        epochs=1, batch_size=16, output_dir=str(out), progress=False, max_steps=1, seed=seed
+    )
+    return ExperimentConfig(model="effnet_test", model_kwargs={"img_size": 64}, bootstrap=0, train=train)
+
+
+def test_same_seed_same_result_different_seed_different_result(tmp_path: Path) -> None:
+    # The seed must reach the model's initial weights, not only what fit() draws.
+    a = run_experiment(_cfg(tmp_path / "a"))["test"]["nll"]
+    b = run_experiment(_cfg(tmp_path / "b"))["test"]["nll"]
+    c = run_experiment(_cfg(tmp_path / "c", seed=1))["test"]["nll"]
+    assert a == b
+    assert a != c
+
+
+def test_run_experiment_reports_split_sizes(tmp_path: Path) -> None:
+    result = run_experiment(_cfg(tmp_path / "run"))
+    sample = bve.data.load_sample()
+    by_fold = {k: sum(r.fold == k for r in sample.records) for k in range(1, 6)}
+    assert result["sizes"] == {
+        "train": by_fold[1] + by_fold[2] + by_fold[3],
+        "val": by_fold[4],
+        "test": by_fold[5],
+    }
+    assert (Path(result["model_dir"]) / "model.safetensors").is_file()
+
+
+def test_only_rank_zero_writes_model_and_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(experiment, "is_main", lambda: False)  # as on rank 1 under torchrun
+    result = run_experiment(_cfg(tmp_path / "run"))
+    assert result["report_files"] == {}
+    assert not (tmp_path / "run" / "model").exists() and not (tmp_path / "run" / "report").exists()
+
+
+def test_cross_validation_reports_name_their_fold(tmp_path: Path) -> None:
+    result = cross_validate(_cfg(tmp_path / "cv"))
+    assert [r["test_fold"] for r in result["folds"]] == [1, 2, 3, 4, 5]
+    assert Path(result["report_files"]["json"]).is_file()
