@@ -8,6 +8,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -90,6 +91,9 @@ def test_evaluate_and_predict(tmp_path: Path) -> None:
     probs, labels = trainer.predict(Blobs(10))
     assert probs.shape == (10, 3) and labels.tolist() == Blobs(10).targets
     assert abs(probs.sum(1) - 1).max() < 1e-5
+    logits, _ = trainer.predict(Blobs(10), return_logits=True)
+    assert abs(logits.sum(1) - 1).max() > 1e-3  # raw scores, not probabilities
+    assert np.allclose(torch.from_numpy(logits).softmax(-1).numpy(), probs, atol=1e-6)
     report = trainer.evaluate(Blobs(10))
     assert {"accuracy", "macro_f1", "confusion_matrix", "ece", "loss"} <= report.keys()
     assert report["class_names"] == ["a", "b", "c"]

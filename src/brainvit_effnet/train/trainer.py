@@ -410,24 +410,29 @@ class Trainer:
     # -- evaluation and prediction ----------------------------------------------------------------
     @torch.no_grad()
     def predict(
-        self, data: Dataset[Any], *, _model: nn.Module | None = None
+        self, data: Dataset[Any], *, return_logits: bool = False, _model: nn.Module | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Class probabilities ``(N, C)`` and labels ``(N,)`` for every sample, in dataset order.
+
+        Args:
+            data: A labelled dataset (unlabelled samples carry label -1).
+            return_logits: Return the raw logits instead of probabilities, e.g. to fit a
+                temperature with :func:`brainvit_effnet.metrics.fit_temperature`.
 
         In a distributed run the data are sharded over the ranks and every rank gets all predictions.
         """
         model = (_model or self.model).to(self.device).eval()
         loader = self._loader(data, train=False)
         limit = self.config.limit_val_batches or len(loader)
-        probs, labels = [], []
+        outputs, labels = [], []
         for batch_index, (images, targets) in enumerate(loader):
             if batch_index >= limit:
                 break
             with self._autocast():
                 logits = model(self._to_device(images)).float()
-            probs.append(logits.softmax(-1).cpu())
+            outputs.append((logits if return_logits else logits.softmax(-1)).cpu())
             labels.append(torch.as_tensor(targets))
-        p, y = torch.cat(probs), torch.cat(labels)
+        p, y = torch.cat(outputs), torch.cat(labels)
         if dist.is_distributed():  # each rank predicted every world_size-th sample
             p, y = dist.gather_sharded(p, len(data)), dist.gather_sharded(y, len(data))  # type: ignore[arg-type]
         return p.numpy().astype(np.float64), y.numpy().astype(np.int64)
