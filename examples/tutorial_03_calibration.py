@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
 
 import brainvit_effnet as bve
 from brainvit_effnet.data import create_transforms, load_sample
@@ -40,14 +39,6 @@ def calibration(y: np.ndarray, probs: np.ndarray) -> str:
     )
 
 
-@torch.no_grad()
-def logits_and_labels(model: torch.nn.Module, data: Dataset) -> tuple[np.ndarray, np.ndarray]:
-    """Logits (temperature scaling divides logits, not probabilities) and labels, in dataset order."""
-    model.eval()
-    batches = [(model(x), y) for x, y in DataLoader(data, batch_size=32)]
-    return torch.cat([b[0] for b in batches]).numpy(), torch.cat([b[1] for b in batches]).numpy()
-
-
 # Part 1: a model whose logits are 3x too large. Labels are drawn from the calibrated probabilities.
 rng = np.random.default_rng(0)
 true_logits = rng.normal(size=(4000, 3)) * 1.5
@@ -58,7 +49,7 @@ temperature = fit_temperature(overconfident[val], labels[val])  # fitted on the 
 for t in (1.0, temperature):
     print(f"synthetic, T={t:.2f}: {calibration(labels[test], apply_temperature(overconfident[test], t))}")
 
-# Part 2: two small CNNs trained from scratch on 57 slices, with and without label smoothing.
+# Part 2: two small CNNs trained from scratch on 60 slices, with and without label smoothing.
 with tempfile.TemporaryDirectory() as tmp:
     for loss, loss_kwargs in (("cross_entropy", {}), ("label_smoothing", {"smoothing": 0.1})):
         torch.manual_seed(0)  # the same initial weights for both losses
@@ -78,11 +69,12 @@ with tempfile.TemporaryDirectory() as tmp:
             progress=False,
         )
         result = bve.Trainer(model, config).fit(train, val_data)
-        model = bve.from_pretrained(result["checkpoints"]["best"])
+        best = bve.Trainer(bve.from_pretrained(result["checkpoints"]["best"]), config)
 
-        train_logits, _ = logits_and_labels(model, load_sample([1, 2, 3], transform=eval_tf, cache=True))
-        val_logits, val_y = logits_and_labels(model, val_data)
-        test_logits, test_y = logits_and_labels(model, test_data)
+        # Logits, not probabilities: temperature scaling divides the logits.
+        train_logits, _ = best.predict(load_sample([1, 2, 3], transform=eval_tf), return_logits=True)
+        val_logits, val_y = best.predict(val_data, return_logits=True)
+        test_logits, test_y = best.predict(test_data, return_logits=True)
         temperature = fit_temperature(val_logits, val_y)  # on validation data, never on the test set
         confidence = apply_temperature(train_logits, 1.0).max(1).mean()
         print(
