@@ -1,0 +1,214 @@
+"""Running a study: resuming, setting unfinished runs aside, recording finished ones."""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+import json
+import logging
+import numbers
+import shutil
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..experiment import ExperimentConfig, run_experiment
+from ..train.seeding import seed_everything
+from ._files import _write_json
+from .grid import _RESULT, AblationRun, AblationStudy, _comparable
+from .report import write_ablation_report
+from .stats import _finite, summarize_ablation
+
+_logger = logging.getLogger(__name__)
+
+_RUN_CONFIG = "run_config.json"
+_STUDY = "study.json"
+
+
+def _scalar_metrics(report: Mapping[str, Any]) -> dict[str, float]:
+    return {
+        k: float(v)
+        for k, v in report.items()
+        if isinstance(v, numbers.Real) and not isinstance(v, bool) and k != "num_classes"
+    }
+
+
+def _check_output_dir(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"{out} is a file; choose a folder for the study.")
+    if out.is_dir() and any(out.iterdir()) and not (out / _STUDY).is_file():
+        raise FileExistsError(
+            f"{out} is not empty and holds no ablation study ({_STUDY}); choose a new or empty folder."
+        )
+
+
+def _set_aside(run: AblationRun, out: Path) -> Path:
+    """Move an unfinished run to ``incomplete/`` (nothing is deleted); returns where it went."""
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    target = out / "incomplete" / run.cell.name / f"{run.output_dir.name}-{stamp}"
+    for i in itertools.count(1):
+        if not target.exists():
+            break
+        target = target.with_name(f"{run.output_dir.name}-{stamp}-{i}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(run.output_dir), str(target))
+    return target
+
+
+def _load_finished(run: AblationRun) -> dict[str, Any]:
+    path = run.output_dir / _RESULT
+    try:
+        record: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path} is unreadable ({e}); move that run folder away to redo it.") from e
+    recorded = _comparable(record.get("experiment", {}))
+    planned = _comparable(run.config.to_dict())
+    if recorded != planned:
+        changed = sorted(k for k in set(recorded) | set(planned) if recorded.get(k) != planned.get(k))
+        detail = ", ".join(f"{k}: {recorded.get(k)!r} -> {planned.get(k)!r}" for k in changed[:5])
+        raise ValueError(
+            f"{run.output_dir} finished with another configuration than this study asks for ({detail}). "
+            f"Finished runs are never overwritten: use a new output_dir, or move that run folder away."
+        )
+    return record
+
+
+def _record(run: AblationRun, metrics: dict[str, float], seconds: float, out: Path) -> dict[str, Any]:
+    from .. import __version__
+
+    return {
+        "cell": run.cell.name,
+        "levels": run.cell.levels,
+        "fold": run.fold,
+        "val_fold": run.val_fold,
+        "seed": run.seed,
+        "metrics": metrics,
+        "output_dir": run.output_dir.relative_to(out).as_posix(),
+        "seconds": round(seconds, 3),
+        "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "version": __version__,
+        "experiment": run.config.to_dict(),
+    }
+
+
+Runner = Callable[[ExperimentConfig], Mapping[str, Any]]
+
+
+def run_ablation(
+    study: AblationStudy,
+    *,
+    runner: Runner | None = None,
+    on_run: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Run the study's missing runs, then summarise every finished run into ``ablation.json``/``.md``.
+
+    Finished runs (with a ``result.json``) are reused; unfinished ones are moved to
+    ``incomplete/`` and redone. Before each run the Python, NumPy and PyTorch generators are
+    seeded with the run's seed, so the model's initial weights depend on the seed alone. One
+    process at a time per study folder: a run another process is still training looks unfinished.
+
+    Args:
+        study: The study.
+        runner: Trains and tests one configuration and returns a mapping with the test report
+            under ``"test"``; default :func:`~brainvit_effnet.experiment.run_experiment`.
+        on_run: Called after each run with its record plus ``"status"`` (``"trained"``,
+            ``"redone"`` or ``"reused"``), ``"index"`` and ``"total"``; e.g. to print progress.
+
+    Returns:
+        ``{"summary": summarize_ablation(...), "report_files": {"json", "markdown"}, "runs": [...],
+        "counts": {"trained", "redone", "reused"}}``.
+
+    Raises:
+        FileExistsError: ``output_dir`` is a non-empty folder that holds no study.
+        ValueError: invalid study, or a finished run whose configuration differs from the study's.
+    """
+    runner = run_experiment if runner is None else runner
+    out = Path(study.output_dir)
+    _check_output_dir(out)
+    cells = study.cells()
+    runs = study.runs(cells)
+    for run in runs:  # fail before any training if a finished run does not match the study
+        if run.state() == "finished":
+            _load_finished(run)
+    out.mkdir(parents=True, exist_ok=True)
+    _write_json(out / _STUDY, study.to_dict())
+
+    records: list[dict[str, Any]] = []
+    counts = {"trained": 0, "redone": 0, "reused": 0}
+    for index, run in enumerate(runs, 1):
+        state = run.state()
+        if state == "finished":
+            record, status = _load_finished(run), "reused"
+        else:
+            status = "trained"
+            if state == "partial" and not any(run.output_dir.iterdir()):
+                run.output_dir.rmdir()  # an empty folder: nothing to keep
+            elif state == "partial":
+                _logger.warning(
+                    "%s is unfinished: set aside in %s, redoing it", run.name, _set_aside(run, out)
+                )
+                status = "redone"
+            run.output_dir.mkdir(parents=True)
+            _write_json(
+                run.output_dir / _RUN_CONFIG,
+                {
+                    "cell": run.cell.levels,
+                    "fold": run.fold,
+                    "seed": run.seed,
+                    "experiment": run.config.to_dict(),
+                },
+            )
+            seed_everything(run.seed)
+            start = time.perf_counter()
+            result = runner(run.config)
+            seconds = time.perf_counter() - start
+            if not study.keep_checkpoints:
+                shutil.rmtree(run.output_dir / "checkpoints", ignore_errors=True)
+            record = _record(run, _scalar_metrics(result["test"]), seconds, out)
+            _write_json(run.output_dir / _RESULT, record)  # written last: marks the run finished
+        missing = [m for m in study.metrics if not _finite(record["metrics"].get(m))]
+        if missing:  # say so now, not after the last run; finished runs are kept
+            raise ValueError(
+                f"{run.name} has no metric {missing} in its test report "
+                f"(it has {sorted(record['metrics'])}); "
+                f"fix the study's metrics and run it again (finished runs are reused)."
+            )
+        counts[status] += 1
+        records.append(record)
+        if on_run is not None:
+            on_run({**record, "status": status, "index": index, "total": len(runs)})
+
+    summary = summarize_ablation(
+        records,
+        study.factors,
+        study.metrics,
+        skipped=[{"cell": c.name, "levels": c.levels, "reason": c.skipped} for c in cells if c.skipped],
+        confidence=study.confidence,
+        permutations=study.permutations,
+    )
+    summary["settings"] = _settings(study, records)
+    files = write_ablation_report(summary, out)
+    return {
+        "summary": summary,
+        "report_files": {k: str(v) for k, v in files.items()},
+        "runs": records,
+        "counts": counts,
+    }
+
+
+def _settings(study: AblationStudy, records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    base = study.base
+    return {
+        "model": base.model,
+        "pretrained": base.pretrained,
+        "model_kwargs": base.model_kwargs,
+        "data": base.data,
+        "folds": sorted({r["fold"] for r in records}),
+        "seeds": sorted({r["seed"] for r in records}),
+        "epochs": base.train.epochs,
+        "batch_size": base.train.batch_size,
+        "lr": base.train.lr,
+        "loss": base.train.loss,
+        "output_dir": study.output_dir,
+    }
