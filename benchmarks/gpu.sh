@@ -11,14 +11,15 @@
 # the JSON is also rewritten after every size):
 #   1. eager modes, every size B0-B4: throughput at batch 1/32/128, batch-1 latency, training steps,
 #      peak memory (torch.cuda.max_memory_allocated) -> throughput_cuda.json
-#   2. compiled modes (torch.compile, CUDA graphs via mode="reduce-overhead"; inference at batch 1 and
-#      32, next to eager bf16+channels_last) for effnet_b2_tf and its timm match efficientnet_b2
+#   2. CUDA graphs (torch.compile mode="reduce-overhead") and plain torch.compile, inference at batch 1
+#      and 32, next to eager bf16+channels_last, for effnet_b2_tf and its timm match efficientnet_b2
 #      -> throughput_cuda_compile.json (training is left to run 1, to fit the budget)
-# Budget: 200 + 160 s of measurement; hard limits 230 + 190 s, 15 s kill grace each: under 8 minutes.
+# Budget: 180 + 170 s of measurement; hard limits 205 + 195 s, 10 s kill grace each: about 7 minutes
+# at worst, start-up and nvidia-smi included.
 #
 # Environment overrides: OUT, DEVICE (cuda), PYTHON (python), SIZES, BATCH_SIZES, TRAIN_BATCH,
-# EAGER_MODES, COMPILE_MODES, COMPILE_SIZE (b2), COMPILE_BATCH_SIZES, COMPILE_MODELS, BUDGET_EAGER
-# (200), BUDGET_COMPILE (160), EXTRA_ARGS (appended to both runs).
+# EAGER_MODES, EAGER_ARGS, COMPILE_MODES, COMPILE_SIZE (b2), COMPILE_BATCH_SIZES, COMPILE_MODELS,
+# BUDGET_EAGER (180), BUDGET_COMPILE (170), EXTRA_ARGS (appended to both runs).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -31,15 +32,17 @@ SIZES="${SIZES:-b0 b1 b2 b3 b4}"
 BATCH_SIZES="${BATCH_SIZES:-1 32 128}"
 TRAIN_BATCH="${TRAIN_BATCH:-32}"
 EAGER_MODES="${EAGER_MODES:-fp32 channels_last bf16+channels_last fp16+channels_last}"
-COMPILE_MODES="${COMPILE_MODES:-bf16+channels_last bf16+channels_last+compile bf16+channels_last+cudagraphs}"
+# CUDA graphs before plain compile: the Triton kernels compiled for the first are reused by the second
+COMPILE_MODES="${COMPILE_MODES:-bf16+channels_last bf16+channels_last+cudagraphs bf16+channels_last+compile}"
 COMPILE_SIZE="${COMPILE_SIZE:-b2}"
 COMPILE_BATCH_SIZES="${COMPILE_BATCH_SIZES:-1 32}"
 if [ "$COMPILE_SIZE" = test ]; then timm_match=test_efficientnet; else timm_match="efficientnet_$COMPILE_SIZE"; fi
 COMPILE_MODELS="${COMPILE_MODELS:-effnet_${COMPILE_SIZE}_tf $timm_match}"
-BUDGET_EAGER="${BUDGET_EAGER:-200}"
-BUDGET_COMPILE="${BUDGET_COMPILE:-160}"
+BUDGET_EAGER="${BUDGET_EAGER:-180}"
+BUDGET_COMPILE="${BUDGET_COMPILE:-170}"
+EAGER_ARGS="${EAGER_ARGS:---latency-samples 50 --round-s 0.03}"
 EXTRA_ARGS="${EXTRA_ARGS:-}"
-GRACE=15
+GRACE=10
 
 mkdir -p "$OUT_DIR"
 START=$(date +%s)
@@ -74,13 +77,13 @@ run() {  # run <seconds of hard limit> <args...>
 
 echo "== 1/2 eager modes, sizes $SIZES"
 # shellcheck disable=SC2086  # lists split into words on purpose
-run $((BUDGET_EAGER + 30)) --sizes $SIZES --modes $EAGER_MODES --batch-sizes $BATCH_SIZES \
-  --train-batch-size "$TRAIN_BATCH" --time-budget "$BUDGET_EAGER" --no-onnx \
+run $((BUDGET_EAGER + 25)) --sizes $SIZES --modes $EAGER_MODES --batch-sizes $BATCH_SIZES \
+  --train-batch-size "$TRAIN_BATCH" --time-budget "$BUDGET_EAGER" --no-onnx $EAGER_ARGS \
   --out "$OUT_DIR/throughput_${DEVICE}.json"
 
 echo "== 2/2 compiled modes, $COMPILE_SIZE: $COMPILE_MODELS"
 # shellcheck disable=SC2086
-run $((BUDGET_COMPILE + 30)) --sizes "$COMPILE_SIZE" --models $COMPILE_MODELS --modes $COMPILE_MODES \
+run $((BUDGET_COMPILE + 25)) --sizes "$COMPILE_SIZE" --models $COMPILE_MODELS --modes $COMPILE_MODES \
   --batch-sizes $COMPILE_BATCH_SIZES --no-train \
   --time-budget "$BUDGET_COMPILE" --no-onnx --out "$OUT_DIR/throughput_${DEVICE}_compile.json"
 

@@ -90,6 +90,14 @@ def _budget(value: Any) -> str:
     return "none" if value is None else f"{value:g} s"
 
 
+def _heap(settings: dict[str, Any]) -> str:
+    env = settings.get("heap_env") or {}
+    if env.get("MALLOC_MMAP_THRESHOLD_") and env.get("MALLOC_TRIM_THRESHOLD_"):
+        return "stable (glibc large-block mmap and trimming off)"
+    preload = f", LD_PRELOAD {env['LD_PRELOAD']}" if env.get("LD_PRELOAD") else ""
+    return f"{settings.get('heap', 'default')} (allocator defaults{preload})"
+
+
 def _versions(machine: dict[str, Any], software: dict[str, Any]) -> str:
     parts = [f"torch {machine.get('torch', software.get('torch', '?'))}", f"timm {machine.get('timm', '?')}"]
     for key in ("onnxruntime", "c_compiler", "torch_cuda"):
@@ -123,9 +131,9 @@ def render_throughput(payload: dict[str, Any], heading_level: int = 2) -> str:
         f"{settings.get('batch_sizes')} (best modes and targets at batch {settings.get('ref_batch')}); "
         f"training batch {settings.get('train_batch_size')}; {settings.get('repeats')} round-robin rounds; "
         f"{settings.get('input_pool')} inputs cycled; batch-1 latency from {settings.get('latency_samples')} "
-        f"samples; time budget {_budget(settings.get('time_budget'))}. Throughput is the median over "
-        "rounds "
-        "in images per second; ratios are effnet over timm from the same run.",
+        f"samples; time budget {_budget(settings.get('time_budget'))}; heap {_heap(settings)}. "
+        "Throughput is the median over rounds in images per second; ratios are effnet over timm from the "
+        "same run.",
         "",
     ]
     out += _targets_md(payload.get("targets") or {}, h + 1)

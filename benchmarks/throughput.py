@@ -45,6 +45,14 @@ model once, the starting model rotated every round), so drift of the machine hit
   slack), not tensors alone, and only eager modes (``--memory-modes``) of ``--memory-models`` are
   measured. Treat it as an upper bound within tens of MB.
 
+Heap (``--heap``, default ``stable``): on Linux with glibc the script re-executes itself with
+``MALLOC_MMAP_THRESHOLD_`` and ``MALLOC_TRIM_THRESHOLD_`` raised, so large activations reuse resident
+memory instead of page-faulting in fresh ``mmap``s on every call. With glibc's defaults eager fp32 on
+2 cores runs about half as fast, and by an amount that depends on what the process allocated earlier
+(a compilation, another model), which would favour whatever is measured later; jemalloc or tcmalloc, as
+commonly preloaded for CPU inference, behave like ``stable``. ``--heap default`` measures glibc as it
+comes. The JSON records the allocator settings (``settings.heap_env``).
+
 Inputs are a pool of ``--input-pool`` different random tensors per batch size, cycled call after call,
 so caches are not flattered by one tensor used over and over. On CUDA every timed block is bracketed by
 CUDA events and synchronised; on CPU ``time.perf_counter`` is used.
@@ -87,6 +95,7 @@ import importlib.util
 import json
 import math
 import os
+import platform
 import shlex
 import signal
 import statistics
@@ -132,6 +141,12 @@ FASTEST_MODE_MODEL = "effnet_b2_tf"
 NOISY_SPREAD = 1.25  # warn when the fastest round beats the median round by more than this
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 MB = 1024 * 1024
+# glibc tunables for --heap stable: no mmap for large blocks, never trim the heap
+STABLE_HEAP_ENV: dict[str, str] = {
+    "MALLOC_MMAP_THRESHOLD_": str(1 << 32),
+    "MALLOC_TRIM_THRESHOLD_": str(1 << 36),
+}
+HEAP_MARKER = "BRAINVIT_BENCH_HEAP"
 
 
 class BudgetExceeded(BaseException):
@@ -201,6 +216,7 @@ class Entry:
     samples_ms: list[float] = field(default_factory=list)
     first_call_s: float | None = None
     calls: int = 0  # calls made so far: indexes the input pool, so every call gets the next input
+    train_step: Callable[[int], None] | None = None  # kept from the training phase for the CUDA memory one
 
 
 def native_size(model: nn.Module) -> tuple[int, int, int]:
@@ -361,7 +377,8 @@ class Runner:
                     out[e.name] = self.skip({**where, "model": e.name}, self.budget_reason())
                     continue
                 try:
-                    e.fn = e.fn or self.wrap(e, mode)
+                    if e.fn is None:  # not `or`: a compiled module's truth value calls len()
+                        e.fn = self.wrap(e, mode)
                     fn = e.fn
                     e.first_call_s = self.clock.time(fn, pool[0])
                     warm = [self.clock.time(fn, pool[i % len(pool)]) for i in range(1, self.args.warmup)]
@@ -410,7 +427,8 @@ class Runner:
                     out[e.name] = self.skip({**where, "model": e.name}, self.budget_reason())
                     continue
                 try:
-                    e.fn = e.fn or self.wrap(e, mode)
+                    if e.fn is None:  # not `or`: a compiled module's truth value calls len()
+                        e.fn = self.wrap(e, mode)
                     fn = e.fn
                     for i in range(max(1, self.args.warmup)):
                         self.clock.time(fn, pool[i % len(pool)])
@@ -489,6 +507,7 @@ class Runner:
             if e.name not in out:
                 out[e.name] = throughput_summary(e.rounds, e.iters, batch, e.first_call_s)
         for e in entries:
+            e.train_step = steps.get(e.name) if e.name in active_names(active, out) else None
             e.module.eval()
             e.module.zero_grad(set_to_none=True)
         steps.clear()
@@ -518,13 +537,15 @@ class Runner:
         return step
 
     def cuda_memory(
-        self, entries: list[Entry], mode: Mode, shape: tuple[int, int, int]
+        self, entries: list[Entry], mode: Mode, shape: tuple[int, int, int], batch: int
     ) -> dict[str, dict[str, Any]]:
-        """Peak CUDA memory of one inference batch and one training step, per model."""
+        """Peak CUDA memory of one inference batch and one training step, per model.
+
+        Reuses the callables of the inference and training phases (no new compilation), so the
+        optimiser state already exists: it is in ``peak_allocated_mb``, not in ``peak_over_start_mb``.
+        """
         out: dict[str, dict[str, Any]] = {}
-        batch, train_batch = max(self.args.batch_sizes), self.args.train_batch_size
         x = self.input_pool(shape, batch, mode, self.args.seed)[0]
-        xt = self.input_pool(shape, train_batch, mode, self.args.seed)[0]
         for e in entries:
             where = {"mode": mode.name, "phase": "memory", "model": e.name}
             if self.over_budget():
@@ -532,12 +553,12 @@ class Runner:
                 continue
             record: dict[str, Any] = {"status": "ok", "method": "torch.cuda.max_memory_allocated"}
             try:
-                fn = e.fn or self.wrap(e, mode)
+                fn = e.fn if e.fn is not None else self.wrap(e, mode)
                 record["inference"] = self.cuda_peak(batch, self.infer_once, fn, mode, x)
-                if self.args.train and mode.compile != "reduce-overhead":
-                    step = self.make_step(e, mode, [xt], self.label_pool(train_batch)[:1])
-                    record["train"] = self.cuda_peak(train_batch, step, 0)
-                    del step
+                if e.train_step is not None:
+                    e.module.train()
+                    record["train"] = self.cuda_peak(self.args.train_batch_size, e.train_step, 0)
+                    e.train_step = None
                 e.module.eval()
                 e.module.zero_grad(set_to_none=True)
                 out[e.name] = record
@@ -563,6 +584,11 @@ class Runner:
             "peak_allocated_mb": round(peak / MB, 1),
             "peak_over_start_mb": round((peak - before) / MB, 1),
         }
+
+
+def active_names(active: list[Entry], out: dict[str, Any]) -> set[str]:
+    """Names of the models that went through a phase without failing."""
+    return {e.name for e in active if e.name not in out or out[e.name].get("status") == "ok"}
 
 
 def throughput_summary(
@@ -669,10 +695,10 @@ def run_size(size: str, runner: Runner, modes: list[Mode]) -> dict[str, Any]:
                 e.name: runner.skip({**where, "phase": "train", "model": e.name}, reason)
                 for e in mode_entries
             }
-        if args.memory and device.type == "cuda":
-            record["memory"] = runner.cuda_memory(mode_entries, mode, shape)
+        if args.memory and device.type == "cuda" and batch_sizes:
+            record["memory"] = runner.cuda_memory(mode_entries, mode, shape, max(batch_sizes))
         for e in mode_entries:
-            e.fn = None
+            e.fn, e.train_step = None, None
             e.module.to(memory_format=torch.contiguous_format)
         if not mode.eager:
             torch._dynamo.reset()
@@ -685,6 +711,7 @@ def run_size(size: str, runner: Runner, modes: list[Mode]) -> dict[str, Any]:
         ]:
             per_model.update({e.name: dict(not_compiled) for e in left_out} if per_model else {})
         record["elapsed_s"] = round(time.perf_counter() - t0, 1)
+        record["loadavg_at_end"] = load_average()  # other load on the machine slows a whole mode down
         print(f" ({record['elapsed_s']:.0f} s)", flush=True)
 
     if args.memory and device.type == "cpu":
@@ -1323,6 +1350,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--markdown", type=Path, default=None, help="Markdown output (default: --out with .md)"
     )
+    parser.add_argument(
+        "--heap",
+        choices=("stable", "default"),
+        default="stable",
+        help="stable: on Linux/glibc, rerun the script with large-block mmap and heap trimming turned off, "
+        "so eager CPU timings measure compute rather than page faults and do not depend on what ran "
+        "before; default: glibc as it comes",
+    )
     parser.add_argument("--verbose", action="store_true", help="print tracebacks of failing modes")
     parser.add_argument("--memory-worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -1414,6 +1449,7 @@ def settings_of(args: argparse.Namespace, argv: Sequence[str] | None) -> dict[st
         "compile_models",
         "compile_batch_sizes",
         "train_modes",
+        "heap",
         "onnx",
         "onnx_models",
         "parity_images",
@@ -1452,11 +1488,44 @@ def install_sigterm() -> None:
         signal.signal(signal.SIGTERM, handler)
 
 
+def heap_settings() -> dict[str, Any]:
+    """What the process's allocator runs with (recorded: it moves eager CPU timings a lot)."""
+    return {
+        "libc": " ".join(platform.libc_ver()).strip() or None,
+        **{k: os.environ.get(k) for k in STABLE_HEAP_ENV},
+        "LD_PRELOAD": os.environ.get("LD_PRELOAD"),
+    }
+
+
+def stable_heap(args: argparse.Namespace, argv: Sequence[str] | None) -> None:
+    """With ``--heap stable``, re-execute the script with glibc's heap kept between calls.
+
+    glibc serves blocks above a (dynamic, at most 32 MB) threshold with fresh ``mmap``s and trims the heap
+    when its top is free, so the large activations of a CPU forward pass keep page-faulting in new
+    memory: on 2 cores that halves eager fp32 throughput of effnet_b2_tf, and how much depends on what
+    the process allocated before (a compile, another model), which would bias modes measured later.
+    Setting the tunables (before the process starts, hence the re-execution) removes both effects.
+    Only when run as a script (``argv is None``), on glibc, and when the user set neither tunable.
+    """
+    if (
+        args.heap != "stable"
+        or argv is not None
+        or os.environ.get(HEAP_MARKER)
+        or platform.libc_ver()[0] != "glibc"
+        or any(k in os.environ for k in STABLE_HEAP_ENV)
+    ):
+        return
+    sys.stdout.flush()
+    env = {**os.environ, **STABLE_HEAP_ENV, HEAP_MARKER: "stable"}
+    os.execve(sys.executable, [sys.executable, str(Path(__file__).resolve()), *sys.argv[1:]], env)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.memory_worker is not None:
         print(json.dumps(memory_worker(json.loads(args.memory_worker))))
         return 0
+    stable_heap(args, argv)
     device = torch.device(args.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
@@ -1477,7 +1546,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "complete": False,
         "machine": info,
         "software": software_versions(),
-        "settings": settings_of(args, argv),
+        "settings": {**settings_of(args, argv), "heap_env": heap_settings()},
         "results": [],
     }
     print(

@@ -11,6 +11,7 @@ import ast
 import importlib.util
 import json
 import os
+import platform
 import shlex
 import shutil
 import subprocess
@@ -70,6 +71,8 @@ def test_json_schema(run: tuple[dict[str, Any], Path]) -> None:
         assert key in data["machine"]
     assert data["software"]["onnxruntime"] or data["software"]["onnxruntime"] is None
     assert data["settings"]["command"].startswith("python benchmarks/throughput.py --device cpu")
+    if platform.libc_ver()[0] == "glibc":  # --heap stable re-executed the script with the tunables set
+        assert data["settings"]["heap_env"]["MALLOC_TRIM_THRESHOLD_"] is not None
     (result,) = data["results"]
     assert result["size"] == "test" and result["input_size"] == [3, 64, 64]
     roles = {info["role"]: name for name, info in result["models"].items()}
@@ -241,3 +244,18 @@ def test_gpu_script_dry_run_on_cpu(tmp_path: Path) -> None:
     assert budget["complete"] and budget["skipped"]
     assert all("time budget" in s["reason"] or "CUDA graphs" in s["reason"] for s in budget["skipped"])
     assert set(budget["results"][0]["models"]) == {"effnet_test_tf", "test_efficientnet"}
+
+
+@pytest.mark.slow  # torch.compile on CPU: about a minute with a cold inductor cache
+def test_compiled_mode_at_two_batch_sizes(tmp_path: Path) -> None:
+    out = tmp_path / "compile.json"
+    args = "--device cpu --sizes test --models effnet_test_tf --modes compile --batch-sizes 1 2"
+    _run([*shlex.split(args), "--no-memory", "--no-onnx", *FAST, "--out", str(out)], cwd=tmp_path)
+    data = json.loads(out.read_text())
+    assert data["failures"] == []
+    record = data["results"][0]["modes"]["compile"]
+    for batch in ("1", "2"):  # one compiled wrapper, one graph per batch size
+        assert record["inference"][batch]["effnet_test_tf"]["status"] == "ok"
+        assert record["inference"][batch]["effnet_test_tf"]["first_call_s"] > 0
+    assert record["latency"]["effnet_test_tf"]["status"] == "ok"
+    assert record["train"]["effnet_test_tf"]["status"] == "ok"
