@@ -332,15 +332,20 @@ def test_plotting_keeps_global_backend(tmp_path: Path) -> None:
 
 
 def test_import_has_no_matplotlib_side_effects(tmp_path: Path) -> None:
-    # Load reports.py on its own in a fresh interpreter (no torch import), with a non-default backend
-    # chosen first: importing and plotting must keep it, and never import pyplot.
+    # Load reports.py in a fresh interpreter without the package's __init__ (no torch import), with
+    # a non-default backend chosen first: importing and plotting must keep it, and never import pyplot.
     probe = f"""
-import importlib.util, sys
+import importlib.util, sys, types
 import matplotlib
 matplotlib.use("svg")
-spec = importlib.util.spec_from_file_location("reports_probe", {str(Path(reports.__file__))!r})
+package = types.ModuleType("brainvit_effnet")  # a bare package: its relative imports resolve
+package.__path__ = [{str(Path(reports.__file__).parent)!r}]
+sys.modules["brainvit_effnet"] = package
+spec = importlib.util.spec_from_file_location("brainvit_effnet.reports", {str(Path(reports.__file__))!r})
 module = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = module
 spec.loader.exec_module(module)
+assert "torch" not in sys.modules
 assert matplotlib.get_backend() == "svg", matplotlib.get_backend()
 module.plot_confusion_matrix([[2, 1], [0, 3]], ["a", "b"], {str(tmp_path / "cm.png")!r})
 assert matplotlib.get_backend() == "svg", matplotlib.get_backend()

@@ -25,7 +25,6 @@ import dataclasses
 import importlib.util
 import logging
 import os
-import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +33,8 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+
+from ._atomic import write_path_atomically
 
 __all__ = ["ParityReport", "export_onnx", "export_torchscript", "parity_on_sample", "sample_images"]
 
@@ -93,21 +94,19 @@ def export_onnx(
     try:
         example = torch.randn(2, *size)
         dynamic: Any = {"x": {0: torch.export.Dim("batch")}} if dynamic_batch else None
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".onnx", dir=out.parent)
-        os.close(fd)
-        try:
-            program = torch.onnx.export(
-                model, (example,), dynamo=True, dynamic_shapes=dynamic, opset_version=opset, verbose=False
-            )
-            if program is None:
-                raise ValueError("torch.onnx.export returned no program; update torch and onnxscript.")
-            program.save(tmp)
+        program = torch.onnx.export(
+            model, (example,), dynamo=True, dynamic_shapes=dynamic, opset_version=opset, verbose=False
+        )
+        if program is None:
+            raise ValueError("torch.onnx.export returned no program; update torch and onnxscript.")
+
+        def save_and_check(tmp: Path) -> None:  # checked before it replaces anything at `out`
+            program.save(str(tmp))
             if verify:
-                run = _onnx_runner(tmp)
+                run = _onnx_runner(str(tmp))
                 _verify(model, run, size, batches=(1, 3) if dynamic_batch else (2,), atol=atol, kind="ONNX")
-            os.replace(tmp, out)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+
+        write_path_atomically(out, save_and_check)
     finally:
         model.train(was_training)
     _logger.info("Exported %s to %s", type(model).__name__, out)
@@ -149,21 +148,19 @@ def export_torchscript(
     was_training = model.training
     model.eval()
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".pt", dir=out.parent)
-        os.close(fd)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", category=FutureWarning)  # torch.jit deprecation
-                warnings.simplefilter("ignore", category=torch.jit.TracerWarning)  # shape checks frozen
-                with torch.no_grad():
-                    traced = torch.jit.trace(model, torch.randn(2, *size), check_trace=False)
-                torch.jit.save(traced, tmp)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=FutureWarning)  # torch.jit deprecation
+            warnings.simplefilter("ignore", category=torch.jit.TracerWarning)  # shape checks frozen
+            with torch.no_grad():
+                traced = torch.jit.trace(model, torch.randn(2, *size), check_trace=False)
+
+            def save_and_check(tmp: Path) -> None:
+                torch.jit.save(traced, str(tmp))
                 if verify:
-                    loaded = torch.jit.load(tmp, map_location="cpu")
+                    loaded = torch.jit.load(str(tmp), map_location="cpu")
                     _verify(model, _torch_runner(loaded), size, batches=(1, 3), atol=atol, kind="TorchScript")
-            os.replace(tmp, out)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+
+            write_path_atomically(out, save_and_check)
     finally:
         model.train(was_training)
     _logger.info("Exported %s to TorchScript %s", type(model).__name__, out)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from safetensors.torch import save_file
 from timm.models._hub import save_config_for_hf
 from torch import nn
 
+from ._atomic import write_path_atomically, write_text_atomically
 from .models import create_model
 from .models._pretrained import WEIGHTS_NAME, pretrained_cfg_of
 
@@ -35,22 +36,6 @@ __all__ = ["from_pretrained", "push_to_hub", "save_pretrained"]
 CONFIG_NAME = "config.json"
 MODEL_CARD_NAME = "README.md"
 _NOT_RECORDED = "Not recorded. Pass `model_card={...}` to `save_pretrained` to describe it."
-
-
-def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
-    """Write via a temporary file in the same folder, then rename: a crash never leaves half a file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _write_text(path: Path, text: str) -> None:
-    path.write_text(text, encoding="utf-8")
 
 
 def _architecture(model: nn.Module) -> str:
@@ -164,7 +149,7 @@ def save_pretrained(
 
     state_dict = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     metadata = {"format": "pt", "architecture": arch, "library": "brainvit-effnet"}
-    _write_atomically(folder / WEIGHTS_NAME, lambda p: save_file(state_dict, str(p), metadata=metadata))
+    write_path_atomically(folder / WEIGHTS_NAME, lambda p: save_file(state_dict, str(p), metadata=metadata))
 
     label_names = pretrained_cfg_of(model).get("label_names")
     # The saved weights are no longer those of the source tag (e.g. the ImageNet backbone).
@@ -173,12 +158,12 @@ def save_pretrained(
     }
     if label_names:
         model_config["label_names"] = list(label_names)
-    _write_atomically(
+    write_path_atomically(
         folder / CONFIG_NAME, lambda p: save_config_for_hf(model, str(p), model_config=model_config)
     )
 
     card = render_model_card(model, model_card)
-    _write_atomically(folder / MODEL_CARD_NAME, lambda p: _write_text(p, card))
+    write_text_atomically(folder / MODEL_CARD_NAME, card)
     return folder
 
 

@@ -32,8 +32,7 @@ from __future__ import annotations
 import json
 import math
 import os
-import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +41,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from numpy.typing import ArrayLike
+
+from ._atomic import reserve_temp, write_atomically, write_text_atomically
 
 __all__ = [
     "DISCLAIMER",
@@ -112,41 +113,8 @@ _CURVE_METRIC_KEYS = ("train_accuracy", "val_accuracy", "val_balanced_accuracy",
 # ----------------------------------------------------------------------------------------------
 
 
-def _reserve_temp(path: Path) -> Path:
-    """Create an empty, uniquely named hidden file next to ``path`` (same suffix) and return it.
-
-    ``os.open`` with mode 0o666 lets the umask decide the permissions, as for any new file
-    (``tempfile.mkstemp`` would leave the final file readable by its owner only).
-    """
-    for _ in range(100):
-        tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:12]}.tmp{path.suffix}")
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        except FileExistsError:
-            continue
-        os.close(fd)
-        return tmp
-    raise FileExistsError(f"could not create a temporary file next to {path}")
-
-
-def _write_atomically(path: Path, write: Callable[[Any], None]) -> Path:
-    """Call ``write(binary_file)`` on a temporary file next to ``path``, fsync it, rename it to ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _reserve_temp(path)
-    try:
-        with open(tmp, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
-
-
 def _write_text(path: Path, text: str) -> Path:
-    return _write_atomically(path, lambda fh: fh.write(text.encode("utf-8")))
+    return write_text_atomically(path, text)
 
 
 def _figure_path(path: PathLike) -> tuple[Path, str]:
@@ -162,7 +130,7 @@ def _figure_path(path: PathLike) -> tuple[Path, str]:
 def _save_figure(fig: Figure, path: PathLike) -> Path:
     out, fmt = _figure_path(path)
     FigureCanvasAgg(fig)  # attaches an Agg canvas to this figure only; the global backend is untouched
-    return _write_atomically(out, lambda fh: fig.savefig(fh, format=fmt, dpi=_DPI))
+    return write_atomically(out, lambda fh: fig.savefig(fh, format=fmt, dpi=_DPI))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -716,7 +684,7 @@ class _Staging:
 
     def temp_for(self, name: str) -> Path:
         final = self.folder / name
-        tmp = _reserve_temp(final)
+        tmp = reserve_temp(final)
         self.pending.append((tmp, final))
         return tmp
 

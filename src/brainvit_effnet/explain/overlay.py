@@ -32,7 +32,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
@@ -43,6 +42,7 @@ import torch.nn.functional as F
 from numpy.typing import NDArray
 from PIL import Image, ImageDraw, ImageFont
 
+from .._atomic import write_atomically
 from ._arrays import to_numpy as _to_numpy
 
 __all__ = [
@@ -416,17 +416,7 @@ def _atomic_save_png(image: Image.Image, path: str | os.PathLike[str]) -> Path:
     target = Path(path)
     if target.suffix.lower() != ".png":
         raise ValueError(f"path must end in .png; got {str(target)!r}. Use a .png file name.")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            image.save(fh, format="PNG")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp_name, target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    write_atomically(target, lambda fh: image.save(fh, format="PNG"))
     logger.debug("wrote %s", target)
     return target
 
