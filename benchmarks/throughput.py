@@ -361,6 +361,12 @@ class Runner:
             torch.compile(e.module, mode=mode.compile, dynamic=False),
         )
 
+    def inference_fn(self, e: Entry, mode: Mode) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The model as run in ``mode``, wrapped once and reused by every phase of the mode."""
+        if e.fn is None:  # not `or`: a compiled module's truth value calls len()
+            e.fn = self.wrap(e, mode)
+        return e.fn
+
     # phases
     def inference(
         self, entries: list[Entry], mode: Mode, shape: tuple[int, int, int], batch: int
@@ -377,9 +383,7 @@ class Runner:
                     out[e.name] = self.skip({**where, "model": e.name}, self.budget_reason())
                     continue
                 try:
-                    if e.fn is None:  # not `or`: a compiled module's truth value calls len()
-                        e.fn = self.wrap(e, mode)
-                    fn = e.fn
+                    fn = self.inference_fn(e, mode)
                     e.first_call_s = self.clock.time(fn, pool[0])
                     warm = [self.clock.time(fn, pool[i % len(pool)]) for i in range(1, self.args.warmup)]
                     per_call = min(warm) if warm else e.first_call_s
@@ -427,9 +431,7 @@ class Runner:
                     out[e.name] = self.skip({**where, "model": e.name}, self.budget_reason())
                     continue
                 try:
-                    if e.fn is None:  # not `or`: a compiled module's truth value calls len()
-                        e.fn = self.wrap(e, mode)
-                    fn = e.fn
+                    fn = self.inference_fn(e, mode)
                     for i in range(max(1, self.args.warmup)):
                         self.clock.time(fn, pool[i % len(pool)])
                     active.append(e)
