@@ -242,6 +242,7 @@ def test_options_bf16_ema_freeze_clip_balanced(tmp_path: Path) -> None:
         precision="bf16",
         ema_decay=0.9,
         freeze_backbone_epochs=1,
+        pretrained=True,  # freezing is for pretrained backbones (a random one warns)
         clip_grad_norm=1.0,
         balanced_sampler=True,
         limit_train_batches=2,

@@ -31,7 +31,7 @@ from ._atomic import write_path_atomically, write_text_atomically
 from .models import create_model
 from .models._pretrained import WEIGHTS_NAME, pretrained_cfg_of
 
-__all__ = ["from_pretrained", "push_to_hub", "save_pretrained"]
+__all__ = ["build_model_card", "from_pretrained", "push_to_hub", "save_pretrained"]
 
 CONFIG_NAME = "config.json"
 MODEL_CARD_NAME = "README.md"
@@ -53,6 +53,126 @@ def _format_metrics(metrics: Mapping[str, Any] | None) -> str:
         return _NOT_RECORDED
     rows = "\n".join(f"| {name} | {value} |" for name, value in metrics.items())
     return f"| metric | value |\n|---|---|\n{rows}"
+
+
+_CARD_TEMPLATE = """---
+{{ card_data }}
+---
+# {{ model_name }}
+
+> **Not for clinical use.** This model is research software. It is not a medical device, has not
+> been validated for diagnosis, and must not be used to make decisions about patients.
+
+{{ body }}
+"""
+
+
+def _ci(metrics: Mapping[str, Any], key: str) -> str:
+    low_high = metrics.get("ci95", {}).get(key)
+    return f" [{low_high[0]:.3f}, {low_high[1]:.3f}]" if low_high else ""
+
+
+def build_model_card(arch_tag: str, provenance: Mapping[str, Any], repo_id: str) -> str:
+    """A Hub model card for trained weights, from their provenance record.
+
+    Built with ``huggingface_hub.ModelCardData``/``ModelCard``, so the YAML header (licence,
+    datasets, ``model-index`` with the held-out metrics) is what the Hub parses.
+
+    Args:
+        arch_tag: ``"<architecture>.<tag>"``, e.g. ``"effnet_b0.figshare"``.
+        provenance: What ``pretrained_cfg["provenance"]`` records: folds, preprocessing, label
+            names, ``held_out_metrics`` (with ``ci95``), recipe, training minutes.
+        repo_id: The Hub repo the card is written for.
+    """
+    from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+    m = dict(provenance.get("held_out_metrics", {}))
+    held_out = provenance.get("held_out_folds")
+    dataset = f"Figshare brain tumour dataset, official fold(s) {held_out} held out ({m.get('n')} slices)"
+    results = [
+        EvalResult(
+            task_type="image-classification",
+            dataset_type="figshare-brain-tumor",
+            dataset_name=dataset,
+            metric_type=key,
+            metric_value=round(float(m[key]), 4),
+        )
+        for key in ("accuracy", "macro_f1", "ece")
+        if key in m
+    ]
+    data = ModelCardData(
+        model_name=arch_tag,
+        license="cc-by-4.0",
+        library_name="brainvit-effnet",
+        pipeline_tag="image-classification",
+        tags=[
+            "image-classification",
+            "medical-imaging",
+            "mri",
+            "brain-tumour",
+            "timm",
+            "not-for-clinical-use",
+        ],
+        eval_results=results or None,
+    )
+    pre = provenance.get("preprocessing", {})
+    labels = "\n".join(f"{i}. `{name}`" for i, name in enumerate(provenance.get("label_names", [])))
+    metric_rows = "\n".join(
+        f"| {key} | {float(m[key]):.4f}{_ci(m, key)} |"
+        for key in ("accuracy", "balanced_accuracy", "macro_f1", "ece", "nll")
+        if key in m
+    )
+    body = f"""## Model
+`{arch_tag}`: brainvit-effnet's `{arch_tag.split(".")[0]}`, **trained from scratch** (random
+initialisation, no ImageNet weights) with the `{provenance.get("recipe")}` recipe
+(`brainvit-effnet train --recipe {provenance.get("recipe")}`) in {provenance.get("train_minutes")}
+minutes on a CPU ({provenance.get("machine")}); best epoch {provenance.get("best_epoch")} by
+validation macro-F1.
+
+## Intended use
+Research on brain-tumour classification of T1-weighted contrast-enhanced MRI slices: a baseline
+to compare against, a model for the library's demo, tutorials and explanation studies.
+
+## Labels
+{labels}
+
+## Training data and licence
+{provenance.get("dataset")}. J. Cheng, "brain tumor dataset", figshare, 2017 (article 1512427),
+licence CC BY 4.0; cite Cheng J. et al., PLoS One 10(10):e0140381, 2015 and 11(6):e0157112, 2016.
+These weights are a derivative of that data and are shared under CC BY 4.0 with that attribution.
+
+## Split protocol
+{provenance.get("split_protocol")}. Accuracy on image-level random splits overstates what a
+model does on new patients; compare only patient-disjoint numbers.
+
+## Preprocessing
+Brain crop: {"on" if pre.get("brain_crop") else "off"}; resize to {provenance.get("input_size")}
+({pre.get("resize")});
+{pre.get("channels")}; normalised with mean {pre.get("mean")} and std {pre.get("std")}.
+`brainvit_effnet.data.create_transforms(model)` applies exactly this.
+
+## Held-out metrics (95% bootstrap intervals)
+Every slice of held-out fold(s) {held_out} of the full release.
+
+| metric | value |
+|---|---|
+{metric_rows}
+
+ECE is the expected calibration error (15 bins); lower is better calibrated.
+
+## How to load
+```python
+import brainvit_effnet as bve
+model = bve.create_model("{arch_tag}", pretrained=True).eval()   # offline: shipped in the package
+# or, once published: bve.from_pretrained("{repo_id}")
+```
+
+## Limitations
+Trained on one public dataset (233 patients, one scanner protocol family, three tumour types, no
+healthy class). Performance on other sites, sequences or populations is unknown.
+"""
+    card = ModelCard.from_template(data, template_str=_CARD_TEMPLATE, body=body)
+    return str(card)
 
 
 def render_model_card(model: nn.Module, card: Mapping[str, Any] | None = None) -> str:

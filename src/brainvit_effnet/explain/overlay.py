@@ -585,6 +585,7 @@ def explanation_grid(
     alpha: float = 0.45,
     colormap: Colormap = "jet",
     outline_color: Sequence[int] = (0, 255, 0),
+    colorbar: bool = True,
 ) -> Image.Image:
     """Lay out one captioned overlay tile per sample.
 
@@ -616,6 +617,8 @@ def explanation_grid(
         title: Optional title drawn above the grid.
         alpha: Overlay opacity, as for :func:`overlay_heatmap`.
         colormap: Colour map name.
+        colorbar: Add a colour bar under the tiles: the colour map from 0 (no relevance) to 1
+            (the most relevant pixel of each map; every heatmap is min-max scaled on its own).
         outline_color: Outline colour ``(R, G, B)``.
 
     Returns:
@@ -706,7 +709,8 @@ def explanation_grid(
     rows = math.ceil(n / ncols)
     title_h = line_h + 2 * pad if title else 0
     width = cols * tile + (cols + 1) * pad
-    height = title_h + rows * (tile + cap_h) + (rows + 1) * pad
+    bar_h = 2 * line_h + 2 * pad if colorbar else 0
+    height = title_h + rows * (tile + cap_h) + (rows + 1) * pad + bar_h
     grid = Image.new("RGB", (width, height), _BACKGROUND)
     draw = ImageDraw.Draw(grid)
     if title:
@@ -731,7 +735,33 @@ def explanation_grid(
             draw.rectangle((x0, y0 + tile, x0 + tile - 1, y0 + tile + cap_h - 1), fill=band)
             for k, line in enumerate(lines):
                 draw.text((x0 + 2, y0 + tile + 2 + k * line_h), line, fill=_TEXT, font=font)
+    if colorbar:
+        _draw_colorbar(grid, draw, font, colormap, top=height - bar_h, height=line_h, pad=pad)
     return grid
+
+
+def _draw_colorbar(
+    grid: Image.Image,
+    draw: ImageDraw.ImageDraw,
+    font: Any,
+    colormap: Colormap,
+    *,
+    top: int,
+    height: int,
+    pad: int,
+) -> None:
+    """A horizontal strip of the colour map with its ends labelled, at ``top`` of the grid."""
+    labels = ("0 low", "relevance (each map scaled to its maximum)", "1 high")
+    widths = [int(draw.textbbox((0, 0), t, font=font)[2]) for t in labels]
+    length = max(16, grid.width - 2 * pad - widths[0] - widths[2] - 8)
+    strip = colorize(np.tile(np.linspace(0.0, 1.0, length), (height, 1)), colormap)
+    x = pad + widths[0] + 4
+    grid.paste(Image.fromarray(strip, "RGB"), (x, top + pad))
+    draw.text((pad, top + pad), labels[0], fill=_TEXT, font=font)
+    draw.text((x + length + 4, top + pad), labels[2], fill=_TEXT, font=font)
+    draw.text(
+        (x + max(0, (length - widths[1]) // 2), top + pad + height + 1), labels[1], fill=_TEXT, font=font
+    )
 
 
 def save_grid(path: str | os.PathLike[str], images: Any, heatmaps: Any, **kwargs: Any) -> Path:

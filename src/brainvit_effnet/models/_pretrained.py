@@ -39,6 +39,7 @@ __all__ = [
     "load_checkpoint",
     "load_pretrained_weights",
     "load_state_dict_into",
+    "mark_weights_source",
     "read_state_dict",
     "weights_file",
 ]
@@ -247,6 +248,7 @@ def load_state_dict_into(
             raise CheckpointError(problem)
         backbone.load_state_dict(state_dict)
         _logger.info("Initialised %s from %s; the rest is newly initialised.", what, source)
+        mark_weights_source(model, source)
         return
 
     target = model.state_dict()
@@ -272,6 +274,16 @@ def load_state_dict_into(
     if problem:
         raise CheckpointError(problem)
     model.load_state_dict(state_dict, strict=False)
+    mark_weights_source(model, source)
+
+
+def mark_weights_source(model: nn.Module, source: str) -> None:
+    """Record where the model's weights came from as ``model.weights_source``.
+
+    The Trainer reads it to tell fine-tuning (a lower backbone learning rate) from training from
+    scratch; a model that never loaded weights has no such attribute.
+    """
+    model.weights_source = source  # type: ignore[assignment]
 
 
 def load_pretrained_weights(

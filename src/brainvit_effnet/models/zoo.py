@@ -5,7 +5,11 @@ This module is the one place that names weight sources:
 * ``<arch>.in1k`` (the default tag): the backbone starts from timm's ImageNet-1k weights on the
   Hugging Face Hub (``timm/<backbone>.<timm tag>``); pooling/transformer and head are new.
 * ``<arch>.figshare``: the project's own 3-class brain-tumour weights (glioma, meningioma,
-  pituitary), in the Hub repos listed in :data:`BRAIN_TUMOUR_HUB_REPOS`.
+  pituitary), trained from scratch on the Figshare release. Only tags whose weights exist are
+  offered: today that is ``effnet_b0.figshare``, shipped inside the package
+  (:data:`BUNDLED_WEIGHTS`), so it loads offline with an empty Hub cache. Its Hub repo name in
+  :data:`BRAIN_TUMOUR_HUB_REPOS` is where it would be published (a local file wins over the Hub,
+  as in timm).
 
 Variants are registered in timm's registry, so after ``import brainvit_effnet``,
 ``timm.create_model("effnet_b2_tf", num_classes=3)`` works too.
@@ -15,7 +19,9 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, NamedTuple, cast
 
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
@@ -30,7 +36,15 @@ from ._pretrained import load_pretrained_weights
 from ._suggest import close_matches
 from .effnet import MIN_INPUT_SIZE, EffNetBaseline, EffNetTransformer
 
-__all__ = ["BRAIN_TUMOUR_HUB_ORG", "BRAIN_TUMOUR_HUB_REPOS", "MODEL_NAMES", "default_cfgs"]
+__all__ = [
+    "BRAIN_TUMOUR_HUB_ORG",
+    "BRAIN_TUMOUR_HUB_REPOS",
+    "BUNDLED_MODEL",
+    "BUNDLED_WEIGHTS",
+    "MODEL_NAMES",
+    "bundled_provenance",
+    "default_cfgs",
+]
 
 
 class _Size(NamedTuple):
@@ -55,12 +69,13 @@ TRANSFORMER_DROP_RATE = 0.4
 
 #: Hub organisation of the project's own brain-tumour weights.
 BRAIN_TUMOUR_HUB_ORG = "brainvit-effnet"
+#: The trained model shipped inside the package (``brainvit-effnet demo`` shows it).
+BUNDLED_MODEL = "effnet_b0.figshare"
+#: ``arch.tag`` -> folder (inside this package) of trained weights shipped with the library.
+BUNDLED_WEIGHTS: dict[str, Path] = {BUNDLED_MODEL: Path(__file__).parent / "weights" / BUNDLED_MODEL}
 #: ``arch.tag`` -> Hub repo of the project's brain-tumour weights (3 classes, Figshare release).
-BRAIN_TUMOUR_HUB_REPOS: dict[str, str] = {
-    f"effnet_{size}{suffix}.figshare": f"{BRAIN_TUMOUR_HUB_ORG}/effnet_{size}{suffix}.figshare"
-    for size in ("b0", "b1", "b2", "b3", "b4")
-    for suffix in ("", "_tf")
-}
+#: Only tags that have weights are listed; the others are not offered until they are published.
+BRAIN_TUMOUR_HUB_REPOS: dict[str, str] = {tag: f"{BRAIN_TUMOUR_HUB_ORG}/{tag}" for tag in BUNDLED_WEIGHTS}
 
 _PAPER = "Multi-class classification of brain tumor types from MR images using EfficientNets"
 
@@ -98,17 +113,44 @@ def _all_cfgs() -> dict[str, dict[str, Any]]:
                 description=f"timm's {size.backbone}.{size.imagenet_tag} backbone (ImageNet-1k); new head.",
                 origin_url="https://github.com/huggingface/pytorch-image-models",
             )
-            repo = BRAIN_TUMOUR_HUB_REPOS.get(f"{arch}.figshare")
-            if repo:
-                cfgs[f"{arch}.figshare"] = _cfg(
-                    size,
-                    hf_hub_id=repo,
-                    num_classes=len(TUMOUR_TYPE_CLASSES),
-                    label_names=TUMOUR_TYPE_CLASSES,
-                    license="apache-2.0",
-                    description="Fine-tuned on the Figshare brain-tumour release (Cheng et al.), 3 classes.",
+            bundled = BUNDLED_WEIGHTS.get(f"{arch}.figshare")
+            if bundled is not None and (bundled / "config.json").is_file():
+                cfgs[f"{arch}.figshare"] = _bundled_cfg(
+                    size, bundled, BRAIN_TUMOUR_HUB_REPOS[f"{arch}.figshare"]
                 )
     return cfgs
+
+
+def _bundled_cfg(size: _Size, folder: Path, repo: str) -> dict[str, Any]:
+    """The pretrained config of shipped weights, read from their own ``config.json``.
+
+    The file is the one place that records how the weights were trained: input size,
+    preprocessing and folds come from it, never from a second copy here.
+    """
+    saved = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    pcfg = saved.get("pretrained_cfg", {})
+    return _cfg(
+        size,
+        file=str(folder),
+        hf_hub_id=repo,
+        input_size=tuple(pcfg.get("input_size", (3, size.img_size, size.img_size))),
+        interpolation=pcfg.get("interpolation", "bilinear"),
+        mean=tuple(pcfg.get("mean", IMAGENET_DEFAULT_MEAN)),
+        std=tuple(pcfg.get("std", IMAGENET_DEFAULT_STD)),
+        num_classes=len(TUMOUR_TYPE_CLASSES),
+        label_names=tuple(saved.get("label_names", TUMOUR_TYPE_CLASSES)),
+        license="cc-by-4.0",
+        description=pcfg.get("description", "Trained from scratch on the Figshare brain-tumour release."),
+    )
+
+
+def bundled_provenance(arch_tag: str) -> dict[str, Any]:
+    """How shipped weights were made (folds, input size, preprocessing, labels, metrics), or ``{}``."""
+    folder = BUNDLED_WEIGHTS.get(arch_tag)
+    if folder is None or not (folder / "config.json").is_file():
+        return {}
+    saved = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    return dict(saved.get("pretrained_cfg", {}).get("provenance", {}))
 
 
 default_cfgs = generate_default_cfgs(cast(Any, _all_cfgs()))
@@ -192,6 +234,9 @@ def _create(variant: str, pretrained: bool = False, **kwargs: Any) -> nn.Module:
 
     if pretrained:
         load_pretrained_weights(model, cfg, cache_dir=cache_dir)
+        provenance = bundled_provenance(f"{variant}.{cfg.get('tag')}")
+        if provenance:  # shipped weights say how they were made: folds, preprocessing, metrics
+            model.pretrained_cfg["provenance"] = provenance
     return model
 
 

@@ -20,12 +20,14 @@ Examples:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import math
 import signal
 import sys
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +44,7 @@ from ..losses import create_loss
 from ..metrics import classification_report
 from . import distributed as dist
 from .checkpoint import check_output_dir, check_same_architecture, write_checkpoint
-from .config import TrainConfig
+from .config import TrainConfig, default_backbone_lr_scale
 from .seeding import seed_everything
 from .state import capture_rng, load_state, load_weights, restore_rng
 
@@ -113,6 +115,7 @@ class Trainer:
         self.stop_requested = False
         self._interrupted_by: int | None = None
         self.model_args = dict(getattr(model, "_model_args", {}))
+        self.lr_rule: str | None = None  # how fit() chose the backbone's learning rate
 
     # -- set-up -----------------------------------------------------------------------------------
     def _check_data(self, data: Dataset[Any], name: str) -> None:
@@ -161,9 +164,58 @@ class Trainer:
             persistent_workers=False,
         )
 
+    def _resolve_config(self, cfg: TrainConfig) -> TrainConfig:
+        """Fill the options left to the Trainer (``None``) and warn about those that cannot apply.
+
+        The resolved values are what ``train_config.json`` records; the rule is logged.
+        """
+        has_backbone = isinstance(getattr(self.model, "backbone", None), nn.Module)
+        source = getattr(self.model, "weights_source", None)
+        pretrained = cfg.pretrained if cfg.pretrained is not None else source is not None
+        if cfg.backbone_lr_scale is None:
+            scale = default_backbone_lr_scale(pretrained)
+            why = "pretrained backbone: fine-tuning rule" if pretrained else "backbone trained from scratch"
+            rule = f"backbone_lr_scale={scale} ({why}{f', weights from {source}' if source else ''})"
+        else:
+            scale = cfg.backbone_lr_scale
+            rule = f"backbone_lr_scale={scale} (set in the config)"
+        if not has_backbone:
+            for option, value, inert in (
+                ("backbone_lr_scale", cfg.backbone_lr_scale, (None, 1.0)),
+                ("freeze_backbone_epochs", cfg.freeze_backbone_epochs, (0,)),
+            ):
+                if value not in inert:
+                    warnings.warn(
+                        f"TrainConfig.{option}={value} cannot apply: {type(self.model).__name__} has no "
+                        f"'backbone' submodule (a plain timm model?), so every parameter trains at lr="
+                        f"{cfg.lr} from the first epoch. Remove the option, or wrap the feature extractor "
+                        f"as model.backbone.",
+                        UserWarning,
+                        stacklevel=3,
+                    )
+            rule = f"one learning rate for every parameter ({type(self.model).__name__} has no backbone)"
+        elif cfg.freeze_backbone_epochs and not pretrained:
+            warnings.warn(
+                f"TrainConfig.freeze_backbone_epochs={cfg.freeze_backbone_epochs} freezes a backbone that "
+                f"was not loaded from pretrained weights: the head then trains on random features. Use it "
+                f"when fine-tuning (pretrained=True), or set TrainConfig.pretrained=True if the weights "
+                f"were loaded another way.",
+                UserWarning,
+                stacklevel=3,
+            )
+        channels_last = True if cfg.channels_last is None else cfg.channels_last
+        _logger.info(
+            "Learning rates: %s; channels_last=%s, precision=%s.", rule, channels_last, cfg.precision
+        )
+        self.lr_rule = rule
+        return dataclasses.replace(
+            cfg, pretrained=pretrained, backbone_lr_scale=scale, channels_last=channels_last
+        )
+
     def _param_groups(self) -> list[dict[str, Any]]:
         """Backbone at ``lr * backbone_lr_scale``; no weight decay on 1-D params and exempt names."""
         cfg = self.config
+        scale = cfg.backbone_lr_scale if cfg.backbone_lr_scale is not None else 1.0  # resolved by fit()
         exempt = set(getattr(self.model, "no_weight_decay", set)())
         groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
         for name, p in self.model.named_parameters():
@@ -172,7 +224,7 @@ class Trainer:
         return [
             {
                 "params": params,
-                "lr": cfg.lr * (cfg.backbone_lr_scale if backbone else 1.0),
+                "lr": cfg.lr * (scale if backbone else 1.0),
                 "weight_decay": 0.0 if no_decay else cfg.weight_decay,
                 "name": f"{'backbone' if backbone else 'head'}{'_no_decay' if no_decay else ''}",
             }
@@ -232,7 +284,7 @@ class Trainer:
             CheckpointError: a corrupted checkpoint, or one from another model configuration.
             TrainingDivergedError: a NaN/inf loss (the last good checkpoint is left intact).
         """
-        cfg = self.config
+        self.config = cfg = self._resolve_config(self.config)
         dist.init()  # no-op unless launched by torchrun
         if dist.is_distributed() and torch.cuda.is_available():
             self.device = torch.device("cuda", torch.cuda.current_device())
@@ -295,6 +347,8 @@ class Trainer:
                     "img_per_s": images / seconds if seconds > 0 else None,
                     "seconds": seconds,
                 }
+                if epoch == 0:  # the run log says which learning-rate rule was applied
+                    logs["lr_rule"] = self.lr_rule
                 if val_data is not None:
                     report = self.evaluate(val_data, _model=ema.module if ema is not None else model)
                     logs.update(

@@ -1,0 +1,101 @@
+"""Named training recipes: experiment configurations that were measured, with what they reach.
+
+A recipe is a complete :class:`~brainvit_effnet.experiment.ExperimentConfig` except for the data
+and the folds, plus the numbers it was measured at. The CLI takes one as
+``brainvit-effnet train --recipe NAME --data figshare:PATH``; scripts use :func:`recipe_config`.
+
+The from-scratch recipe was chosen by the study in ``benchmarks/recipe_study.py`` on a validation
+fold only (``docs/recipes.md`` shows every run); its test-fold numbers come from
+``benchmarks/recipe_benchmark.py``.
+
+Examples:
+    >>> from brainvit_effnet.recipes import recipe_config
+    >>> cfg = recipe_config("scratch_b0", {"data": "figshare:/data/figshare", "test_folds": [1]})
+    >>> cfg.model, cfg.train.backbone_lr_scale
+    ('effnet_b0', 1.0)
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from dataclasses import dataclass, field
+from typing import Any
+
+from .experiment import ExperimentConfig, apply_overrides
+
+__all__ = ["DEFAULT_RECIPE", "RECIPES", "Recipe", "recipe_config"]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A measured experiment configuration.
+
+    Attributes:
+        name: Registry name.
+        summary: One line: what it is for.
+        config: :class:`ExperimentConfig` values (``data`` and folds are the user's).
+        measured: What it reached and where (filled from the benchmark JSON by hand-free code in
+            the docs; kept here as the expectation users read in ``--help``).
+    """
+
+    name: str
+    summary: str
+    config: dict[str, Any]
+    measured: dict[str, Any] = field(default_factory=dict)
+
+
+RECIPES: dict[str, Recipe] = {
+    r.name: r
+    for r in (
+        Recipe(
+            name="scratch_b0",
+            summary=(
+                "EfficientNet-B0 from random weights at 128 px on 2 CPU cores: the backbone at the full "
+                "learning rate, AdamW with warm-up and cosine decay, label smoothing, the study's brain "
+                "crop and augmentation."
+            ),
+            config={
+                "model": "effnet_b0",
+                "pretrained": False,
+                "model_kwargs": {"img_size": 128},
+                "crop": True,
+                "cache": True,
+                "bootstrap": 1000,
+                "train": {
+                    "epochs": 20,
+                    "batch_size": 32,
+                    "lr": 2e-3,
+                    "backbone_lr_scale": 1.0,
+                    "weight_decay": 0.05,
+                    "warmup_epochs": 1.0,
+                    "scheduler": "cosine",
+                    "loss": "label_smoothing",
+                    "loss_kwargs": {"smoothing": 0.1},
+                    "channels_last": True,
+                    "monitor": "val_macro_f1",
+                },
+            },
+        ),
+    )
+}
+
+#: The recipe the benchmark, the bundled model and the study build on.
+DEFAULT_RECIPE = "scratch_b0"
+
+
+def recipe_config(name: str, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
+    """The named recipe as an :class:`ExperimentConfig`, with dotted ``overrides`` applied.
+
+    Raises:
+        ValueError: unknown recipe name (close names are suggested) or unknown override keys.
+    """
+    if name not in RECIPES:
+        hint = difflib.get_close_matches(name, list(RECIPES), n=1)
+        raise ValueError(
+            f"unknown recipe {name!r}"
+            + (f" (did you mean {hint[0]!r}?)" if hint else "")
+            + f"; known recipes: {sorted(RECIPES)}."
+        )
+    values = apply_overrides(copy.deepcopy(RECIPES[name].config), overrides or {})
+    return ExperimentConfig.from_dict(values)

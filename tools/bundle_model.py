@@ -1,0 +1,135 @@
+"""Turn a recipe run into the model shipped inside the package (``effnet_b0.figshare``).
+
+Input: the fold-1 run of ``benchmarks/recipe_benchmark.py`` (its ``model/`` folder and its JSON
+record, which holds the held-out fold's metrics on every slice of the full release). Output:
+``src/brainvit_effnet/models/weights/<tag>/`` laid out as the Hub repo it would be published as:
+
+* ``model.safetensors``: fp16 weights (the logits are checked against fp32 on real slices);
+* ``config.json``: timm's config plus ``pretrained_cfg.provenance`` (folds used and held out,
+  input size, preprocessing, label names, held-out metrics with 95% intervals, the recipe);
+* ``README.md``: the model card, written with ``huggingface_hub.ModelCard``.
+
+Run from the repository root, after the benchmark's fold-1 recipe part::
+
+    python tools/bundle_model.py benchmarks/results/recipe_benchmark/fold1_recipe.json
+
+To publish (not run here: no machine of this project reaches the Hub)::
+
+    huggingface-cli upload brainvit-effnet/effnet_b0.figshare \
+        src/brainvit_effnet/models/weights/effnet_b0.figshare
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+import brainvit_effnet as bve
+from brainvit_effnet.data import create_transforms, load_sample
+from brainvit_effnet.hub import build_model_card
+from brainvit_effnet.models.zoo import BRAIN_TUMOUR_HUB_REPOS, BUNDLED_MODEL, BUNDLED_WEIGHTS
+
+MAX_BYTES = 15 * 1024 * 1024
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("record", type=Path, help="the benchmark's fold<K>_recipe.json")
+    args = parser.parse_args(argv)
+    record = json.loads(args.record.read_text())
+    cfg = record["config"]
+    model = bve.from_pretrained(record["model_dir"]).eval()
+    held_out = [record["test_fold"]]
+    train_folds = sorted(set(range(1, 6)) - set(held_out) - {record["val_fold"]})
+    test = record["test"]
+    provenance = {
+        "trained_from": "scratch (random initialisation; no ImageNet weights)",
+        "dataset": "Figshare brain tumour dataset (Cheng et al.), full release, 3064 slices, 233 patients",
+        "train_folds": train_folds,
+        "val_folds": [record["val_fold"]],
+        "held_out_folds": held_out,
+        "split_protocol": (
+            "official patient-disjoint folds (cvind.mat): training on folds "
+            f"{train_folds}, epoch chosen on fold {record['val_fold']}, fold(s) {held_out} never used for "
+            "training, model selection or the recipe's choices"
+        ),
+        "input_size": list(model.pretrained_cfg["input_size"]),
+        "preprocessing": {
+            "brain_crop": bool(cfg["crop"]),
+            "resize": "bilinear with antialiasing (torchvision), after the brain crop",
+            "interpolation": "bilinear",
+            "mean": list(model.pretrained_cfg["mean"]),
+            "std": list(model.pretrained_cfg["std"]),
+            "channels": "the greyscale slice repeated to 3 channels",
+        },
+        "label_names": list(model.pretrained_cfg["label_names"]),
+        "held_out_metrics": {
+            "n": record["sizes"]["test"],
+            **{k: test[k] for k in ("accuracy", "balanced_accuracy", "macro_f1", "ece", "nll")},
+            "ci95": test.get("ci95", {}),
+        },
+        "recipe": record["recipe"],
+        "train_minutes": record["train_minutes"],
+        "best_epoch": record["best_epoch"],
+        "machine": record.get("machine", {}).get("cpu_model"),
+    }
+
+    out = BUNDLED_WEIGHTS[BUNDLED_MODEL]
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = bve.save_pretrained(model, Path(tmp) / "m")
+        state = load_file(str(folder / "model.safetensors"))
+        half = {k: (v.half() if v.is_floating_point() else v) for k, v in state.items()}
+        save_file(
+            half,
+            str(out / "model.safetensors"),
+            metadata={
+                "format": "pt",
+                "architecture": BUNDLED_MODEL.split(".")[0],
+                "library": "brainvit-effnet",
+                "dtype": "float16",
+            },
+        )
+        config = json.loads((folder / "config.json").read_text())
+    pcfg = config.setdefault("pretrained_cfg", {})
+    pcfg.update(
+        tag=BUNDLED_MODEL.split(".")[1],
+        interpolation="bilinear",
+        description=(
+            f"{BUNDLED_MODEL}: trained from scratch on the Figshare release (recipe {record['recipe']})."
+        ),
+        provenance=provenance,
+    )
+    (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    (out / "README.md").write_text(
+        build_model_card(BUNDLED_MODEL, provenance, BRAIN_TUMOUR_HUB_REPOS[BUNDLED_MODEL])
+    )
+    size = (out / "model.safetensors").stat().st_size
+    if size > MAX_BYTES:
+        raise SystemExit(f"{out / 'model.safetensors'} is {size / 2**20:.1f} MiB, over the 15 MiB limit.")
+
+    # fp16 storage must not change what the model says: compare logits on real held-out slices.
+    fp16 = bve.create_model(BUNDLED_MODEL, pretrained=True).eval()
+    _, tf = create_transforms(model)
+    x = torch.stack([load_sample(folds=held_out, transform=tf)[i][0] for i in range(32)])
+    with torch.no_grad():
+        a, b = model(x), fp16(x)
+    diff = float((a - b).abs().max())
+    agree = float((a.argmax(1) == b.argmax(1)).float().mean())
+    print(
+        f"wrote {out} ({size / 2**20:.2f} MiB); fp16 vs fp32 logits: max abs diff {diff:.2e}, "
+        f"argmax agreement {agree:.0%} on 32 held-out slices"
+    )
+    return 0 if agree == 1.0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
