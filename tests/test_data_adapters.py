@@ -355,9 +355,13 @@ def test_split_argument_errors(tmp_path: Path) -> None:
 # -- the bundled sample and the shared pipeline -----------------------------------------------------
 def test_bundled_sample_loads_offline_with_labels_folds_and_masks() -> None:
     sample = load_sample(crop=False)
-    assert len(sample) == 96
-    assert sample.class_counts() == {"glioma": 32, "meningioma": 32, "pituitary": 32}
+    assert len(sample) == 228
+    assert sample.class_counts() == {"glioma": 76, "meningioma": 76, "pituitary": 76}
     assert sorted({r.fold for r in sample.records}) == [1, 2, 3, 4, 5]
+    # the bundled model's held-out fold: at least 150 slices, every class, every one with a mask
+    held_out = load_sample(folds=[1], crop=False)
+    assert len(held_out) >= 150 and set(held_out.class_counts().values()) == {51}
+    assert all(held_out.decode(i).mask.any() for i in range(0, len(held_out), 10))
     decoded = sample.decode(0)
     assert decoded.image.shape == (1, 160, 160)
     assert decoded.mask is not None and 10 < decoded.mask.sum() < 160 * 160 / 2
@@ -370,7 +374,7 @@ def test_bundled_sample_loads_offline_with_labels_folds_and_masks() -> None:
 def test_crop_keeps_mask_and_border_aligned() -> None:
     full = load_sample(crop=False)
     cropped = load_sample(crop=True)
-    for i in range(0, 96, 16):
+    for i in range(0, len(full), 24):
         a, b = full.sample(i), cropped.sample(i)
         assert b.image.shape[-1] <= a.image.shape[-1] and b.image.shape[-2] <= a.image.shape[-2]
         assert a.mask is not None and b.mask is not None

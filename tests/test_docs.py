@@ -48,10 +48,14 @@ def test_zoo_table_lists_every_registered_model_with_its_tags() -> None:
     table = markdown_table(describe_models())
     for name in bve.list_models():
         assert f"| `{name}` |" in table
-    assert "`in1k` (default), `figshare`" in table
-    weights = markdown_weights_table(describe_models("effnet_b2_tf"))
-    assert "| `effnet_b2_tf.figshare` | `brainvit-effnet/effnet_b2_tf.figshare` |" in weights
+    assert "| `effnet_b0` |" in table and "`in1k` (default), `figshare`" in table  # the bundled model
+    assert "effnet_b2_tf.figshare" not in table and "`figshare`" not in table.split("| `effnet_b1` |")[1]
+    weights = markdown_weights_table(describe_models("effnet_b[02]*"))
+    assert (
+        "| `effnet_b0.figshare` | `brainvit-effnet/effnet_b0.figshare` (shipped inside the package" in weights
+    )
     assert "| `effnet_b2_tf.in1k` | `timm/efficientnet_b2.ra_in1k` |" in weights
+    assert "effnet_b2_tf.figshare" not in weights  # no weights anywhere: not offered
 
 
 def test_zoo_parameter_counts_match_the_built_models() -> None:

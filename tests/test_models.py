@@ -163,7 +163,8 @@ def test_list_models_lists_ours_only_and_supports_wildcards() -> None:
     assert bve.list_models("effnet_b2*") == ["effnet_b2", "effnet_b2_tf"]
     assert bve.list_models(["*_b0", "*_b1_tf"]) == ["effnet_b0", "effnet_b1_tf"]
     assert "effnet_b2_tf.in1k" in bve.list_models(pretrained=True)
-    assert "effnet_b2_tf.figshare" in bve.list_models(pretrained=True)
+    assert "effnet_b0.figshare" in bve.list_models(pretrained=True)  # shipped in the package
+    assert "effnet_b2_tf.figshare" not in bve.list_models(pretrained=True)  # no weights anywhere
 
 
 @pytest.mark.parametrize("name", TINY)
@@ -335,7 +336,9 @@ def test_unknown_names_suggest_close_ones() -> None:
         bve.create_model("efficientnet_b2")
     with pytest.raises(ValueError, match="Did you mean 'effnet_b2_tf'"):
         bve.create_model("effnet_b2_t")
-    with pytest.raises(ValueError, match="known tags: \\['in1k', 'figshare'\\]"):
+    with pytest.raises(ValueError, match="known tags: \\['in1k'\\]"):
         bve.create_model("effnet_b2_tf.imagenet")
+    with pytest.raises(ValueError, match="known tags: \\['in1k', 'figshare'\\]"):
+        bve.create_model("effnet_b0.imagenet")
     with pytest.raises(TypeError, match="non-empty string"):
         bve.create_model("")

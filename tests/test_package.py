@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import csv
+import json
 import os
 import runpy
 import subprocess
@@ -110,41 +111,50 @@ def test_readme_opens_with_the_two_commands_ci_runs() -> None:
     assert "README.md" in ci and "set -euo pipefail" in ci
 
 
-def test_cli_demo_trains_evaluates_saves_and_reports(
+def test_cli_demo_shows_the_bundled_model_on_held_out_patients(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    from brainvit_effnet.models.zoo import BUNDLED_MODEL, BUNDLED_WEIGHTS
+
     out = tmp_path / "demo"
-    assert main(["demo", "--epochs", "1", "--output-dir", str(out)]) == 0
+    assert main(["demo", "--output-dir", str(out), "--explain-limit", "6"]) == 0
     printed = capsys.readouterr().out
-    assert "not for clinical use" in printed and "effnet_b2_tf" in printed
-    assert "Held-out test fold (18 slices): accuracy" in printed and "CC BY 4.0" in printed
+    assert "not for clinical use" in printed and BUNDLED_MODEL in printed and "from scratch" in printed
+    assert "Bundled held-out slices (153 slices of fold(s) [1])" in printed and "CC BY 4.0" in printed
+    assert "pointing game" in printed
     for name in (
-        "model/model.safetensors",
-        "model/README.md",
         "report/report.md",
         "report/report.json",
         "report/confusion_matrix.png",
-        "explain/overlays_gradcam.png",
-        "explain/overlays_rollout.png",
         "report/reliability.png",
-        "report/training_curves.png",
-        "log.jsonl",
+        "explain/overlays_gradcam.png",
+        "explain/overlays_gradcampp.png",
     ):
         assert (out / name).is_file(), name
-        assert str(out / name.split("/")[0]) in printed
-    assert main(["demo", "--epochs", "1", "--output-dir", str(out)]) == 2  # never overwrites a run
-    assert "already holds a training run" in capsys.readouterr().err
+        assert str(out / name) in printed
+    report = json.loads((out / "report" / "report.json").read_text())
+    assert report["accuracy"] > 0.6  # a random 3-class model cannot reach this on 153 slices
+    assert main(["demo", "--output-dir", str(out)]) == 2  # never writes into a folder with files
+    assert "--overwrite" in capsys.readouterr().err
 
-    # evaluate and predict with the saved model
-    assert main(["evaluate", str(out / "model"), "--out", str(tmp_path / "eval"), "--bootstrap", "50"]) == 0
-    assert (tmp_path / "eval" / "report.md").is_file() and "18 slices" in capsys.readouterr().out
+    # evaluate and predict with the bundled model's folder (laid out as its Hub repo)
+    model_dir = BUNDLED_WEIGHTS[BUNDLED_MODEL]
+    assert main(["evaluate", str(model_dir), "--out", str(tmp_path / "eval"), "--bootstrap", "50"]) == 0
+    printed = capsys.readouterr()
+    assert (tmp_path / "eval" / "report.md").is_file() and "153 slices" in printed.out  # its held-out fold
+    assert "not held-out" not in printed.err
+    assert (
+        main(["evaluate", str(model_dir), "--folds", "5", "--out", str(tmp_path / "e5"), "--bootstrap", "0"])
+        == 0
+    )
+    assert "fold(s) [5] trained this model" in capsys.readouterr().err
     images = bve_data_root() / "images"
     csv_path = tmp_path / "preds.csv"
     assert (
         main(
             [
                 "predict",
-                str(out / "model"),
+                str(model_dir),
                 str(images / "16.png"),
                 str(images / "740.png"),
                 "--out",
@@ -193,7 +203,8 @@ def test_cli_train_with_config_overrides_and_cross_validation(
 def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["models", "effnet_b2*"]) == 0
     out = capsys.readouterr().out
-    assert "effnet_b2_tf" in out and "260 px" in out and "in1k, figshare" in out and "effnet_b3" not in out
+    assert "effnet_b2_tf" in out and "260 px" in out and "in1k" in out and "effnet_b3" not in out
+    assert "figshare" not in out  # no weights exist for B2: the tag is not offered
     assert main(["models", "nothing*"]) == 1
     assert main(["train", "--model", "effnet_b9", "--epochs", "1", "--output-dir", str(tmp_path / "x")]) == 2
     assert "Did you mean" in capsys.readouterr().err

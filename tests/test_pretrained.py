@@ -189,18 +189,36 @@ def test_hf_hub_repo_loads_from_the_offline_cache(hub_cache, tmp_path: Path) -> 
         assert loaded.pretrained_cfg["label_names"] == ("glioma", "meningioma", "pituitary")
 
 
-def test_project_brain_tumour_tag_loads_from_its_hub_repo(hub_cache, tmp_path: Path) -> None:
-    cache, add = hub_cache
-    assert len(BRAIN_TUMOUR_HUB_REPOS) == 10
-    repo = BRAIN_TUMOUR_HUB_REPOS["effnet_b0.figshare"]
-    trained = perturbed(bve.create_model("effnet_b0", num_classes=3))
-    folder = bve.save_pretrained(trained, tmp_path / "b0")
-    add(repo, {"model.safetensors": folder / "model.safetensors"})
-    model = bve.create_model("effnet_b0.figshare", pretrained=True, cache_dir=cache).eval()
-    assert model.num_classes == 3
-    assert model.pretrained_cfg["label_names"] == bve.TUMOUR_TYPE_CLASSES
-    x = torch.randn(1, 3, 64, 64)
-    assert torch.equal(model(x), trained(x))
+def test_bundled_tag_loads_offline_with_an_empty_hub_cache(tmp_path: Path) -> None:
+    """create_model and timm.create_model both load the shipped weights, no Hub in sight."""
+    assert list(BRAIN_TUMOUR_HUB_REPOS) == ["effnet_b0.figshare"]  # only tags that have weights
+    code = (
+        "import json, timm, torch, brainvit_effnet as bve\n"
+        "a = bve.create_model('effnet_b0.figshare', pretrained=True).eval()\n"
+        "b = timm.create_model('effnet_b0.figshare', pretrained=True).eval()\n"
+        "x = torch.randn(2, 3, 128, 128)\n"
+        "with torch.no_grad():\n"
+        "    same = torch.equal(a(x), b(x))\n"
+        "c = a.pretrained_cfg\n"
+        "p = c['provenance']\n"
+        "print(json.dumps({'same': same, 'classes': a.num_classes, 'labels': c['label_names'],\n"
+        "  'input': c['input_size'], 'held_out': p['held_out_folds'], 'train': p['train_folds'],\n"
+        "  'crop': p['preprocessing']['brain_crop'], 'source': a.weights_source}))\n"
+    )
+    env = {
+        **os.environ,
+        "HF_HUB_CACHE": str(tmp_path / "empty"),
+        "HF_HUB_OFFLINE": "1",
+        "HF_HOME": str(tmp_path),
+    }
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr
+    info = json.loads(out.stdout.strip().splitlines()[-1])
+    assert info["same"] and info["classes"] == 3
+    assert tuple(info["labels"]) == bve.TUMOUR_TYPE_CLASSES
+    assert info["held_out"] == [1] and 1 not in info["train"] and info["crop"] is True
+    assert info["input"][-1] == info["input"][-2] > 0
+    assert "weights" in info["source"] and not any((tmp_path / "empty").glob("*"))  # nothing downloaded
 
 
 def test_hub_cache_environment_variables_are_honoured(tmp_path: Path) -> None:
@@ -232,8 +250,10 @@ def test_missing_weights_offline_give_one_clear_error(tmp_path: Path) -> None:
     assert str(cache) in message
     assert "HF_HUB_OFFLINE is on" in message and "checkpoint_path=" in message
     assert info.value.__cause__ is not None
-    with pytest.raises(bve.WeightsUnavailableError, match=r"brainvit-effnet/effnet_b2_tf\.figshare"):
-        bve.create_model("effnet_b2_tf.figshare", pretrained=True, cache_dir=cache)
+    with pytest.raises(bve.UnknownModelError, match=r"unknown pretrained tag 'figshare' for effnet_b2_tf"):
+        bve.create_model(
+            "effnet_b2_tf.figshare", pretrained=True, cache_dir=cache
+        )  # unpublished: not offered
     with pytest.raises(OSError, match="someone/missing"):  # WeightsUnavailableError is an OSError
         bve.from_pretrained("someone/missing", cache_dir=cache)
 

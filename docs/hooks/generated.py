@@ -6,7 +6,9 @@ A page asks for generated content with an HTML comment on a line of its own:
   table and where each tag's weights live, from the registry
   (:func:`brainvit_effnet.models.catalog.describe_models`);
 * ``<!-- generated: benchmark-results -->``: the benchmark tables, from
-  ``benchmarks/results/*.json`` (``benchmarks/results_page.py``).
+  ``benchmarks/results/*.json`` (``benchmarks/results_page.py``);
+* ``<!-- generated: recipe-results -->``: the from-scratch recipe study and benchmark, from
+  ``benchmarks/results/recipe*/`` (``benchmarks/recipe_page.py``).
 
 An unknown marker fails the build rather than leaving a hole in the page.
 """
@@ -37,24 +39,39 @@ def _model_weights() -> str:
     return markdown_weights_table(describe_models())
 
 
-def _benchmark_results() -> str:
-    # benchmarks/ is a folder of scripts, not a package: load the renderer from its file.
-    path = ROOT / "benchmarks" / "results_page.py"
+def _benchmark_module(name: str) -> Any:
+    """A renderer from benchmarks/ (a folder of scripts, not a package), loaded from its file."""
+    path = ROOT / "benchmarks" / f"{name}.py"
     if not path.is_file():
-        _log.warning("benchmarks/results_page.py is missing: the benchmark page is left empty.")
-        return "*The benchmark renderer `benchmarks/results_page.py` is missing.*\n"
-    spec = importlib.util.spec_from_file_location("results_page", path)
+        _log.warning("benchmarks/%s.py is missing: its generated section is left empty.", name)
+        return None
+    spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise RuntimeError(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def _benchmark_results() -> str:
+    module = _benchmark_module("results_page")
+    if module is None:
+        return "*The benchmark renderer `benchmarks/results_page.py` is missing.*\n"
     return str(module.render_results_page(ROOT / "benchmarks" / "results"))
+
+
+def _recipe_results() -> str:
+    module = _benchmark_module("recipe_page")
+    if module is None:
+        return "*The recipe renderer `benchmarks/recipe_page.py` is missing.*\n"
+    return str(module.render_recipe_page(ROOT / "benchmarks" / "results"))
 
 
 GENERATORS = {
     "model-zoo": _model_zoo,
     "model-weights": _model_weights,
     "benchmark-results": _benchmark_results,
+    "recipe-results": _recipe_results,
 }
 
 

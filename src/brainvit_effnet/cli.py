@@ -230,6 +230,26 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluation_folds(args: argparse.Namespace, model: Any) -> list[int]:
+    """``--folds``, else the model's held-out folds (from its provenance), else fold 5.
+
+    Warns when a requested fold trained the model or chose its epoch: those numbers are not held-out.
+    """
+    provenance = model.pretrained_cfg.get("provenance") or {}
+    held_out = list(provenance.get("held_out_folds") or [])
+    folds = list(args.folds or held_out or [5])
+    seen = sorted(
+        set(folds) & (set(provenance.get("train_folds") or []) | set(provenance.get("val_folds") or []))
+    )
+    if seen:
+        print(
+            f"warning: fold(s) {seen} trained this model or chose its epoch (its held-out folds are "
+            f"{held_out}): metrics on them are not held-out. Use --folds {' '.join(map(str, held_out))}.",
+            file=sys.stderr,
+        )
+    return folds
+
+
 def _evaluation_data(args: argparse.Namespace, model: Any, return_mask: bool = False) -> MRIDataset:
     _, eval_transform = create_transforms(model)
     classes = list(model.pretrained_cfg.get("label_names") or []) or None
@@ -242,7 +262,7 @@ def _evaluation_data(args: argparse.Namespace, model: Any, return_mask: bool = F
         common["classes"] = classes
     if args.data.startswith("folder:"):
         return FolderDataset(args.data.removeprefix("folder:"), split=args.split, **common)
-    folds = args.folds or [5]
+    folds = _evaluation_folds(args, model)
     if args.data == "sample":
         return load_sample(folds=folds, **common)
     if args.data.startswith("figshare:"):
@@ -514,7 +534,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--data", default="sample", help="sample | figshare:PATH | folder:PATH (default: %(default)s)"
     )
-    evaluate.add_argument("--folds", type=int, nargs="+", help="official folds to evaluate on (default: 5)")
+    evaluate.add_argument(
+        "--folds",
+        type=int,
+        nargs="+",
+        help="official folds to evaluate on (default: the model's held-out folds when its config records "
+        "them, else 5)",
+    )
     evaluate.add_argument("--split", help="for folder data: train | test (default: all images)")
     evaluate.add_argument("--out", default="evaluation", help="report folder (default: %(default)s)")
     evaluate.add_argument(
@@ -538,7 +564,9 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument(
         "--data", default="sample", help="sample | figshare:PATH | folder:PATH (default: %(default)s)"
     )
-    explain.add_argument("--folds", type=int, nargs="+", help="official folds (default: 5)")
+    explain.add_argument(
+        "--folds", type=int, nargs="+", help="official folds (default: the model's held-out folds, else 5)"
+    )
     explain.add_argument("--methods", nargs="+", help="gradcam gradcampp token_gradcam rollout attention")
     explain.add_argument("--out", default="explanations", help="output folder (default: %(default)s)")
     explain.add_argument("--n", type=int, default=8, help="slices shown in the overlay grids")

@@ -34,6 +34,8 @@ class ModelInfo:
         params: Parameters with the default head (4 classes), in units.
         tags: Pretrained tags, the default first.
         hub_ids: Hugging Face Hub repo of each tag's weights.
+        bundled: Tags whose weights ship inside the package (they load offline; their Hub repo is
+            where they would be published).
     """
 
     name: str
@@ -43,6 +45,7 @@ class ModelInfo:
     params: int
     tags: tuple[str, ...]
     hub_ids: dict[str, str]
+    bundled: tuple[str, ...] = ()
 
 
 def describe_models(filter: str | Sequence[str] = "") -> list[ModelInfo]:
@@ -64,6 +67,7 @@ def describe_models(filter: str | Sequence[str] = "") -> list[ModelInfo]:
                 params=sum(p.numel() for p in model.parameters()),
                 tags=tuple(cfgs.tags),
                 hub_ids={tag: str(cfgs.cfgs[tag].hf_hub_id) for tag in cfgs.tags},
+                bundled=tuple(tag for tag in cfgs.tags if cfgs.cfgs[tag].file),
             )
         )
     return infos
@@ -85,8 +89,13 @@ def markdown_table(infos: Sequence[ModelInfo]) -> str:
 
 
 def markdown_weights_table(infos: Sequence[ModelInfo]) -> str:
-    """A Markdown table of where each ``arch.tag``'s weights live on the Hugging Face Hub."""
+    """A Markdown table of where each ``arch.tag``'s weights live (Hub repo, or inside the package)."""
     lines = ["| `arch.tag` | Hub repo |", "|---|---|"]
     for m in infos:
-        lines.extend(f"| `{m.name}.{tag}` | `{repo}` |" for tag, repo in m.hub_ids.items())
+        lines.extend(
+            f"| `{m.name}.{tag}` | `{repo}`"
+            + (" (shipped inside the package; loads offline; not yet published)" if tag in m.bundled else "")
+            + " |"
+            for tag, repo in m.hub_ids.items()
+        )
     return "\n".join(lines) + "\n"

@@ -144,13 +144,26 @@ def _bundled_cfg(size: _Size, folder: Path, repo: str) -> dict[str, Any]:
     )
 
 
-def bundled_provenance(arch_tag: str) -> dict[str, Any]:
-    """How shipped weights were made (folds, input size, preprocessing, labels, metrics), or ``{}``."""
-    folder = BUNDLED_WEIGHTS.get(arch_tag)
-    if folder is None or not (folder / "config.json").is_file():
+def _read_provenance(folder: Path) -> dict[str, Any]:
+    if not (folder / "config.json").is_file():
         return {}
     saved = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     return dict(saved.get("pretrained_cfg", {}).get("provenance", {}))
+
+
+def bundled_provenance(arch_tag: str) -> dict[str, Any]:
+    """How shipped weights were made (folds, input size, preprocessing, labels, metrics), or ``{}``."""
+    folder = BUNDLED_WEIGHTS.get(arch_tag)
+    return {} if folder is None else _read_provenance(folder)
+
+
+def _provenance(raw_cfg: Any, cfg: dict[str, Any]) -> dict[str, Any]:
+    """The ``provenance`` record of the weights being loaded: from a Hub/local config.json that
+    carried one (timm hands it over as a dict), else from the weights' own folder."""
+    if isinstance(raw_cfg, dict) and isinstance(raw_cfg.get("provenance"), dict):
+        return dict(raw_cfg["provenance"])
+    file = cfg.get("file")
+    return _read_provenance(Path(file)) if file and Path(file).is_dir() else {}
 
 
 default_cfgs = generate_default_cfgs(cast(Any, _all_cfgs()))
@@ -187,9 +200,8 @@ def _create(variant: str, pretrained: bool = False, **kwargs: Any) -> nn.Module:
     is_transformer = variant.endswith("_tf")
     cache_dir = kwargs.pop("cache_dir", None)
     label_names = kwargs.pop("label_names", None)
-    cfg = _resolve_cfg(
-        variant, kwargs.pop("pretrained_cfg", None), kwargs.pop("pretrained_cfg_overlay", None)
-    )
+    raw_cfg = kwargs.pop("pretrained_cfg", None)
+    cfg = _resolve_cfg(variant, raw_cfg, kwargs.pop("pretrained_cfg_overlay", None))
     kwargs.setdefault("img_size", tuple(cfg["input_size"][-2:]))
     kwargs.setdefault("drop_rate", TRANSFORMER_DROP_RATE if is_transformer else size.drop_rate)
     kwargs.setdefault("backbone_drop_path_rate", size.backbone_drop_path_rate)
@@ -234,8 +246,8 @@ def _create(variant: str, pretrained: bool = False, **kwargs: Any) -> nn.Module:
 
     if pretrained:
         load_pretrained_weights(model, cfg, cache_dir=cache_dir)
-        provenance = bundled_provenance(f"{variant}.{cfg.get('tag')}")
-        if provenance:  # shipped weights say how they were made: folds, preprocessing, metrics
+        provenance = _provenance(raw_cfg, cfg)
+        if provenance:  # trained weights say how they were made: folds, preprocessing, metrics
             model.pretrained_cfg["provenance"] = provenance
     return model
 

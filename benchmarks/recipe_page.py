@@ -1,0 +1,151 @@
+"""Render the from-scratch recipe study and benchmark JSON as Markdown (and the minutes plot).
+
+Reads ``benchmarks/results/recipe/*.json`` (``recipe_study.py``) and
+``benchmarks/results/recipe_benchmark/*.json`` (``recipe_benchmark.py``). The docs hook calls
+:func:`render_recipe_page` at build time; ``python benchmarks/recipe_page.py --plot`` redraws
+``docs/assets/recipe_accuracy_vs_minutes.png`` (test accuracy against training minutes, every
+run of both files) with matplotlib.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).parent / "results"
+PLOT = Path(__file__).parents[1] / "docs" / "assets" / "recipe_accuracy_vs_minutes.png"
+
+
+def _load(folder: Path) -> dict[str, dict[str, Any]]:
+    return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json")) if p.stem != "summary"}
+
+
+def _ci(test: dict[str, Any], key: str) -> str:
+    low_high = test.get("ci95", {}).get(key)
+    return f" [{low_high[0]:.3f}, {low_high[1]:.3f}]" if low_high else ""
+
+
+def _setting(config: dict[str, Any]) -> str:
+    t = config["train"]
+    loss = t.get("loss", "cross_entropy")
+    parts = [
+        config["model"],
+        f"{config['model_kwargs'].get('img_size', '?')} px",
+        f"{t['epochs']} ep",
+        f"bs {t['batch_size']}",
+        f"lr {t['lr']:g}",
+        f"crop {'on' if config['crop'] else 'off'}",
+    ]
+    if loss != "cross_entropy":
+        parts.append(f"{loss} {t.get('loss_kwargs', {}).get('smoothing', '')}".strip())
+    if t.get("ema_decay"):
+        parts.append(f"EMA {t['ema_decay']}")
+    if config.get("augment"):
+        parts.append("aug " + ", ".join(f"{k} {v}" for k, v in config["augment"].items()))
+    return ", ".join(parts)
+
+
+def study_table(runs: dict[str, dict[str, Any]]) -> str:
+    if not runs:
+        return "*No study run has finished yet (`benchmarks/results/recipe/` is empty).*\n"
+    ranked = sorted(
+        runs.values(), key=lambda r: (r["val"].get("macro_f1", 0), r["val"].get("accuracy", 0)), reverse=True
+    )
+    rows = [
+        "| rank | run | settings | val macro-F1 | val accuracy | test accuracy [95% CI] | test macro-F1 "
+        "| train min |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for i, r in enumerate(ranked, 1):
+        v, t = r["val"], r["test"]
+        rows.append(
+            f"| {i} | `{r['run']}` | {_setting(r['config'])} | {v.get('macro_f1', float('nan')):.4f} | "
+            f"{v.get('accuracy', float('nan')):.4f} | {t['accuracy']:.4f}{_ci(t, 'accuracy')} | "
+            f"{t['macro_f1']:.4f} | {r['train_minutes']:.1f} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+def benchmark_table(folder: Path) -> str:
+    parts = _load(folder)
+    if not parts:
+        return "*The recipe benchmark has not run yet (`benchmarks/results/recipe_benchmark/` is empty).*\n"
+    summary_path = folder / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {"folds": {}}
+    rows = [
+        "| test fold | loop | accuracy [95% CI] | macro-F1 [95% CI] | train min | threads | recipe / bare |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for _, r in sorted(parts.items()):
+        fold = str(r["test_fold"])
+        ratio = summary["folds"].get(fold, {}).get("accuracy_ratio_recipe_over_bare")
+        t = r["test"]
+        rows.append(
+            f"| {fold} | {r['part']} | {t['accuracy']:.4f}{_ci(t, 'accuracy')} | {t['macro_f1']:.4f}"
+            f"{_ci(t, 'macro_f1')} | {r['train_minutes']:.1f} | "
+            f"{r.get('machine', {}).get('torch_num_threads', '?')} | "
+            f"{'x' + format(ratio, '.3f') if ratio and r['part'] == 'recipe' else ''} |"
+        )
+    met = summary.get("target_met")
+    verdict = (
+        ""
+        if met is None
+        else f"\nTarget (>= 93% accuracy, macro-F1 >= 0.92, <= 45 min, beats the bare loop, on two folds): "
+        f"**{'met' if met else 'not met'}**.\n"
+    )
+    return "\n".join(rows) + "\n" + verdict
+
+
+def render_recipe_page(results: Path = RESULTS) -> str:
+    return (
+        "### The study (validation fold 2; choices read validation only)\n\n"
+        + study_table(_load(results / "recipe"))
+        + "\n### The benchmark: the recipe against a bare timm loop\n\n"
+        + benchmark_table(results / "recipe_benchmark")
+    )
+
+
+def plot(results: Path = RESULTS, out: Path = PLOT) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
+    for label, folder, marker in (
+        ("study run (proxy)", "recipe", "o"),
+        ("benchmark", "recipe_benchmark", "s"),
+    ):
+        for name, r in _load(results / folder).items():
+            x, y = r["train_minutes"], r["test"]["accuracy"]
+            ax.scatter(x, y, marker=marker, label=label if name == min(_load(results / folder)) else None)
+            ax.annotate(r.get("run", name), (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax.axhline(0.93, ls="--", lw=0.8, color="grey")
+    ax.set_xlabel("training minutes (CPU, epochs' own timings)")
+    ax.set_ylabel("test accuracy")
+    ax.set_title("From-scratch runs on Figshare: accuracy against training time")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--plot", action="store_true", help=f"redraw {PLOT.name}")
+    args = parser.parse_args(argv)
+    if args.plot:
+        print(plot())
+    else:
+        print(render_recipe_page())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
