@@ -355,13 +355,9 @@ def test_split_argument_errors(tmp_path: Path) -> None:
 # -- the bundled sample and the shared pipeline -----------------------------------------------------
 def test_bundled_sample_loads_offline_with_labels_folds_and_masks() -> None:
     sample = load_sample(crop=False)
-    assert len(sample) == 228
-    assert sample.class_counts() == {"glioma": 76, "meningioma": 76, "pituitary": 76}
+    assert len(sample) == 96
+    assert sample.class_counts() == {"glioma": 32, "meningioma": 32, "pituitary": 32}
     assert sorted({r.fold for r in sample.records}) == [1, 2, 3, 4, 5]
-    # the bundled model's held-out fold: at least 150 slices, every class, every one with a mask
-    held_out = load_sample(folds=[1], crop=False)
-    assert len(held_out) >= 150 and set(held_out.class_counts().values()) == {51}
-    assert all(held_out.decode(i).mask.any() for i in range(0, len(held_out), 10))
     decoded = sample.decode(0)
     assert decoded.image.shape == (1, 160, 160)
     assert decoded.mask is not None and 10 < decoded.mask.sum() < 160 * 160 / 2
@@ -371,10 +367,25 @@ def test_bundled_sample_loads_offline_with_labels_folds_and_masks() -> None:
     assert len(test) == 18 and {r.fold for r in test.records} == {5}
 
 
+def test_bundled_heldout_slices_are_one_unseen_fold_with_masks() -> None:
+    from brainvit_effnet.data import load_heldout_sample
+
+    held_out = load_heldout_sample(crop=False)
+    assert len(held_out) == 153 and {r.fold for r in held_out.records} == {1}
+    assert held_out.class_counts() == {"glioma": 51, "meningioma": 51, "pituitary": 51}
+    for i in range(0, len(held_out), 17):
+        decoded = held_out.decode(i)
+        assert decoded.image.shape == (1, 160, 160)
+        assert decoded.mask is not None and 10 < decoded.mask.sum() < 160 * 160 / 2
+        assert decoded.image[0][decoded.mask].mean() > decoded.image.mean()
+    # the sample's fold-1 slices are among them; no other fold of the sample is
+    assert {r.index for r in load_sample(folds=[1]).records} <= {r.index for r in held_out.records}
+
+
 def test_crop_keeps_mask_and_border_aligned() -> None:
     full = load_sample(crop=False)
     cropped = load_sample(crop=True)
-    for i in range(0, len(full), 24):
+    for i in range(0, 96, 16):
         a, b = full.sample(i), cropped.sample(i)
         assert b.image.shape[-1] <= a.image.shape[-1] and b.image.shape[-2] <= a.image.shape[-2]
         assert a.mask is not None and b.mask is not None

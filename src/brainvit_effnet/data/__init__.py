@@ -33,7 +33,7 @@ from .folders import (
     canonical_class,
 )
 from .preprocess import brain_bbox, crop_to_brain, to_unit_float
-from .sample import SAMPLE_ATTRIBUTION, load_sample, sample_root
+from .sample import SAMPLE_ATTRIBUTION, heldout_root, load_heldout_sample, load_sample, sample_root
 from .splits import (
     Split,
     check_no_group_overlap,
@@ -71,8 +71,10 @@ __all__ = [
     "drop_duplicates_of",
     "find_duplicates",
     "grouped_holdout",
+    "heldout_root",
     "kfold_splits",
     "leakage_report",
+    "load_heldout_sample",
     "load_sample",
     "official_folds_split",
     "sample_root",

@@ -1,0 +1,97 @@
+"""benchmarks/recipe_study.py, recipe_benchmark.py and recipe_page.py on the bundled sample.
+
+What is checked: the records they write (settings, minutes, validation and test metrics, curves),
+that choices read validation metrics only, the recipe/bare ratio and target verdict, and the page.
+Accuracy is not: the runs here are one epoch of the tiny model.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from brainvit_effnet.data import sample_root
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _load(name: str) -> ModuleType:
+    sys.path.insert(0, str(BENCH))  # the scripts import their sibling _common
+    try:
+        spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+TINY = {
+    "model": "effnet_test",
+    "model_kwargs": {},
+    "train.epochs": 1,
+    "bootstrap": 10,
+    "train.overwrite": True,
+}
+
+
+def test_recipe_and_bare_parts_record_what_the_summary_needs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bench = _load("recipe_benchmark")
+    monkeypatch.chdir(tmp_path)
+    recipe = bench.run_recipe(str(sample_root()), 5, "scratch_b0", str(tmp_path / "run"), TINY)
+    assert recipe["test_fold"] == 5 and recipe["val_fold"] == 1  # the next fold validates
+    assert recipe["sizes"]["test"] == 18 and len(recipe["history"]) == 1
+    assert recipe["config"]["train"]["backbone_lr_scale"] == 1.0
+    bare = bench.run_bare(str(sample_root()), 5, epochs=1, size=64)
+    assert bare["settings"]["train_folds"] == [1, 2, 3, 4] and bare["sizes"]["test"] == 18
+    for name, record in (("fold5_recipe", recipe), ("fold5_bare", bare)):
+        (tmp_path / f"{name}.json").write_text(json.dumps(record))
+    summary = bench.summarise(tmp_path)
+    row = summary["folds"]["5"]
+    expected = round(recipe["test"]["accuracy"] / bare["test"]["accuracy"], 4)
+    assert row["accuracy_ratio_recipe_over_bare"] == expected
+    assert set(row["targets"]) == {"accuracy>=0.93", "macro_f1>=0.92", "minutes<=45", "beats_bare"}
+    assert summary["target_met"] is False  # one fold can never meet a two-fold target
+    assert (tmp_path / "summary.json").is_file()
+
+
+def _study_record(name: str, val_f1: float, test_acc: float) -> dict[str, Any]:
+    study = _load("recipe_study")
+    cfg = study.run_config(name, study.STUDY_RUNS[name], "/data", study.STUDY_BASE).to_dict()
+    return {
+        "run": name,
+        "config": cfg,
+        "train_minutes": 1.0,
+        "val": {"macro_f1": val_f1, "accuracy": val_f1},
+        "test": {"accuracy": test_acc, "macro_f1": test_acc, "ci95": {"accuracy": [0.1, 0.9]}},
+    }
+
+
+def test_study_choice_reads_validation_only_and_the_page_renders(tmp_path: Path) -> None:
+    study, page = _load("recipe_study"), _load("recipe_page")
+    runs = {
+        "base": _study_record("base", 0.70, 0.99),
+        "label_smoothing": _study_record("label_smoothing", 0.71, 0.50),
+    }
+    assert [name for name, *_ in study.choose(runs)] == [
+        "label_smoothing",
+        "base",
+    ]  # despite its test accuracy
+    for name, record in runs.items():
+        (tmp_path / "recipe").mkdir(exist_ok=True)
+        (tmp_path / "recipe" / f"{name}.json").write_text(json.dumps(record))
+    markdown = page.render_recipe_page(tmp_path)
+    assert markdown.index("`label_smoothing`") < markdown.index("`base`")
+    assert "label_smoothing 0.1" in markdown and "0.9900 [0.100, 0.900]" in markdown
+    assert "has not run yet" in markdown  # no benchmark records in this folder
+    png = page.plot(tmp_path, tmp_path / "plot.png")
+    assert png.stat().st_size > 1000
