@@ -120,7 +120,7 @@ def test_cli_demo_shows_the_bundled_model_on_held_out_patients(
     assert main(["demo", "--output-dir", str(out), "--explain-limit", "6"]) == 0
     printed = capsys.readouterr().out
     assert "not for clinical use" in printed and BUNDLED_MODEL in printed and "from scratch" in printed
-    assert "Bundled held-out slices (153 slices of fold(s) [1])" in printed and "CC BY 4.0" in printed
+    assert "Bundled held-out slices (153 slices of fold 1)" in printed and "CC BY 4.0" in printed
     assert "pointing game" in printed
     for name in (
         "report/report.md",

@@ -393,16 +393,21 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     prov = model.pretrained_cfg.get("provenance", {})
     held_out = list(prov.get("held_out_folds", []))
     side = model.pretrained_cfg["input_size"][-1]
+
+    def folds(values: Any) -> str:
+        return ", ".join(str(v) for v in values or [])
+
     print(
         f"Model: {BUNDLED_MODEL}, shipped inside the package. Trained from scratch (no ImageNet) on the "
-        f"Figshare release, official folds {prov.get('train_folds')} (fold {prov.get('val_folds')} chose "
-        f"the epoch); folds {held_out} were never used for training or choices. Input {side} px, "
-        f"brain crop {'on' if prov.get('preprocessing', {}).get('brain_crop') else 'off'}."
+        f"Figshare release, official folds {folds(prov.get('train_folds'))} (fold "
+        f"{folds(prov.get('val_folds'))} chose the epoch); fold {folds(held_out)} was never used for "
+        f"training or any choice. Input {side} px, brain crop "
+        f"{'on' if prov.get('preprocessing', {}).get('brain_crop') else 'off'}."
     )
     if "held_out_metrics" in prov:
         m = prov["held_out_metrics"]
         print(
-            f"On all {m['n']} slices of held-out fold(s) {held_out} (full release): accuracy "
+            f"On all {m['n']} slices of fold {folds(held_out)} (full release; model card): accuracy "
             f"{m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f}."
         )
     _, eval_transform = create_transforms(model)
@@ -415,12 +420,16 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         )
     trainer = Trainer(model, TrainConfig(batch_size=32, output_dir=str(output_dir), progress=args.progress))
     report = trainer.evaluate(labelled, bootstrap=1000)
-    print(f"\nBundled held-out slices ({report['n']} slices of fold(s) {held_out}): {_headline(report)}")
+    print(f"\nBundled held-out slices ({report['n']} slices of fold {folds(held_out)}): {_headline(report)}")
     report_files = write_evaluation_report(
         report,
         output_dir / "report",
-        title=f"{BUNDLED_MODEL} on the bundled held-out slices (fold(s) {held_out})",
-        extra={"model": BUNDLED_MODEL, "data": f"bundled sample, fold(s) {held_out}", "provenance": prov},
+        title=f"{BUNDLED_MODEL} on the bundled held-out slices (fold {folds(held_out)})",
+        extra={
+            "model": BUNDLED_MODEL,
+            "data": f"bundled held-out slices, fold {folds(held_out)}",
+            "provenance": prov,
+        },
     )
     methods = [m for m in ("gradcam", "gradcampp", "rollout") if m in available_methods(model)]
     spread = data.subset([round(i * (len(data) - 1) / 7) for i in range(8)], transform=eval_transform)
