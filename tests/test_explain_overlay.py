@@ -146,9 +146,11 @@ def cell_origin(index: int, ncols: int, tile: int, cell_h: int, title_h: int = 0
 def test_grid_layout_and_tile_count() -> None:
     tile = 48
     images, heat = grid_inputs(5)
-    grid5 = explanation_grid(images, heat, ncols=2, tile=tile, true_labels=[0] * 5, pred_labels=[0] * 5)
+    grid5 = explanation_grid(
+        images, heat, ncols=2, tile=tile, true_labels=[0] * 5, pred_labels=[0] * 5, colorbar=False
+    )
     grid3 = explanation_grid(
-        images[:3], heat[:3], ncols=2, tile=tile, true_labels=[0] * 3, pred_labels=[0] * 3
+        images[:3], heat[:3], ncols=2, tile=tile, true_labels=[0] * 3, pred_labels=[0] * 3, colorbar=False
     )
     assert grid5.width == grid3.width == 2 * tile + 3 * PAD
     cell_h = grid5.height - grid3.height  # one more row
@@ -162,6 +164,13 @@ def test_grid_layout_and_tile_count() -> None:
     x5, y5 = cell_origin(5, 2, tile, cell_h)  # the empty sixth cell stays background
     assert arr[y5 + tile // 2, x5 + tile // 2].tolist() == [0, 0, 0]
     assert explanation_grid(images[:1], heat[:1], ncols=4, tile=tile).width == tile + 2 * PAD
+    # the colour bar is a strip under the tiles: the colour map from low (left) to high (right)
+    labels = {"true_labels": [0] * 5, "pred_labels": [0] * 5}
+    with_bar = np.asarray(explanation_grid(images, heat, ncols=2, tile=tile, **labels)).astype(int)
+    assert with_bar.shape[0] > grid5.height
+    strip = with_bar[grid5.height + PAD + 2, :, :]  # a row through the strip
+    coloured = strip[(strip.max(axis=1) - strip.min(axis=1)) > 60]  # saturated colour-map pixels
+    assert len(coloured) > 20 and coloured[0, 2] > coloured[0, 0] and coloured[-1, 0] > coloured[-1, 2]
 
 
 def test_caption_colour_green_if_correct_red_if_wrong() -> None:
@@ -176,6 +185,7 @@ def test_caption_colour_green_if_correct_red_if_wrong() -> None:
         class_names=NAMES,
         ncols=3,
         tile=tile,
+        colorbar=False,
     )
     arr = np.asarray(grid).astype(int)
     band_y = PAD + tile + 1

@@ -141,7 +141,7 @@ def test_cli_demo_shows_the_bundled_model_on_held_out_patients(
     model_dir = BUNDLED_WEIGHTS[BUNDLED_MODEL]
     assert main(["evaluate", str(model_dir), "--out", str(tmp_path / "eval"), "--bootstrap", "50"]) == 0
     printed = capsys.readouterr()
-    assert (tmp_path / "eval" / "report.md").is_file() and "153 slices" in printed.out  # its held-out fold
+    assert (tmp_path / "eval" / "report.md").is_file() and "21 slices" in printed.out  # the sample's fold 1
     assert "not held-out" not in printed.err
     assert (
         main(["evaluate", str(model_dir), "--folds", "5", "--out", str(tmp_path / "e5"), "--bootstrap", "0"])

@@ -59,9 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         "val_folds": [record["val_fold"]],
         "held_out_folds": held_out,
         "split_protocol": (
-            "official patient-disjoint folds (cvind.mat): training on folds "
-            f"{train_folds}, epoch chosen on fold {record['val_fold']}, fold(s) {held_out} never used for "
-            "training, model selection or the recipe's choices"
+            f"official patient-disjoint folds (cvind.mat): training on folds {_list(train_folds)}, epoch "
+            f"chosen on fold {record['val_fold']}, fold {_list(held_out)} never used for training, model "
+            "selection or the recipe's choices"
         ),
         "input_size": list(model.pretrained_cfg["input_size"]),
         "preprocessing": {
@@ -114,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     check = fp16_check(model, load_file(str(out / "model.safetensors")))  # what the file really holds
     print(f"wrote {out} ({size / 2**20:.2f} MiB); fp16 storage vs fp32: {check}")
     return 0 if check["argmax_agreement"] == 1.0 else 1
+
+
+def _list(values: list[int]) -> str:
+    return ", ".join(str(v) for v in values)
 
 
 def fp16_check(model: torch.nn.Module, half: dict[str, torch.Tensor]) -> dict[str, object]:

@@ -87,8 +87,8 @@ def build_model_card(arch_tag: str, provenance: Mapping[str, Any], repo_id: str)
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
     m = dict(provenance.get("held_out_metrics", {}))
-    held_out = provenance.get("held_out_folds")
-    dataset = f"Figshare brain tumour dataset, official fold(s) {held_out} held out ({m.get('n')} slices)"
+    held_out = ", ".join(str(f) for f in provenance.get("held_out_folds") or [])
+    dataset = f"Figshare brain tumour dataset, official fold {held_out} held out ({m.get('n')} slices)"
     results = [
         EvalResult(
             task_type="image-classification",
@@ -152,7 +152,7 @@ Brain crop: {"on" if pre.get("brain_crop") else "off"}; resize to {provenance.ge
 `brainvit_effnet.data.create_transforms(model)` applies exactly this.
 
 ## Held-out metrics (95% bootstrap intervals)
-Every slice of held-out fold(s) {held_out} of the full release.
+Every slice of held-out fold {held_out} of the full release.
 
 | metric | value |
 |---|---|
@@ -171,7 +171,7 @@ model = bve.create_model("{arch_tag}", pretrained=True).eval()   # offline: ship
 Trained on one public dataset (233 patients, one scanner protocol family, three tumour types, no
 healthy class). Performance on other sites, sequences or populations is unknown.
 """
-    card = ModelCard.from_template(data, template_str=_CARD_TEMPLATE, body=body)
+    card = ModelCard.from_template(data, template_str=_CARD_TEMPLATE, body=body, model_name=arch_tag)
     return str(card)
 
 
