@@ -115,13 +115,15 @@ def plot(results: Path = RESULTS, out: Path = PLOT) -> Path:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
-    for label, folder, marker in (
-        ("study run (proxy)", "recipe", "o"),
-        ("benchmark", "recipe_benchmark", "s"),
-    ):
-        for name, r in _load(results / folder).items():
+    groups = (
+        ("study run (8-epoch proxy, 1 core each)", "recipe", "o", "tab:blue"),
+        ("benchmark (2 cores)", "recipe_benchmark", "s", "tab:green"),
+    )
+    for label, folder, marker, colour in groups:
+        runs = _load(results / folder)
+        for name, r in runs.items():
             x, y = r["train_minutes"], r["test"]["accuracy"]
-            ax.scatter(x, y, marker=marker, label=label if name == min(_load(results / folder)) else None)
+            ax.scatter(x, y, marker=marker, color=colour, label=label if name == min(runs) else None)
             ax.annotate(r.get("run", name), (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
     ax.axhline(0.93, ls="--", lw=0.8, color="grey")
     ax.set_xlabel("training minutes (CPU, epochs' own timings)")

@@ -1,7 +1,7 @@
 """Named training recipes: experiment configurations that were measured, with what they reach.
 
 A recipe is a complete :class:`~brainvit_effnet.experiment.ExperimentConfig` except for the data
-and the folds, plus the numbers it was measured at. The CLI takes one as
+and the folds. The CLI takes one as
 ``brainvit-effnet train --recipe NAME --data figshare:PATH``; scripts use :func:`recipe_config`.
 
 The from-scratch recipe was chosen by the study in ``benchmarks/recipe_study.py`` on a validation
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import copy
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .experiment import ExperimentConfig, apply_overrides
@@ -35,14 +35,14 @@ class Recipe:
         name: Registry name.
         summary: One line: what it is for.
         config: :class:`ExperimentConfig` values (``data`` and folds are the user's).
-        measured: What it reached and where (filled from the benchmark JSON by hand-free code in
-            the docs; kept here as the expectation users read in ``--help``).
+
+    What a recipe reached is not kept here: the benchmark JSON in
+    ``benchmarks/results/recipe_benchmark/`` is the one record, rendered on ``docs/recipes.md``.
     """
 
     name: str
     summary: str
     config: dict[str, Any]
-    measured: dict[str, Any] = field(default_factory=dict)
 
 
 RECIPES: dict[str, Recipe] = {
@@ -63,7 +63,7 @@ RECIPES: dict[str, Recipe] = {
                 "cache": True,
                 "bootstrap": 1000,
                 "train": {
-                    "epochs": 20,  # ~27 training minutes on the 2-core development CPU
+                    "epochs": 20,  # about 25-30 training minutes at 128 px on the 2-core development CPU
                     "batch_size": 32,
                     "lr": 2e-3,
                     "backbone_lr_scale": 1.0,
