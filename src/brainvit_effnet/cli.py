@@ -413,10 +413,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     _, eval_transform = create_transforms(model)
     data = load_heldout_sample(transform=eval_transform, return_mask=True)
     labelled = load_heldout_sample(transform=eval_transform)
-    if sorted({r.fold for r in labelled.records}) != sorted(held_out):  # never score on training folds
+    slice_folds = {r.fold for r in labelled.records}
+    if slice_folds != set(held_out):  # never score the model on folds it trained on
         raise RuntimeError(
-            f"the bundled held-out slices are of folds {sorted({r.fold for r in labelled.records})} but "
-            f"{BUNDLED_MODEL} holds out {held_out}: the package is inconsistent; reinstall it."
+            f"the bundled held-out slices are of folds {slice_folds} but {BUNDLED_MODEL} holds out "
+            f"{held_out}: the package is inconsistent; reinstall it."
         )
     trainer = Trainer(model, TrainConfig(batch_size=32, output_dir=str(output_dir), progress=args.progress))
     report = trainer.evaluate(labelled, bootstrap=1000)
