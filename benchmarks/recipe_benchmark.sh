@@ -1,7 +1,11 @@
 #!/bin/bash
-# The benchmark queue: one run at a time on both cores. Resumable (finished parts are skipped).
+# The recipe benchmark queue (benchmarks/recipe_benchmark.py): recipe and bare loop on test folds
+# 1 and 2, one run at a time on both cores. Resumable: finished parts (their JSON exists) are
+# skipped and an interrupted recipe run continues from its checkpoint. DATA overrides the folder.
 cd "$(dirname "$0")/.."
 [ -n "${VIRTUAL_ENV:-}" ] || echo "note: no virtual environment active" >&2
+# glibc's default heap returns large activation buffers to the OS after every step and faults
+# them back in (benchmarks/throughput.py measured eager fp32 at half speed that way).
 export MALLOC_MMAP_THRESHOLD_=4294967296 MALLOC_TRIM_THRESHOLD_=68719476736
 D=${DATA:-../shared/data/figshare}
 for job in "1 recipe" "1 bare" "2 recipe" "2 bare"; do
@@ -9,6 +13,7 @@ for job in "1 recipe" "1 bare" "2 recipe" "2 bare"; do
   out=benchmarks/results/recipe_benchmark/fold$1_$2.json
   [ -f $out ] && { echo "skip $out"; continue; }
   echo "start fold $1 $2 $(date)"
-  python benchmarks/recipe_benchmark.py --data $D --fold $1 --part $2 || echo "FAILED fold $1 $2"
+  python benchmarks/recipe_benchmark.py --data "$D" --fold "$1" --part "$2" || echo "FAILED fold $1 $2"
 done
+python benchmarks/recipe_benchmark.py --summary > /dev/null
 echo "queue done $(date)"
