@@ -148,6 +148,18 @@ def test_cli_demo_shows_the_bundled_model_on_held_out_patients(
         == 0
     )
     assert "fold(s) [5] trained this model" in capsys.readouterr().err
+    argv = [
+        "evaluate",
+        str(model_dir),
+        "--data",
+        "heldout",
+        "--out",
+        str(tmp_path / "eh"),
+        "--bootstrap",
+        "0",
+    ]
+    assert main(argv) == 0
+    assert "153 slices" in capsys.readouterr().out
     images = bve_data_root() / "images"
     csv_path = tmp_path / "preds.csv"
     assert (

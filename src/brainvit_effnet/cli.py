@@ -263,12 +263,16 @@ def _evaluation_data(args: argparse.Namespace, model: Any, return_mask: bool = F
         common["classes"] = classes
     if args.data.startswith("folder:"):
         return FolderDataset(args.data.removeprefix("folder:"), split=args.split, **common)
+    if args.data == "heldout":  # the bundled model's unseen patients; one fold, nothing to choose
+        return load_heldout_sample(**common)
     folds = _evaluation_folds(args, model)
     if args.data == "sample":
         return load_sample(folds=folds, **common)
     if args.data.startswith("figshare:"):
         return FigshareDataset(args.data.removeprefix("figshare:"), folds=folds, **common)
-    raise ValueError(f"--data must be 'sample', 'figshare:PATH' or 'folder:PATH'; got {args.data!r}.")
+    raise ValueError(
+        f"--data must be 'sample', 'heldout', 'figshare:PATH' or 'folder:PATH'; got {args.data!r}."
+    )
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
@@ -558,7 +562,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("evaluate", help="evaluate a saved model; writes a report with plots")
     evaluate.add_argument("model_dir", help="folder written by save_pretrained (e.g. <run>/model)")
     evaluate.add_argument(
-        "--data", default="sample", help="sample | figshare:PATH | folder:PATH (default: %(default)s)"
+        "--data",
+        default="sample",
+        help="sample | heldout (the bundled model's 153 unseen fold-1 slices) | figshare:PATH | folder:PATH "
+        "(default: %(default)s)",
     )
     evaluate.add_argument(
         "--folds",
@@ -588,7 +595,10 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("model_dir", help="folder written by save_pretrained")
     explain.add_argument("paths", nargs="*", help="image files/folders (default: a dataset, see --data)")
     explain.add_argument(
-        "--data", default="sample", help="sample | figshare:PATH | folder:PATH (default: %(default)s)"
+        "--data",
+        default="sample",
+        help="sample | heldout (the bundled model's 153 unseen fold-1 slices) | figshare:PATH | folder:PATH "
+        "(default: %(default)s)",
     )
     explain.add_argument(
         "--folds", type=int, nargs="+", help="official folds (default: the model's held-out folds, else 5)"
