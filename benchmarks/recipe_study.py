@@ -33,33 +33,27 @@ import torch
 from _common import machine_info, write_json
 
 from brainvit_effnet.experiment import ExperimentConfig, apply_overrides, run_experiment
+from brainvit_effnet.recipes import DEFAULT_RECIPE, RECIPES
 
 RESULTS = Path(__file__).parent / "results" / "recipe"
 
-#: What every study run shares: from scratch, the backbone at the full learning rate, the study's
-#: split (train folds 3-5, validate on 2, report fold 1), short proxy training at 112 px.
-STUDY_BASE: dict[str, Any] = {
-    "model": "effnet_b0",
-    "pretrained": False,
-    "model_kwargs": {"img_size": 112},
-    "val_folds": [2],
-    "test_folds": [1],
-    "crop": True,
-    "cache": True,
-    "bootstrap": 200,
-    "train": {
-        "epochs": 8,
-        "batch_size": 32,
-        "lr": 2e-3,
-        "backbone_lr_scale": 1.0,
-        "weight_decay": 0.05,
-        "warmup_epochs": 1.0,
-        "scheduler": "cosine",
-        "channels_last": True,
-        "progress": False,
-        "seed": 0,
+#: What every study run shares: the recipe's settings (from scratch, the backbone at the full
+#: learning rate, AdamW, warm-up and cosine) without label smoothing, on the study's split (train
+#: folds 3-5, validate on 2, report fold 1), as short proxy training at 112 px.
+STUDY_BASE: dict[str, Any] = apply_overrides(
+    RECIPES[DEFAULT_RECIPE].config,
+    {
+        "model_kwargs": {"img_size": 112},
+        "val_folds": [2],
+        "test_folds": [1],
+        "bootstrap": 200,
+        "train.epochs": 8,
+        "train.loss": "cross_entropy",
+        "train.loss_kwargs": {},
+        "train.progress": False,
+        "train.seed": 0,
     },
-}
+)
 
 #: Study runs: name -> dotted overrides of STUDY_BASE (one factor at a time).
 STUDY_RUNS: dict[str, dict[str, Any]] = {
