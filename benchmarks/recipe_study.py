@@ -9,14 +9,14 @@ Choosing: :func:`choose` ranks runs by **validation** macro-F1 only (then valida
 Test metrics are recorded for the record and the plot; no choice reads them.
 
 Runs are resumable: a finished run (its JSON exists) is skipped, an interrupted one continues
-from its ``checkpoints/last``. ``--lane I/N`` runs every N-th run starting at I, so two lanes of
-one thread each share the 2 cores of the development machine (15 + 15 img/s against 25 img/s
+from its ``checkpoints/last``. ``--lane I/N`` runs every N-th run starting at the I-th (from 1),
+so two lanes of one thread each share the 2 cores of the development machine (15 + 15 img/s against 25 img/s
 for one two-thread process, measured on that machine).
 
 Run from the repository root::
 
-    OMP_NUM_THREADS=1 python benchmarks/recipe_study.py --data ../shared/data/figshare --lane 0/2 &
     OMP_NUM_THREADS=1 python benchmarks/recipe_study.py --data ../shared/data/figshare --lane 1/2 &
+    OMP_NUM_THREADS=1 python benchmarks/recipe_study.py --data ../shared/data/figshare --lane 2/2 &
     python benchmarks/recipe_study.py --choose          # the ranking, by validation only
 """
 
@@ -125,7 +125,9 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--data", help="the Figshare release folder (e.g. ../shared/data/figshare)")
-    parser.add_argument("--lane", default="0/1", help="I/N: run every N-th study run from I (default: all)")
+    parser.add_argument(
+        "--lane", default="1/1", help="I/N: every N-th study run from the I-th (I from 1; default: all)"
+    )
     parser.add_argument("--only", nargs="*", help="run only these study runs")
     parser.add_argument("--choose", action="store_true", help="print the ranking by validation and exit")
     args = parser.parse_args(argv)
@@ -136,7 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.data or not Path(args.data).is_dir():
         parser.error(f"--data must be the Figshare release folder; got {args.data!r}.")
     lane, lanes = (int(x) for x in args.lane.split("/"))
-    names = [n for i, n in enumerate(STUDY_RUNS) if i % lanes == lane and (not args.only or n in args.only)]
+    names = [
+        n for i, n in enumerate(STUDY_RUNS) if i % lanes == lane - 1 and (not args.only or n in args.only)
+    ]
     for name in names:
         out = RESULTS / f"{name}.json"
         if out.is_file():

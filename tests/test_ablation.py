@@ -190,7 +190,10 @@ def test_finished_runs_are_reused_partial_runs_redone_and_nothing_else_touched(t
     out = Path(s.output_dir)
     runner = FakeRunner()
     result = run_ablation(s, runner=runner)
-    assert result["counts"] == {"trained": 4, "redone": 0, "reused": 0} and len(runner.configs) == 4
+    assert (
+        result["counts"] == {"trained": 4, "redone": 0, "reused": 0, "pending": 0}
+        and len(runner.configs) == 4
+    )
     run_dir = out / "runs" / "transformer-on" / "fold_2_seed_0"
     record = json.loads((run_dir / "result.json").read_text())
     assert record["experiment"]["model"] == "effnet_test_tf" and record["experiment"]["test_folds"] == [2]
@@ -202,12 +205,12 @@ def test_finished_runs_are_reused_partial_runs_redone_and_nothing_else_touched(t
     notes = out / "notes.txt"
     notes.write_text("mine")
     again = run_ablation(s, runner=(runner := FakeRunner()))
-    assert again["counts"] == {"trained": 0, "redone": 0, "reused": 4} and runner.configs == []
+    assert again["counts"] == {"trained": 0, "redone": 0, "reused": 4, "pending": 0} and runner.configs == []
     assert again["summary"]["effects"] == result["summary"]["effects"]
 
     (run_dir / "result.json").unlink()  # as if killed before the run finished
     third = run_ablation(s, runner=(runner := FakeRunner()))
-    assert third["counts"] == {"trained": 0, "redone": 1, "reused": 3}
+    assert third["counts"] == {"trained": 0, "redone": 1, "reused": 3, "pending": 0}
     assert [Path(c.train.output_dir) for c in runner.configs] == [run_dir]
     (kept,) = (out / "incomplete" / "transformer-on").iterdir()
     assert kept.name.startswith("fold_2_seed_0-") and (kept / "log.jsonl").is_file()
@@ -219,7 +222,10 @@ def test_an_interrupted_study_resumes_where_it_stopped(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="interrupted"):
         run_ablation(s, runner=FakeRunner(fail_on=3))
     result = run_ablation(s, runner=(runner := FakeRunner()))
-    assert result["counts"] == {"trained": 1, "redone": 1, "reused": 2} and len(runner.configs) == 2
+    assert (
+        result["counts"] == {"trained": 1, "redone": 1, "reused": 2, "pending": 0}
+        and len(runner.configs) == 2
+    )
     assert result["summary"]["n_runs"] == 4
 
 
@@ -237,7 +243,54 @@ def test_finished_runs_are_never_overwritten_by_a_changed_study(tmp_path: Path) 
     assert runner.configs == []
     # More seeds extend the study: only the new runs train.
     more = study(tmp_path, factors=s.factors, folds=[1], seeds=[0, 1])
-    assert run_ablation(more, runner=FakeRunner())["counts"] == {"trained": 2, "redone": 0, "reused": 2}
+    assert run_ablation(more, runner=FakeRunner())["counts"] == {
+        "trained": 2,
+        "redone": 0,
+        "reused": 2,
+        "pending": 0,
+    }
+
+
+def test_lanes_split_the_runs_and_leave_other_lanes_runs_alone(tmp_path: Path) -> None:
+    s = study(tmp_path, factors={"transformer": [False, True]}, folds=[1, 2])
+    out = Path(s.output_dir)
+    # Lane 2 started first, and is training its first run right now: lane 1 must not touch it.
+    busy = out / "runs" / "transformer-on" / "fold_1_seed_0"
+    busy.mkdir(parents=True)
+    (out / "study.json").write_text(json.dumps(s.to_dict(), default=str))
+    (busy / "log.jsonl").write_text("in progress")
+    first = run_ablation(s, runner=(runner := FakeRunner()), lane=(1, 2))
+    assert first["counts"] == {"trained": 2, "redone": 0, "reused": 0, "pending": 2}
+    assert [c.test_folds for c in runner.configs] == [[1], [2]]
+    assert all(not c.model.endswith("_tf") for c in runner.configs)  # positions 1 and 3 of the plan
+    assert first["report_files"] == {} and not (out / "ablation.json").exists()
+    assert (busy / "log.jsonl").read_text() == "in progress" and not (out / "incomplete").exists()
+
+    (busy / "log.jsonl").unlink()
+    busy.rmdir()  # that process finished elsewhere; now lane 2 runs its share
+    second = run_ablation(s, runner=(runner := FakeRunner()), lane=(2, 2))
+    assert second["counts"] == {"trained": 2, "redone": 0, "reused": 2, "pending": 0}
+    assert all(c.model.endswith("_tf") for c in runner.configs)
+    assert (out / "ablation.json").is_file() and second["summary"]["n_runs"] == 4
+
+
+@pytest.mark.parametrize("lane", [(0, 2), (3, 2), (1, 0)])
+def test_bad_lanes_are_refused(tmp_path: Path, lane: tuple[int, int]) -> None:
+    with pytest.raises(ValueError, match="lane must be"):
+        run_ablation(
+            study(tmp_path, factors={"cbam": [False, True]}, folds=[1]), runner=FakeRunner(), lane=lane
+        )
+
+
+def test_each_run_records_where_its_time_went(tmp_path: Path) -> None:
+    def runner(cfg: ExperimentConfig) -> dict[str, Any]:
+        result = FakeRunner()(cfg)
+        return {**result, "fit": {"history": [{"seconds": 0.0}]}, "preprocess_seconds": 0.0}
+
+    result = run_ablation(study(tmp_path, factors={"cbam": [False, True]}, folds=[1]), runner=runner)
+    timing = result["runs"][0]["timing"]
+    assert set(timing) == {"total", "preprocess", "epochs", "overhead"}
+    assert timing["overhead"] == pytest.approx(timing["total"], abs=1e-3)
 
 
 def test_a_folder_that_holds_something_else_is_refused(tmp_path: Path) -> None:
@@ -428,3 +481,26 @@ def test_cli_ablate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "2 finished (reused)" in capsys.readouterr().out
     assert main(["ablate", "--factor", "transfomer=false,true", "--out", str(tmp_path / "x")]) == 2
     assert "did you mean 'transformer'" in capsys.readouterr().err
+
+
+def test_cli_ablate_lanes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["ablate", "--model-size", "test", "--folds", "1", "--epochs", "1", "--factor", "cbam=false,true"]
+    argv += [
+        "--set",
+        "train.limit_train_batches=1",
+        "--set",
+        "model_kwargs.img_size=64",
+        "--set",
+        "bootstrap=0",
+    ]
+    argv += ["--out", str(tmp_path / "study")]
+    with pytest.raises(SystemExit):
+        main([*argv, "--lane", "0/2"])
+    assert "--lane takes I/N with 1 <= I <= N" in capsys.readouterr().err
+    assert main([*argv, "--lane", "1/2"]) == 0
+    printed = capsys.readouterr().out
+    assert "[1/2] runs/cbam-off/fold_1_seed_0: trained" in printed
+    assert "1 run(s) of other lanes are not finished" in printed
+    assert not (tmp_path / "study" / "ablation.md").exists()
+    assert main([*argv, "--lane", "2/2"]) == 0
+    assert "Files:" in capsys.readouterr().out and (tmp_path / "study" / "ablation.md").is_file()

@@ -8,7 +8,9 @@ A page asks for generated content with an HTML comment on a line of its own:
 * ``<!-- generated: benchmark-results -->``: the benchmark tables, from
   ``benchmarks/results/*.json`` (``benchmarks/results_page.py``);
 * ``<!-- generated: recipe-results -->``: the from-scratch recipe study and benchmark, from
-  ``benchmarks/results/recipe*/`` (``benchmarks/recipe_page.py``).
+  ``benchmarks/results/recipe*/`` (``benchmarks/recipe_page.py``);
+* ``<!-- generated: study-results -->``: the transformer x label-smoothing study, from
+  ``benchmarks/results/transformer_study/`` (``benchmarks/study_page.py``).
 
 An unknown marker fails the build rather than leaving a hole in the page.
 """
@@ -67,11 +69,19 @@ def _recipe_results() -> str:
     return str(module.render_recipe_page(ROOT / "benchmarks" / "results"))
 
 
+def _study_results() -> str:
+    module = _benchmark_module("study_page")
+    if module is None:
+        return "*The study renderer `benchmarks/study_page.py` is missing.*\n"
+    return str(module.render_study_page(ROOT / "benchmarks" / "results" / "transformer_study"))
+
+
 GENERATORS = {
     "model-zoo": _model_zoo,
     "model-weights": _model_weights,
     "benchmark-results": _benchmark_results,
     "recipe-results": _recipe_results,
+    "study-results": _study_results,
 }
 
 

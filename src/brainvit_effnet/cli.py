@@ -156,6 +156,18 @@ def _factor(text: str) -> tuple[str, list[Any]]:
     return name, parsed if isinstance(parsed, list) else [yaml.safe_load(v) for v in levels.split(",")]
 
 
+def _lane(text: str) -> tuple[int, int]:
+    """``"I/N"`` -> ``(I, N)``, for ``ablate --lane``."""
+    i, sep, n = text.partition("/")
+    try:
+        lane = (int(i), int(n))
+    except ValueError:
+        lane = (0, 0)
+    if not sep or not 1 <= lane[0] <= lane[1]:
+        raise argparse.ArgumentTypeError(f"--lane takes I/N with 1 <= I <= N, e.g. 1/2; got {text!r}")
+    return lane
+
+
 def _cmd_ablate(args: argparse.Namespace) -> int:
     from .ablation import AblationStudy, ablation_tables, run_ablation
     from .train.config import read_mapping
@@ -205,10 +217,17 @@ def _cmd_ablate(args: argparse.Namespace) -> int:
             f"test accuracy {accuracy:.3f}"
         )
 
-    result = run_ablation(study, on_run=progress)
+    result = run_ablation(study, on_run=progress, lane=args.lane)
     print()
     print(ablation_tables(result["summary"]))
-    _print_files("Files:", result["report_files"])
+    pending = result["counts"]["pending"]
+    if pending:
+        print(
+            f"\n{pending} run(s) of other lanes are not finished: the report is written by the last lane to "
+            f"finish, or by rerunning without --lane."
+        )
+    else:
+        _print_files("Files:", result["report_files"])
     return 0
 
 
@@ -557,6 +576,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ablate.add_argument("--keep-checkpoints", action="store_true", help="keep each run's checkpoints/")
     ablate.add_argument("--dry-run", action="store_true", help="show the plan and what is already done")
+    ablate.add_argument(
+        "--lane",
+        type=_lane,
+        metavar="I/N",
+        help="train only lane I of N (runs I, I+N, ...); e.g. one process per core: --lane 1/2, --lane 2/2",
+    )
     ablate.set_defaults(func=_cmd_ablate)
 
     evaluate = sub.add_parser("evaluate", help="evaluate a saved model; writes a report with plots")

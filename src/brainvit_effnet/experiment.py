@@ -21,6 +21,8 @@ Examples:
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -30,6 +32,7 @@ from typing import Any
 import torch
 
 from .data import FigshareDataset, FolderDataset, MRIDataset, create_transforms, grouped_holdout, load_sample
+from .data.slice_cache import load_slice_cache, save_slice_cache
 from .hub import save_pretrained
 from .metrics import summarize_folds
 from .models import create_model
@@ -59,6 +62,10 @@ class ExperimentConfig:
         val_size, test_size: Fractions for a grouped hold-out on folder data without split folders.
         crop: The study's brain crop.
         cache: Keep decoded slices in memory.
+        cache_dir: Folder for an on-disk copy of that cache (needs ``cache``; see
+            :mod:`~brainvit_effnet.data.slice_cache`): the first experiment on the data writes it,
+            later ones (other folds, ablation runs, other processes) read it instead of decoding
+            and cropping every slice again. Slices whose file changed are decoded again.
         augment: Options of :func:`~brainvit_effnet.data.create_transforms` (``rotation``...).
         bootstrap: Bootstrap resamples for the test metrics' 95% confidence intervals.
         train: Training options.
@@ -75,6 +82,7 @@ class ExperimentConfig:
     test_size: float = 0.2
     crop: bool = True
     cache: bool = False
+    cache_dir: str | None = None
     augment: dict[str, Any] = field(default_factory=dict)
     bootstrap: int = 200
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -188,8 +196,9 @@ def run_experiment(cfg: ExperimentConfig, *, resume: str | Path | None = None) -
     train_data, val_data, test_data = load_data(cfg, probe)
     started = time.perf_counter()
     if cfg.cache:  # decode and crop once, before training: epoch timings then measure training
-        for part in (train_data, val_data, test_data):
-            part.warm_cache()
+        _warm_caches(cfg, (train_data, val_data, test_data))
+    elif cfg.cache_dir is not None:
+        raise ValueError("cache_dir needs cache: true (it is an on-disk copy of the in-memory cache).")
     preprocess_seconds = time.perf_counter() - started
     seed_everything(cfg.train.seed)  # the initial weights too, not only what fit() draws
     model = create_model(
@@ -243,6 +252,32 @@ def run_experiment(cfg: ExperimentConfig, *, resume: str | Path | None = None) -
         "sizes": {"train": len(train_data), "val": len(val_data), "test": len(test_data)},
         "preprocess_seconds": preprocess_seconds,
     }
+
+
+def _slice_cache_file(cfg: ExperimentConfig, data: MRIDataset) -> Path:
+    """One file per data source, crop setting and size cap, inside ``cfg.cache_dir``."""
+    assert cfg.cache_dir is not None
+    kind, path = _split_source(cfg.data)
+    where = "sample" if path is None else str(path.resolve())
+    key = json.dumps([kind, where, data.crop, data.cache_max_side])
+    digest = hashlib.sha1(key.encode()).hexdigest()[:12]
+    return Path(cfg.cache_dir).expanduser() / f"slices-{digest}.safetensors"
+
+
+def _warm_caches(cfg: ExperimentConfig, parts: tuple[MRIDataset, ...]) -> None:
+    """Fill the parts' shared in-memory cache: from ``cfg.cache_dir`` where it holds them, else decode."""
+    cache_file = _slice_cache_file(cfg, parts[0]) if cfg.cache_dir is not None else None
+    loaded = decoded = 0
+    for part in parts:
+        if cache_file is not None and cache_file.is_file():
+            loaded += load_slice_cache(part, cache_file)
+        before = len(part._cache or {})
+        part.warm_cache()
+        decoded += len(part._cache or {}) - before
+    if cache_file is not None:
+        if decoded and is_main():  # under torchrun one rank writes it
+            save_slice_cache(parts[0], cache_file)
+        _logger.info("Slice cache %s: %d slices read, %d decoded", cache_file, loaded, decoded)
 
 
 def _protocol(cfg: ExperimentConfig, train: MRIDataset, val: MRIDataset, test: MRIDataset) -> str:

@@ -47,6 +47,7 @@ _NOT_COMPARED = (
     "train.progress",
     "train.num_workers",
     "cache",
+    "cache_dir",
     "bootstrap",
 )
 _RESULT = "result.json"

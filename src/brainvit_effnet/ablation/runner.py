@@ -100,13 +100,21 @@ def run_ablation(
     *,
     runner: Runner | None = None,
     on_run: Callable[[dict[str, Any]], None] | None = None,
+    lane: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
     """Run the study's missing runs, then summarise every finished run into ``ablation.json``/``.md``.
 
     Finished runs (with a ``result.json``) are reused; unfinished ones are moved to
     ``incomplete/`` and redone. Before each run the Python, NumPy and PyTorch generators are
     seeded with the run's seed, so the model's initial weights depend on the seed alone. One
-    process at a time per study folder: a run another process is still training looks unfinished.
+    process at a time per study folder and lane: a run another process is still training looks
+    unfinished.
+
+    Lanes split a study across processes (e.g. one per core): lane ``(i, n)`` trains the runs whose
+    position in :meth:`~AblationStudy.runs` is ``i`` modulo ``n`` (``i`` counts from 1), and only
+    reads the others, reusing them when finished and leaving them alone otherwise. Positions run
+    repeat by repeat, so the lanes finish paired repeats together. Give every lane the same
+    ``cache_dir`` so that the data is decoded once for all of them.
 
     Args:
         study: The study.
@@ -114,16 +122,24 @@ def run_ablation(
             under ``"test"``; default :func:`~brainvit_effnet.experiment.run_experiment`.
         on_run: Called after each run with its record plus ``"status"`` (``"trained"``,
             ``"redone"`` or ``"reused"``), ``"index"`` and ``"total"``; e.g. to print progress.
+        lane: ``(i, n)``: train only this lane's runs (see above); ``None`` trains them all.
 
     Returns:
         ``{"summary": summarize_ablation(...), "report_files": {"json", "markdown"}, "runs": [...],
-        "counts": {"trained", "redone", "reused"}}``.
+        "counts": {"trained", "redone", "reused", "pending"}}``. ``pending`` counts other lanes'
+        runs that are not finished yet; while there are any, the summary covers the finished runs
+        only and no report files are written (``report_files`` is empty): the last lane to finish
+        writes them, as does a rerun without ``lane``.
 
     Raises:
         FileExistsError: ``output_dir`` is a non-empty folder that holds no study.
         ValueError: invalid study, or a finished run whose configuration differs from the study's.
     """
     runner = run_experiment if runner is None else runner
+    if lane is not None:
+        lane_index, lanes = lane
+        if not (isinstance(lanes, int) and isinstance(lane_index, int) and 1 <= lane_index <= lanes):
+            raise ValueError(f"lane must be (i, n) with 1 <= i <= n, e.g. (1, 2); got {lane!r}.")
     out = Path(study.output_dir)
     _check_output_dir(out)
     cells = study.cells()
@@ -135,11 +151,14 @@ def run_ablation(
     _write_json(out / _STUDY, study.to_dict())
 
     records: list[dict[str, Any]] = []
-    counts = {"trained": 0, "redone": 0, "reused": 0}
+    counts = {"trained": 0, "redone": 0, "reused": 0, "pending": 0}
     for index, run in enumerate(runs, 1):
         state = run.state()
         if state == "finished":
             record, status = _load_finished(run), "reused"
+        elif lane is not None and (index - 1) % lane[1] != lane[0] - 1:
+            counts["pending"] += 1  # another lane's run, not finished yet: never touched here
+            continue
         else:
             status = "trained"
             if state == "partial" and not any(run.output_dir.iterdir()):
@@ -166,6 +185,7 @@ def run_ablation(
             if not study.keep_checkpoints:
                 shutil.rmtree(run.output_dir / "checkpoints", ignore_errors=True)
             record = _record(run, _scalar_metrics(result["test"]), seconds, out)
+            record["timing"] = _timing(result, seconds)
             _write_json(run.output_dir / _RESULT, record)  # written last: marks the run finished
         missing = [m for m in study.metrics if not _finite(record["metrics"].get(m))]
         if missing:  # say so now, not after the last run; finished runs are kept
@@ -188,12 +208,30 @@ def run_ablation(
         permutations=study.permutations,
     )
     summary["settings"] = _settings(study, records)
-    files = write_ablation_report(summary, out)
+    files = write_ablation_report(summary, out) if not counts["pending"] else {}
     return {
         "summary": summary,
         "report_files": {k: str(v) for k, v in files.items()},
         "runs": records,
         "counts": counts,
+    }
+
+
+def _timing(result: Mapping[str, Any], seconds: float) -> dict[str, float]:
+    """Where a run's time went: preprocessing (decoding, or reading the slice cache), the training
+    steps of every epoch, and the rest.
+
+    ``overhead`` is everything else: building the model and data, each epoch's validation, the best
+    model's test evaluation with its bootstrap, saving checkpoints, the model and the report.
+    """
+    fit = result.get("fit") or {}
+    epochs = sum(float(h.get("seconds", 0.0)) for h in fit.get("history", []) if isinstance(h, Mapping))
+    preprocess = float(result.get("preprocess_seconds", 0.0) or 0.0)
+    return {
+        "total": round(seconds, 3),
+        "preprocess": round(preprocess, 3),
+        "epochs": round(epochs, 3),
+        "overhead": round(max(0.0, seconds - epochs - preprocess), 3),
     }
 
 

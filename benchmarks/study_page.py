@@ -1,0 +1,184 @@
+"""Render the transformer x label-smoothing study (``transformer_study.py``) as Markdown and a figure.
+
+Reads ``benchmarks/results/transformer_study/ablation.json`` (the paired summary) and its
+``records/*.json`` (one record per finished run). The docs hook calls :func:`render_study_page` at
+build time (``<!-- generated: study-results -->`` on ``docs/study.md``);
+``python benchmarks/study_page.py --plot`` redraws ``docs/assets/study_per_fold_accuracy.png``:
+test accuracy per fold for each configuration, with lines joining the same fold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).parent / "results" / "transformer_study"
+PLOT = Path(__file__).parents[1] / "docs" / "assets" / "study_per_fold_accuracy.png"
+
+# The proposal's single-split numbers (../shared/docs/REFERENCE_RESULTS.md): EfficientNet-B2 at
+# 240 px, ImageNet weights, 50 epochs, one random image-level 80:20 split of the Nickparvar release.
+PROPOSAL = {
+    (False, 0.0): (98.74, 98.73),
+    (False, 0.1): (98.74, 98.75),
+    (True, 0.0): (98.84, 98.85),
+    (True, 0.1): (98.55, 98.54),
+}
+_NAMES = {
+    (False, 0.0): "EfficientNet (baseline)",
+    (False, 0.1): "+ label smoothing",
+    (True, 0.0): "+ transformer layer",
+    (True, 0.1): "+ transformer + label smoothing",
+}
+
+
+def _key(levels: dict[str, Any]) -> tuple[bool, float]:
+    return bool(levels.get("transformer")), float(levels.get("label_smoothing", 0.0))
+
+
+def load(results: Path = RESULTS) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """The summary (or ``None``) and the run records, sorted by fold."""
+    summary_file = results / "ablation.json"
+    summary = json.loads(summary_file.read_text()) if summary_file.is_file() else None
+    runs = [json.loads(p.read_text()) for p in sorted((results / "records").glob("*.json"))]
+    return summary, sorted(runs, key=lambda r: (r["seed"], r["fold"], r["cell"]))
+
+
+def per_fold_table(runs: list[dict[str, Any]]) -> str:
+    """Test accuracy of every run: configurations as rows, test folds as columns."""
+    folds = sorted({r["fold"] for r in runs})
+    by_cell: dict[tuple[bool, float], dict[int, float]] = {}
+    for r in runs:
+        by_cell.setdefault(_key(r["levels"]), {})[r["fold"]] = r["metrics"]["accuracy"]
+    head = "| configuration | " + " | ".join(f"fold {f}" for f in folds) + " |"
+    rows = [head, "|---|" + "---|" * len(folds)]
+    for key in sorted(by_cell):
+        cells = [f"{by_cell[key][f]:.3f}" if f in by_cell[key] else "-" for f in folds]
+        rows.append(f"| {_NAMES.get(key, str(key))} | " + " | ".join(cells) + " |")
+    return "\n".join(rows) + "\n"
+
+
+def side_by_side(summary: dict[str, Any]) -> str:
+    """Our mean over folds next to the proposal's single split, per configuration."""
+    rows = [
+        "| configuration | proposal: accuracy (one random split) | proposal: macro-F1 | here: accuracy, "
+        "mean ± std over folds | here: macro-F1 |",
+        "|---|---|---|---|---|",
+    ]
+    for cell in summary["cells"]:
+        key = _key(cell["levels"])
+        acc, f1 = cell["metrics"]["accuracy"], cell["metrics"]["macro_f1"]
+        prop = PROPOSAL.get(key, (float("nan"), float("nan")))
+        rows.append(
+            f"| {_NAMES.get(key, cell['label'])} | {prop[0]:.2f}% | {prop[1]:.2f}% | "
+            f"{100 * acc['mean']:.2f}% ± {100 * acc['std']:.2f} (n={acc['n']}) | "
+            f"{100 * f1['mean']:.2f}% ± {100 * f1['std']:.2f} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+def verdict(summary: dict[str, Any]) -> str:
+    """One plain sentence per factor from the accuracy effect: its size, interval, p and sign count."""
+    lines = []
+    for effect in summary["effects"]:
+        if effect["metric"] != "accuracy":
+            continue
+        low, high = effect["ci"]
+        excludes_zero = low > 0 or high < 0
+        reading = (
+            "the interval excludes zero"
+            if excludes_zero
+            else "the interval includes zero: no effect can be claimed either way"
+        )
+        lines.append(
+            f"- **{effect['factor']} {effect['comparison']}**: {100 * effect['mean']:+.2f} accuracy points "
+            f"[{100 * low:+.2f}, {100 * high:+.2f}], sign-flip p = {effect['p_value']:.3f} "
+            f"(the smallest p possible with n = {effect['n']} is {effect['min_p']:.3f}); better on "
+            f"{effect['better']} of {effect['n']} folds, worse on {effect['worse']}. {reading.capitalize()}."
+        )
+    return "\n".join(lines) + "\n"
+
+
+def render_study_page(results: Path = RESULTS) -> str:
+    """The generated part of ``docs/study.md``."""
+    summary, runs = load(results)
+    if summary is None or not runs:
+        return "*No run of the study has finished yet (`benchmarks/results/transformer_study/` is empty).*\n"
+    from brainvit_effnet.ablation import ablation_tables
+
+    protocol = summary.get("protocol", {})
+    finished, planned = protocol.get("runs_finished", len(runs)), protocol.get("runs_planned", "?")
+    status = (
+        f"**All {planned} runs finished.**"
+        if finished == planned
+        else f"**Partial: {finished} of {planned} runs finished**; the grid is still running, and "
+        f"the effects below use only the folds in which every configuration has finished."
+    )
+    machine = protocol.get("machine", {})
+    parts = [
+        status,
+        "",
+        f"Recipe `{protocol.get('recipe')}` with **{protocol.get('epochs')} epochs instead of "
+        f"{protocol.get('epochs_cut_from')}** (the same cut for every configuration), test folds "
+        f"{protocol.get('folds')}, seeds {protocol.get('seeds')}. Total CPU time of the finished runs: "
+        f"{protocol.get('cpu_minutes')} minutes (one thread each, two runs side by side on "
+        f"{machine.get('cpu_count', '?')} cores: {machine.get('cpu_model') or machine.get('platform', '')}).",
+        "",
+        "### Test accuracy per fold",
+        "",
+        per_fold_table(runs),
+        "![Per-fold test accuracy of each configuration, lines joining the same fold]"
+        "(assets/study_per_fold_accuracy.png)",
+        "",
+        "### What the paired effects say",
+        "",
+        verdict(summary),
+        "### Side by side with the proposal",
+        "",
+        side_by_side(summary),
+        ablation_tables(summary),
+    ]
+    return "\n".join(parts) + "\n"
+
+
+def plot(results: Path = RESULTS, out: Path = PLOT) -> Path:
+    """Per-fold test accuracy per configuration, one line per fold."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    _, runs = load(results)
+    keys = sorted({_key(r["levels"]) for r in runs})
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=120)
+    for fold in sorted({r["fold"] for r in runs}):
+        acc = {_key(r["levels"]): r["metrics"]["accuracy"] for r in runs if r["fold"] == fold}
+        xs = [i for i, k in enumerate(keys) if k in acc]
+        ax.plot(xs, [acc[keys[i]] for i in xs], marker="o", label=f"test fold {fold}")
+    ax.set_xticks(range(len(keys)), [_NAMES.get(k, str(k)).replace("+ ", "+\n") for k in keys], fontsize=8)
+    ax.set_ylabel("test accuracy")
+    ax.set_title("Transformer head x label smoothing, per official fold (lines join a fold)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--plot", action="store_true", help=f"redraw {PLOT.name}")
+    args = parser.parse_args(argv)
+    if args.plot:
+        print(plot())
+    else:
+        print(render_study_page())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

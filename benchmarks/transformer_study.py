@@ -1,0 +1,129 @@
+"""The study's question on real data: does the transformer head, or label smoothing, help?
+
+A 2 x 2 grid (transformer head off/on x label smoothing 0/0.1) on the from-scratch recipe
+(:data:`brainvit_effnet.recipes.DEFAULT_RECIPE`: its backbone, resolution and settings), over the 5
+official patient-disjoint Figshare folds with one seed, run by the library's ablation runner
+(:func:`brainvit_effnet.ablation.run_ablation`). Each run tests on fold k, validates (picks its
+best epoch) on fold k+1 and trains on the other three.
+
+The one cut: ``train.epochs`` is :data:`EPOCHS` instead of the recipe's 20, the same for every
+configuration, to fit the grid into about 4 CPU-hours (two one-thread lanes on the 2-core
+development machine). Everything else is the recipe's.
+
+The data is decoded and brain-cropped once per study: every run reads the slice cache in
+``<study>/slice_cache`` (:mod:`brainvit_effnet.data.slice_cache`). Each run records where its
+time went (``timing`` in its result: preprocessing, training steps, overhead).
+
+Run from the repository root (resumable: rerun the same commands; finished runs are reused)::
+
+    OMP_NUM_THREADS=1 python benchmarks/transformer_study.py --data ../shared/data/figshare --lane 1/2 &
+    OMP_NUM_THREADS=1 python benchmarks/transformer_study.py --data ../shared/data/figshare --lane 2/2 &
+    python benchmarks/transformer_study.py --data ../shared/data/figshare --collect
+
+``--collect`` copies every finished run's ``result.json`` and the summary to
+``benchmarks/results/transformer_study/`` (the committed record; model weights stay in the study
+folder) and writes the summary over the finished runs. ``benchmarks/study_page.py`` renders it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+from _common import machine_info, write_json
+
+from brainvit_effnet.ablation import AblationStudy, run_ablation
+from brainvit_effnet.ablation.stats import summarize_ablation
+from brainvit_effnet.recipes import DEFAULT_RECIPE, RECIPES, recipe_config
+
+RESULTS = Path(__file__).parent / "results" / "transformer_study"
+STUDY_DIR = Path(__file__).parent / "runs" / "transformer_study"
+
+#: Epochs per run, cut from the recipe's 20 to fit the grid into about 4 CPU-hours; equal for all cells.
+EPOCHS = 4
+FACTORS: dict[str, list[Any]] = {"transformer": [False, True], "label_smoothing": [0.0, 0.1]}
+SEEDS = [0]
+
+
+def build_study(data: str, out: Path = STUDY_DIR) -> AblationStudy:
+    """The grid on the recipe, with the epoch cut, the slice cache and progress bars off."""
+    base = recipe_config(
+        DEFAULT_RECIPE,
+        {
+            "data": f"figshare:{data}",
+            "cache_dir": str(out / "slice_cache"),
+            "train.epochs": EPOCHS,
+            "train.progress": False,
+        },
+    )
+    return AblationStudy(base=base, factors=FACTORS, seeds=SEEDS, output_dir=str(out))
+
+
+def collect(study: AblationStudy, results: Path = RESULTS) -> dict[str, Any]:
+    """Copy finished runs' records to ``results`` and summarise them there (``ablation.json``)."""
+    records = []
+    for run in study.runs():
+        if run.state() != "finished":
+            continue
+        record = json.loads((run.output_dir / "result.json").read_text(encoding="utf-8"))
+        records.append(record)
+        target = results / "records" / f"{run.cell.name}__fold_{run.fold}_seed_{run.seed}.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(run.output_dir / "result.json", target)
+    summary = summarize_ablation(
+        records, study.factors, study.metrics, confidence=study.confidence, permutations=study.permutations
+    )
+    planned = len(study.runs())
+    summary["protocol"] = {
+        "recipe": DEFAULT_RECIPE,
+        "epochs": EPOCHS,
+        "epochs_cut_from": RECIPES[DEFAULT_RECIPE].config["train"]["epochs"],
+        "folds": sorted({r["fold"] for r in records}),
+        "seeds": SEEDS,
+        "runs_finished": len(records),
+        "runs_planned": planned,
+        "cpu_minutes": round(sum(r["seconds"] for r in records) / 60, 1),
+        "machine": machine_info(torch.device("cpu")),
+    }
+    write_json(results / "ablation.json", summary)
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", required=True, help="the Figshare release folder (../shared/data/figshare)")
+    parser.add_argument("--lane", default="1/1", help="I/N: train runs I, I+N, ... (I from 1; default: all)")
+    parser.add_argument("--out", default=str(STUDY_DIR), help="study folder (default: %(default)s)")
+    parser.add_argument("--collect", action="store_true", help="copy finished runs to benchmarks/results")
+    args = parser.parse_args(argv)
+    if not Path(args.data).is_dir():
+        parser.error(f"--data must be the Figshare release folder; got {args.data!r}.")
+    study = build_study(args.data, Path(args.out))
+    if args.collect:
+        summary = collect(study)
+        print(json.dumps(summary["protocol"], indent=1, default=str))
+        return 0
+    lane = tuple(int(x) for x in args.lane.split("/"))
+
+    def progress(record: dict[str, Any]) -> None:
+        print(
+            f"[{record['index']}/{record['total']}] {record['output_dir']}: {record['status']}, "
+            f"accuracy {record['metrics']['accuracy']:.3f}, {record['seconds'] / 60:.1f} min "
+            f"{record.get('timing', '')}",
+            flush=True,
+        )
+
+    result = run_ablation(study, on_run=progress, lane=(lane[0], lane[1]))
+    print(result["counts"], flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
