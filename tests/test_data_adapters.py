@@ -233,7 +233,7 @@ def test_converted_layout_counts_folds_and_masks() -> None:
 
 
 def _converted(tmp_path: Path, rows: list[dict[str, str]]) -> Path:
-    (tmp_path / "images").mkdir(exist_ok=True)
+    (tmp_path / "images").mkdir(parents=True, exist_ok=True)
     for row in rows:
         Image.fromarray(np.full((40, 40), 120, np.uint8)).save(tmp_path / row["image"])
     with (tmp_path / "metadata.csv").open("w", newline="") as f:
@@ -249,6 +249,25 @@ def test_converted_layout_label_errors(tmp_path: Path) -> None:
         FigshareDataset(_converted(tmp_path, [row]))
     row.update(label="1")
     with pytest.raises(ValueError, match="contradicts label 1"):
+        FigshareDataset(_converted(tmp_path, [row]))
+
+
+@pytest.mark.parametrize("image", ["../outside/1.jpg", "images/../../outside/1.jpg", "/etc/passwd"])
+def test_converted_layout_refuses_paths_outside_the_dataset(tmp_path: Path, image: str) -> None:
+    row = {"index": "1", "label": "2", "class_name": "glioma", "cv_fold": "1", "image": "images/1.jpg"}
+    root = _converted(tmp_path / "data", [row])
+    (tmp_path / "outside").mkdir()
+    shutil.copy(root / "images" / "1.jpg", tmp_path / "outside" / "1.jpg")
+    text = (root / "metadata.csv").read_text().replace("images/1.jpg", image)
+    (root / "metadata.csv").write_text(text)
+    with pytest.raises(ValueError, match=r"metadata\.csv line 2: image .* is outside the dataset folder"):
+        FigshareDataset(root)
+
+
+@pytest.mark.parametrize(("fold", "message"), [("9", "cv_fold 9 is not an official fold"), ("x", "integer")])
+def test_converted_layout_refuses_unknown_folds(tmp_path: Path, fold: str, message: str) -> None:
+    row = {"index": "1", "label": "2", "class_name": "glioma", "cv_fold": fold, "image": "images/1.jpg"}
+    with pytest.raises(ValueError, match=rf"metadata\.csv line 2: .*{message}"):
         FigshareDataset(_converted(tmp_path, [row]))
 
 

@@ -311,6 +311,37 @@ def test_config_naming_an_unknown_architecture(tmp_path: Path) -> None:
         bve.from_pretrained(folder)
 
 
+def edited_config(folder: Path, **model_args: object) -> Path:
+    config = json.loads((folder / "config.json").read_text())
+    config["model_args"].update(model_args)
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+@pytest.mark.parametrize("key", ["checkpoint_path", "pretrained_cfg_overlay", "pretrained_cfg"])
+def test_a_saved_config_cannot_choose_another_weight_source(tmp_path: Path, key: str) -> None:
+    pickle = tmp_path / "elsewhere.pth"
+    torch.save(tiny().state_dict(), pickle)  # a pickle that timm would torch.load
+    value = str(pickle) if key == "checkpoint_path" else {"file": str(pickle)}
+    folder = edited_config(bve.save_pretrained(tiny(), tmp_path / "m"), **{key: value})
+    with pytest.raises(bve.CheckpointError, match=rf"sets model_args \['{key}'\].*never chooses"):
+        bve.from_pretrained(folder)
+
+
+def test_unknown_saved_model_args_are_a_clear_error(tmp_path: Path) -> None:
+    folder = edited_config(bve.save_pretrained(tiny(), tmp_path), heads=2)
+    with pytest.raises(bve.CheckpointError, match=r"\['heads'\], which are not architecture options.*num_heads"):
+        bve.from_pretrained(folder)
+
+
+def test_a_saved_config_and_weights_with_other_class_counts_do_not_load(tmp_path: Path) -> None:
+    folder = edited_config(bve.save_pretrained(tiny(), tmp_path), num_classes=5)
+    with pytest.raises(bve.CheckpointError, match=r"num_classes=5 but model\.safetensors holds a 3-class head"):
+        bve.from_pretrained(folder)
+    # Asking for a new head on purpose (fine-tuning) still works.
+    assert bve.create_model(f"local-dir:{folder}", pretrained=True, num_classes=2).num_classes == 2
+
+
 # -- publishing --------------------------------------------------------------------------------
 def test_push_to_hub_uploads_the_saved_folder(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: dict[str, object] = {}

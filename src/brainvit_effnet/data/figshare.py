@@ -47,6 +47,8 @@ FIGSHARE_ZIP_PARTS = (
 )
 _SLICE = re.compile(r"^(\d+)\.mat$")
 _FOLD_FILES = ("cvind.mat", "cvind5fold.mat")
+#: The release's patient-disjoint cross-validation folds.
+_OFFICIAL_FOLDS = (1, 2, 3, 4, 5)
 _IGNORED = re.compile(r"^(readme.*|cvind.*\.mat|brainTumorDataPublic_.*\.zip|label\.mat)$", re.IGNORECASE)
 
 
@@ -152,7 +154,13 @@ class FigshareDataset(MRIDataset):
             return None
         if not 1 <= index <= len(folds):
             raise ValueError(f"{name}: release index {index} is outside the fold file's 1..{len(folds)}.")
-        return int(folds[index - 1])
+        fold = int(folds[index - 1])
+        if fold not in _OFFICIAL_FOLDS:
+            raise ValueError(
+                f"{name}: the fold file gives slice {index} fold {fold}, not an official fold "
+                f"({_OFFICIAL_FOLDS[0]}-{_OFFICIAL_FOLDS[-1]}); use the release's cvind.mat."
+            )
+        return fold
 
     def _scan_mat_folder(self, names: list[str]) -> list[SampleRecord]:
         folds = self._folds_by_index()
@@ -217,8 +225,9 @@ class FigshareDataset(MRIDataset):
         fold_file = next((self.root / n for n in _FOLD_FILES if (self.root / n).is_file()), None)
         folds = read_fold_ids(fold_file) if fold_file is not None else None
         records = []
+        root = self.root.resolve()
         for line, row in enumerate(rows, start=2):
-            index, code = int(row["index"]), _int(row["label"], metadata, line)
+            index, code = _int(row["index"], metadata, line), _int(row["label"], metadata, line)
             if code not in FIGSHARE_LABELS:
                 raise ValueError(
                     f"{metadata} line {line}: label {row['label']} is outside the release's codes "
@@ -235,7 +244,18 @@ class FigshareDataset(MRIDataset):
                 if row.get("cv_fold")
                 else self._fold_of(folds, index, str(metadata))
             )
-            records.append(_record(str(self.root / row["image"]), code, None, fold, index))
+            if fold is not None and fold not in _OFFICIAL_FOLDS:
+                raise ValueError(
+                    f"{metadata} line {line}: cv_fold {fold} is not an official fold "
+                    f"({_OFFICIAL_FOLDS[0]}-{_OFFICIAL_FOLDS[-1]}); fix the file."
+                )
+            image = self.root / row["image"]
+            if Path(row["image"]).is_absolute() or not image.resolve().is_relative_to(root):
+                raise ValueError(
+                    f"{metadata} line {line}: image {row['image']!r} is outside the dataset folder {self.root}; "
+                    f"paths in metadata.csv are relative to it and stay inside it (no '../', no absolute paths)."
+                )
+            records.append(_record(str(image), code, None, fold, index))
         borders = self.root / "tumor_borders.csv"
         if borders.is_file():
             for row in csv.DictReader(borders.read_text(encoding="utf-8").splitlines()):

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import fnmatch
+import inspect
 import json
 import os
 from collections.abc import Sequence
@@ -20,7 +21,7 @@ from timm.models._hub import load_cfg_from_json, load_model_config_from_path
 from torch import nn
 
 from ..errors import CheckpointError, UnknownModelError
-from ._pretrained import head_classes_in_file, hub_download, load_checkpoint, weights_file
+from ._pretrained import WEIGHTS_NAME, head_classes_in_file, hub_download, load_checkpoint, weights_file
 from ._suggest import close_matches
 from .zoo import MODEL_NAMES, default_cfgs
 
@@ -57,6 +58,57 @@ def _check_architecture(arch: str, where: str = "") -> None:
         raise UnknownModelError(
             f"unknown model '{arch}'{origin}. brainvit_effnet.list_models() lists the "
             f"{len(MODEL_NAMES)} available models.{close_matches(arch, MODEL_NAMES)}"
+        )
+
+
+def _architecture_args(arch: str) -> set[str]:
+    """The options that build ``arch`` (its model class's arguments, plus ``label_names``)."""
+    from .effnet import EffNetBaseline, EffNetTransformer
+
+    model_cls = EffNetTransformer if arch.endswith("_tf") else EffNetBaseline
+    # `backbone` is the variant's own (never a saved option); device/dtype are not architecture.
+    skip = {"self", "backbone", "device", "dtype"}
+    names = inspect.signature(model_cls.__init__).parameters
+    return {n for n, p in names.items() if n not in skip and p.kind is not p.VAR_KEYWORD} | {"label_names"}
+
+
+def _check_saved_model_args(model_args: dict[str, Any], arch: str, where: str) -> None:
+    """A saved config may only set architecture options: never where weights come from.
+
+    ``model_args`` go to ``timm.create_model``, which would honour ``checkpoint_path`` (a
+    ``torch.load`` of any pickle on disk) or ``pretrained_cfg*`` (another weight source) and so
+    replace the folder's safetensors without a word.
+    """
+    known = _architecture_args(arch)
+    unknown = sorted(k for k in model_args if k not in known)
+    if unknown:
+        raise CheckpointError(
+            f"{_CONFIG_NAME} of {where} sets model_args {unknown}, which are not architecture options of "
+            f"{arch} ({sorted(known)}). A saved config never chooses where the weights come from "
+            f"(checkpoint_path, pretrained_cfg...); remove those keys, or save the model again."
+        )
+
+
+def _check_saved_head(
+    source: str, ident: str, model_args: dict[str, Any], cache_dir: str | os.PathLike[str] | None
+) -> None:
+    """A saved model loads with its trained head, or not at all: its config and weights must agree.
+
+    Re-initialising the head is for fine-tuning, when the caller asks for another ``num_classes``;
+    loading a saved model for inference with a random head would give random predictions.
+    """
+    declared = model_args.get("num_classes")
+    if declared is None:
+        return
+    path = weights_file(ident) if source == "local-dir" else hub_download(ident, WEIGHTS_NAME, cache_dir)
+    if not path.is_file():
+        return  # the weights loader names the missing file
+    saved = head_classes_in_file(path)
+    if saved is not None and saved != declared:
+        raise CheckpointError(
+            f"{ident}: {_CONFIG_NAME} says num_classes={declared} but {path.name} holds a {saved}-class "
+            f"head. A saved model is never loaded with a re-initialised head: save it again, or pass "
+            f"num_classes= to start a new head on purpose (fine-tuning)."
         )
 
 
@@ -160,6 +212,9 @@ def create_model(
     else:
         pretrained_cfg, arch, model_args = _read_config(source, ident, cache_dir)
         _check_architecture(arch, where=ident)
+        _check_saved_model_args(model_args, arch, ident)
+        if pretrained and num_classes is None:
+            _check_saved_head(source, ident, model_args, cache_dir)
         kwargs = {**model_args, **kwargs, "pretrained_model_args": dict(model_args)}
 
     if checkpoint_path is not None and "num_classes" not in kwargs:
