@@ -330,13 +330,17 @@ def test_a_saved_config_cannot_choose_another_weight_source(tmp_path: Path, key:
 
 def test_unknown_saved_model_args_are_a_clear_error(tmp_path: Path) -> None:
     folder = edited_config(bve.save_pretrained(tiny(), tmp_path), heads=2)
-    with pytest.raises(bve.CheckpointError, match=r"\['heads'\], which are not architecture options.*num_heads"):
+    with pytest.raises(
+        bve.CheckpointError, match=r"\['heads'\], which are not architecture options.*num_heads"
+    ):
         bve.from_pretrained(folder)
 
 
 def test_a_saved_config_and_weights_with_other_class_counts_do_not_load(tmp_path: Path) -> None:
     folder = edited_config(bve.save_pretrained(tiny(), tmp_path), num_classes=5)
-    with pytest.raises(bve.CheckpointError, match=r"num_classes=5 but model\.safetensors holds a 3-class head"):
+    with pytest.raises(
+        bve.CheckpointError, match=r"num_classes=5 but model\.safetensors holds a 3-class head"
+    ):
         bve.from_pretrained(folder)
     # Asking for a new head on purpose (fine-tuning) still works.
     assert bve.create_model(f"local-dir:{folder}", pretrained=True, num_classes=2).num_classes == 2

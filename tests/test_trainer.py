@@ -168,6 +168,79 @@ def test_signals_save_a_resumable_checkpoint(tmp_path: Path, signum: int) -> Non
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
 
 
+class SignalAtStep(bve.Callback):
+    """Sends the process a signal after optimiser step ``step`` (fault injection)."""
+
+    def __init__(self, step: int, signum: int = signal.SIGTERM) -> None:
+        self.step, self.signum = step, signum
+
+    def on_step_end(self, trainer: bve.Trainer, logs: dict[str, Any]) -> None:
+        if logs["step"] == self.step:
+            os.kill(os.getpid(), self.signum)
+
+
+# A random step each run (1..8 of 9), plus the last step of an epoch (the epoch boundary).
+@pytest.mark.parametrize("stop_at", [int(np.random.default_rng().integers(1, 9)), 3, 6])
+def test_sigterm_at_any_step_then_resume_gives_the_uninterrupted_weights(
+    tmp_path: Path, stop_at: int
+) -> None:
+    def run(folder: str, **kwargs: Any) -> bve.Trainer:
+        torch.manual_seed(0)  # the same initial weights
+        model = bve.create_model("effnet_test_tf", num_classes=3, drop_rate=0.3)  # dropout draws RNG
+        return bve.Trainer(model, config(tmp_path / folder, epochs=3, scheduler="cosine"), **kwargs)
+
+    straight = run("straight")
+    straight.fit(Blobs(24), Blobs(6, seed=1))
+    stopped = run("stopped", callbacks=[SignalAtStep(stop_at)])
+    assert stopped.fit(Blobs(24), Blobs(6, seed=1))["interrupted"]
+    assert stopped.progress.step == stop_at
+    resumed = run("stopped")
+    resumed.fit(Blobs(24), Blobs(6, seed=1), resume=tmp_path / "stopped" / "run" / "checkpoints" / "last")
+    assert resumed.progress.step == straight.progress.step == 9, f"stopped at step {stop_at}"
+    for (name, a), b in zip(
+        straight.model.state_dict().items(), resumed.model.state_dict().values(), strict=True
+    ):
+        assert torch.allclose(a.float(), b.float(), atol=1e-5), (
+            f"{name} differs after a stop at step {stop_at}"
+        )
+    losses = [h["train_loss"] for h in resumed.progress.history]
+    assert losses == pytest.approx([h["train_loss"] for h in straight.progress.history], abs=1e-5)
+
+
+def test_a_run_built_with_an_integer_img_size_resumes(tmp_path: Path) -> None:
+    def model() -> nn.Module:
+        return bve.create_model("effnet_test", num_classes=3, img_size=64)  # an int, as the demo passes
+
+    bve.Trainer(model(), config(tmp_path, epochs=2, max_steps=3)).fit(Blobs(24))
+    resumed = bve.Trainer(model(), config(tmp_path, epochs=2))
+    resumed.fit(Blobs(24), resume=tmp_path / "run" / "checkpoints" / "last")
+    assert resumed.progress.epoch == 2
+
+
+def test_a_stopped_experiment_publishes_nothing_and_the_cli_exits_with_the_signal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from brainvit_effnet.cli import main
+
+    original = bve.Trainer._optimizer_step
+
+    def step_then_signal(self: bve.Trainer, *args: Any) -> None:
+        original(self, *args)
+        if self.progress.step == 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(bve.Trainer, "_optimizer_step", step_then_signal)
+    out = tmp_path / "run"
+    argv = ["train", "--model", "effnet_test", "--epochs", "2", "--output-dir", str(out)]
+    argv += ["--set", "model_kwargs.img_size=64", "--set", "bootstrap=0"]
+    assert main(argv) == 143
+    err = capsys.readouterr()
+    assert "stopped: training was stopped by SIGTERM" in err.err and f"--resume {out}" in err.err
+    assert "Test (" not in err.out
+    assert not (out / "model").exists() and not (out / "report").exists()
+    assert (out / "checkpoints" / "last" / "model.safetensors").is_file()
+
+
 def test_early_stopping_and_callbacks(tmp_path: Path) -> None:
     events: list[tuple[str, Any]] = []
 

@@ -16,7 +16,7 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0+unknown"
 
-from .errors import CheckpointError, UnknownModelError, WeightsUnavailableError
+from .errors import CheckpointError, TrainingInterrupted, UnknownModelError, WeightsUnavailableError
 from .hub import from_pretrained, push_to_hub, save_pretrained
 from .labels import BRAIN_TUMOUR_CLASSES, TUMOUR_TYPE_CLASSES
 from .models import EffNetBaseline, EffNetTransformer, create_model, list_models
@@ -32,6 +32,7 @@ __all__ = [
     "TrainConfig",
     "Trainer",
     "TrainingDivergedError",
+    "TrainingInterrupted",
     "UnknownModelError",
     "WeightsUnavailableError",
     "__version__",

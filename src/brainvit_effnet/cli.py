@@ -40,7 +40,7 @@ from .data import (
     load_heldout_sample,
     load_sample,
 )
-from .errors import CheckpointError, UnknownModelError, WeightsUnavailableError
+from .errors import CheckpointError, TrainingInterrupted, UnknownModelError, WeightsUnavailableError
 from .experiment import ExperimentConfig, apply_overrides, cross_validate, run_experiment
 from .hub import from_pretrained
 from .models import create_model
@@ -671,6 +671,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return int(args.func(args))
+    except TrainingInterrupted as e:  # not finished: no "Test" line, and the shell's code for the signal
+        print(f"stopped: {e}", file=sys.stderr)
+        return e.exit_code
     except (
         UnknownModelError,
         CheckpointError,

@@ -7,7 +7,7 @@ against the standard library keeps working.
 
 from __future__ import annotations
 
-__all__ = ["CheckpointError", "UnknownModelError", "WeightsUnavailableError"]
+__all__ = ["CheckpointError", "TrainingInterrupted", "UnknownModelError", "WeightsUnavailableError"]
 
 
 class UnknownModelError(ValueError):
@@ -24,3 +24,22 @@ class WeightsUnavailableError(OSError):
     The message names the Hub repository and the cache that were searched, and how to supply the
     weights offline. The original exception is kept as ``__cause__``.
     """
+
+
+class TrainingInterrupted(RuntimeError):
+    """Training stopped by a signal (SIGINT/SIGTERM) before it finished.
+
+    A resumable checkpoint was saved; no final model or report was published. ``signum`` is the
+    signal, ``checkpoint`` the folder to resume from, and :attr:`exit_code` the shell's code for
+    that signal (130 for SIGINT, 143 for SIGTERM).
+    """
+
+    def __init__(self, message: str, *, signum: int, checkpoint: str) -> None:
+        super().__init__(message)
+        self.signum = signum
+        self.checkpoint = checkpoint
+
+    @property
+    def exit_code(self) -> int:
+        """``128 + signum``, what a shell reports for a process killed by that signal."""
+        return 128 + self.signum

@@ -24,6 +24,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ import torch
 
 from .data import FigshareDataset, FolderDataset, MRIDataset, create_transforms, grouped_holdout, load_sample
 from .data.slice_cache import load_slice_cache, save_slice_cache
+from .errors import TrainingInterrupted
 from .hub import save_pretrained
 from .metrics import summarize_folds
 from .models import create_model
@@ -210,6 +212,15 @@ def run_experiment(cfg: ExperimentConfig, *, resume: str | Path | None = None) -
     )
     trainer = Trainer(model, cfg.train)
     fit = trainer.fit(train_data, val_data if len(val_data) else None, resume=resume)
+    if fit["interrupted"]:  # a stopped run publishes no model and no report: it is not finished
+        last = fit["checkpoints"]["last"]
+        raise TrainingInterrupted(
+            f"training was stopped by {fit['signal']} after optimiser step {trainer.progress.step}; no model "
+            f"or report was written. A resumable checkpoint is in {last}: run the same command again with "
+            f"--resume {last} (API: run_experiment(cfg, resume=...)).",
+            signum=int(signal.Signals[fit["signal"]]),
+            checkpoint=last,
+        )
     best = Path(fit["checkpoints"]["best"])
     from .train.state import load_weights
 

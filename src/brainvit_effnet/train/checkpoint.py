@@ -97,7 +97,7 @@ def check_same_architecture(checkpoint: Path, model: nn.Module, model_args: dict
     differ = {
         k: (saved_args.get(k), v)
         for k, v in model_args.items()
-        if k in saved_args and _jsonish(saved_args.get(k)) != _jsonish(v)
+        if k in saved_args and _comparable(k, saved_args.get(k)) != _comparable(k, v)
     }
     if saved.get("num_classes") != getattr(model, "num_classes", None):
         differ["num_classes"] = (saved.get("num_classes"), getattr(model, "num_classes", None))
@@ -106,6 +106,13 @@ def check_same_architecture(checkpoint: Path, model: nn.Module, model_args: dict
         raise CheckpointError(
             f"cannot resume from {checkpoint} with a different model configuration: {detail}."
         )
+
+
+def _comparable(key: str, value: Any) -> Any:
+    """``value`` as JSON would hold it; an ``img_size`` of ``96`` means ``[96, 96]``."""
+    if key == "img_size" and isinstance(value, int) and not isinstance(value, bool):
+        value = [value, value]
+    return _jsonish(value)
 
 
 def _jsonish(value: Any) -> Any:

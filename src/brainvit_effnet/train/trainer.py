@@ -63,6 +63,9 @@ class Callback:
     def on_fit_start(self, trainer: Trainer) -> None:
         """Before the first epoch (after resuming)."""
 
+    def on_step_end(self, trainer: Trainer, logs: dict[str, Any]) -> None:
+        """After every optimiser step: ``logs`` has ``epoch``, ``batch``, ``step``, ``loss``, ``lr``."""
+
     def on_epoch_end(self, trainer: Trainer, logs: dict[str, Any]) -> None:
         """After evaluation and checkpointing of an epoch."""
 
@@ -76,6 +79,11 @@ class _Progress:
 
     epoch: int = 0  # completed epochs
     step: int = 0  # optimiser steps
+    # Within the current epoch (a checkpoint saved mid-epoch by a signal): batches done and their
+    # summed loss and sample count, so a resume continues with the next batch, not batch 0.
+    batch: int = 0
+    partial_loss: float = 0.0
+    partial_seen: int = 0
     best: float | None = None
     best_epoch: int | None = None
     bad_epochs: int = 0
@@ -134,11 +142,15 @@ class Trainer:
                     f"(labels 0..{self.num_classes - 1})."
                 )
 
-    def _loader(self, data: Dataset[Any], *, train: bool, epoch: int = 0) -> DataLoader[Any]:
+    def _loader(
+        self, data: Dataset[Any], *, train: bool, epoch: int = 0, skip_batches: int = 0
+    ) -> DataLoader[Any]:
         """Batches in an order fixed by (seed, epoch): a resumed run sees the same order.
 
         The shuffled order is the permutation a ``DistributedSampler`` with the same seed draws, so
         N processes with batch B step through exactly the samples one process with batch N*B does.
+        ``skip_batches`` leaves out the epoch's first batches (a mid-epoch resume) without loading
+        them, so neither their samples nor their augmentations consume anything.
         """
         cfg = self.config
         seed = cfg.seed * 1000 + epoch
@@ -154,6 +166,8 @@ class Trainer:
             sampler = RandomSampler(data, generator=torch.Generator().manual_seed(seed))  # type: ignore[arg-type]
         else:
             sampler = SequentialSampler(data)  # type: ignore[arg-type]
+        if skip_batches:
+            sampler = list(sampler)[skip_batches * cfg.batch_size :]
         return DataLoader(
             data,
             batch_size=cfg.batch_size,
@@ -360,6 +374,7 @@ class Trainer:
                 if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau) and cfg.monitor in logs:
                     scheduler.step(logs[cfg.monitor])
                 self.progress.epoch = epoch + 1
+                self.progress.batch, self.progress.partial_loss, self.progress.partial_seen = 0, 0.0, 0
                 improved = self._track_best(logs)
                 self.progress.history.append(logs)
                 best_model = ema.module if ema is not None else model
@@ -392,6 +407,8 @@ class Trainer:
             },
             "stopped_early": stopped_early,
             "interrupted": self.stop_requested,
+            # The signal that stopped the run (e.g. "SIGTERM"), or None.
+            "signal": signal.Signals(self._interrupted_by).name if self._interrupted_by else None,
         }
         for cb in self.callbacks:
             cb.on_fit_end(self, result)
@@ -409,13 +426,18 @@ class Trainer:
     ) -> tuple[float, int]:
         cfg = self.config
         model.train()
-        loader = self._loader(data, train=True, epoch=epoch)
-        total, seen = 0.0, 0
-        limit = cfg.limit_train_batches or len(loader)
-        bar = self._bar(loader, total=min(limit, len(loader)), desc=f"epoch {epoch + 1}/{cfg.epochs}")
+        done = self.progress.batch  # > 0 when resuming from a checkpoint saved mid-epoch
+        total, seen = self.progress.partial_loss, self.progress.partial_seen
+        full = len(self._loader(data, train=True, epoch=epoch))
+        loader = self._loader(data, train=True, epoch=epoch, skip_batches=done)
+        limit = min(cfg.limit_train_batches or full, full)
+        bar = self._bar(loader, total=max(0, limit - done), desc=f"epoch {epoch + 1}/{cfg.epochs}")
         optimizer.zero_grad(set_to_none=True)
-        for batch_index, (images, labels) in enumerate(bar):
-            if batch_index >= limit or self.stop_requested or self._max_steps_reached():
+        for batch_index, (images, labels) in enumerate(bar, start=done):
+            if batch_index >= limit or self._max_steps_reached():
+                break
+            # Stop between optimiser steps only, so no accumulated gradient is lost.
+            if self.stop_requested and batch_index % cfg.grad_accum_steps == 0:
                 break
             images, labels = self._to_device(images), labels.to(self.device)
             with self._autocast():
@@ -430,8 +452,22 @@ class Trainer:
             scaler.scale(loss / cfg.grad_accum_steps).backward()
             total += loss.item() * len(labels)
             seen += len(labels)
-            if (batch_index + 1) % cfg.grad_accum_steps == 0 or batch_index + 1 == min(limit, len(loader)):
+            if (batch_index + 1) % cfg.grad_accum_steps == 0 or batch_index + 1 == limit:
                 self._optimizer_step(model, optimizer, scheduler, scaler, ema)
+                self.progress.batch, self.progress.partial_loss, self.progress.partial_seen = (
+                    batch_index + 1,
+                    total,
+                    seen,
+                )
+                step_logs = {
+                    "epoch": epoch + 1,
+                    "batch": batch_index + 1,
+                    "step": self.progress.step,
+                    "loss": loss.item(),
+                    "lr": optimizer.param_groups[-1]["lr"],
+                }
+                for cb in self.callbacks:
+                    cb.on_step_end(self, step_logs)
             if hasattr(bar, "set_postfix"):
                 bar.set_postfix(loss=f"{loss.item():.4f}")
         next_epoch = getattr(self.loss_fn, "next_epoch", None)
