@@ -252,8 +252,9 @@ class FigshareDataset(MRIDataset):
             image = self.root / row["image"]
             if Path(row["image"]).is_absolute() or not image.resolve().is_relative_to(root):
                 raise ValueError(
-                    f"{metadata} line {line}: image {row['image']!r} is outside the dataset folder {self.root}; "
-                    f"paths in metadata.csv are relative to it and stay inside it (no '../', no absolute paths)."
+                    f"{metadata} line {line}: image {row['image']!r} is outside the dataset folder "
+                    f"{self.root}; paths in metadata.csv are relative to it and stay inside it (no '../', "
+                    f"no absolute paths)."
                 )
             records.append(_record(str(image), code, None, fold, index))
         borders = self.root / "tumor_borders.csv"
