@@ -226,6 +226,31 @@ def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "figshare:PATH" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("train.lr=fast", "option train.lr must be a number; got 'fast'"),
+        ("train.epochs=abc", "option train.epochs must be an integer; got 'abc'"),
+        ("train.epochs=true", "option train.epochs must be an integer; got True"),
+        ("classes=glioma", "option classes must be a list of strings or null; got 'glioma'"),
+    ],
+)
+def test_cli_set_values_of_the_wrong_type_name_the_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], setting: str, message: str
+) -> None:
+    assert main(["train", "--set", setting, "--output-dir", str(tmp_path / "run")]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_cli_flag_and_set_for_one_option_must_agree(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["train", "--epochs", "2", "--set", "train.epochs=3", "--output-dir", str(tmp_path / "run")]
+    assert main(argv) == 2
+    assert "--set train.epochs=3 disagrees with the flag that gives 2" in capsys.readouterr().err
+
+
 def test_console_script_is_installed() -> None:
     exe = Path(sys.executable).parent / "brainvit-effnet"
     if not exe.exists():

@@ -80,7 +80,15 @@ def _experiment(args: argparse.Namespace) -> ExperimentConfig:
         flags["train.overwrite"] = True
     if getattr(args, "pretrained", None) is not None:
         flags["pretrained"] = args.pretrained
-    overrides = {**_overrides(args.set or []), **flags}
+    sets = _overrides(args.set or [])
+    clashes = [k for k in flags if k in sets and sets[k] != flags[k]]
+    if clashes:  # neither silently wins
+        key = clashes[0]
+        raise ValueError(
+            f"--set {key}={sets[key]!r} disagrees with the flag that gives {flags[key]!r}; "
+            f"give the option once."
+        )
+    overrides = {**sets, **flags}
     if getattr(args, "recipe", None):
         if args.config:
             raise ValueError("give either --recipe or --config, not both (--set adjusts a recipe).")

@@ -40,7 +40,7 @@ from .metrics import summarize_folds
 from .models import create_model
 from .reports import write_cv_report, write_evaluation_report
 from .train import TrainConfig, Trainer
-from .train.config import check_known_options, read_mapping
+from .train.config import check_field_types, check_known_options, read_mapping
 from .train.distributed import is_main
 from .train.seeding import seed_everything
 
@@ -88,6 +88,9 @@ class ExperimentConfig:
     augment: dict[str, Any] = field(default_factory=dict)
     bootstrap: int = 200
     train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        check_field_types(self)
 
     def to_dict(self) -> dict[str, Any]:
         values = dataclasses.asdict(self)

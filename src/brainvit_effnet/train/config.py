@@ -5,13 +5,21 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-__all__ = ["TrainConfig", "check_known_options", "default_backbone_lr_scale", "read_mapping"]
+__all__ = [
+    "TrainConfig",
+    "check_field_types",
+    "check_known_options",
+    "default_backbone_lr_scale",
+    "read_mapping",
+]
 
 #: Backbone learning-rate factor for a pretrained backbone: fine-tuning keeps ImageNet features.
 PRETRAINED_BACKBONE_LR_SCALE = 0.1
@@ -34,6 +42,62 @@ def check_known_options(config_cls: type, values: dict[str, Any], what: str) -> 
         hints = {k: difflib.get_close_matches(k, names, n=1) for k in unknown}
         detail = ", ".join(f"{k!r}" + (f" (did you mean {h[0]!r}?)" if h else "") for k, h in hints.items())
         raise ValueError(f"unknown {what} option(s) {detail}; known: {names}.")
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    """Whether ``value`` has the (simple) annotated type ``hint``; bools are never numbers here."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, a) for a in args)
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if origin in (list, tuple):
+        # A tuple is what a dataclass default or an API caller may hold; JSON and YAML give lists.
+        return isinstance(value, (list, tuple)) and all(_matches(v, args[0]) for v in value if args)
+    if origin is dict:
+        return isinstance(value, dict)
+    return True  # a type this check does not know: the field's own validation decides
+
+
+def _describe(hint: Any) -> str:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(a) for a in args)
+    if origin in (list, tuple):
+        plural = {bool: "true/false values", int: "integers", float: "numbers", str: "strings"}
+        return f"a list of {plural.get(args[0], str(args[0]))}" if args else "a list"
+    names = {bool: "true/false", int: "an integer", float: "a number", str: "a string", type(None): "null"}
+    return names.get(hint, "a mapping" if origin is dict else str(hint))
+
+
+def check_field_types(config: Any, section: str = "") -> None:
+    """Refuse field values of the wrong type, naming the option as a config file spells it.
+
+    ``--set train.epochs=true`` would otherwise train one epoch (``True == 1``) and
+    ``--set classes=glioma`` would become six one-letter classes.
+
+    Args:
+        config: A dataclass instance whose fields carry simple annotations.
+        section: The option prefix, e.g. ``"train"`` for ``train.epochs``.
+    """
+    hints = typing.get_type_hints(type(config))
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if f.name in hints and not _matches(value, hints[f.name]):
+            key = f"{section}.{f.name}" if section else f.name
+            raise ValueError(
+                f"option {key} must be {_describe(hints[f.name])}; got {value!r} ({type(value).__name__})."
+            )
 
 
 def read_mapping(path: str | Path, what: str) -> dict[str, Any]:
@@ -144,6 +208,7 @@ class TrainConfig:
     progress: bool | None = None
 
     def __post_init__(self) -> None:
+        check_field_types(self, "train")
         for name, choices in _CHOICES.items():
             if getattr(self, name) not in choices:
                 raise ValueError(f"TrainConfig.{name} must be one of {choices}; got {getattr(self, name)!r}.")
