@@ -362,6 +362,34 @@ def test_stray_and_corrupt_files_strict_and_lenient(tmp_path: Path, caplog: pyte
     assert (root / "glioma" / "notes.txt").read_text() == "mine"  # nothing of the user's is touched
 
 
+def test_a_dangling_link_is_named_not_ignored(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    root = _tree(tmp_path, {"glioma": 2, "pituitary": 2})
+    (root / "glioma" / "gone.png").symlink_to(tmp_path / "deleted.png")
+    with pytest.raises(ValueError, match=r"gone\.png: dangling link"):
+        FolderDataset(root)
+    with caplog.at_level(logging.WARNING):
+        lenient = FolderDataset(root, strict=False)
+    assert len(lenient) == 4 and lenient.skipped == [str(root / "glioma" / "gone.png")]
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_16_bit_images_keep_their_grey_levels(tmp_path: Path, suffix: str) -> None:
+    """A 12-bit MRI slice stored in 16 bits reads like its 8-bit copy, not clipped to 0/255."""
+    from brainvit_effnet.data.sample import sample_root
+
+    eight = np.asarray(Image.open(sample_root() / "images" / "1.png").convert("L"))
+    sixteen = eight.astype(np.uint16) * 16  # 0..4080: a 12-bit range, as scanners write it
+    root = tmp_path / "tree" / "glioma"
+    root.mkdir(parents=True)
+    Image.fromarray(sixteen).save(root / f"a{suffix}")
+    Image.fromarray(eight).save(root / "b.png")
+    data = FolderDataset(tmp_path / "tree", crop=False)
+    high, low = (data.sample(i).image[0].numpy() for i in range(2))
+    assert data.records[0].source.endswith(suffix)
+    assert (high >= 0.999).mean() < 0.01  # clipping sends most of the brain to 1.0
+    np.testing.assert_allclose(high * (eight.max() - eight.min()) / 255 + eight.min() / 255, low, atol=1e-3)
+
+
 def test_split_argument_errors(tmp_path: Path) -> None:
     root = _tree(tmp_path, {"Training/glioma": 1, "Testing/glioma": 1})
     assert len(FolderDataset(root, split="Testing")) == 1

@@ -28,10 +28,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 
 from ..labels import TUMOUR_TYPE_CLASSES
 from .base import BadFiles, Decoded, MRIDataset, SampleRecord
+from .images import read_grey
 from .mat import FIGSHARE_LABELS, MatFormatError, fill_border, read_cjdata, read_cjdata_header, read_fold_ids
 from .preprocess import to_unit_float
 
@@ -294,13 +294,7 @@ class FigshareDataset(MRIDataset):
         return Decoded(image, torch.from_numpy(data.mask), data.border)
 
     def _decode_converted(self, record: SampleRecord) -> Decoded:
-        try:
-            with Image.open(record.source) as im:
-                pixels = np.asarray(im.convert("L"))
-        except (OSError, UnidentifiedImageError) as e:
-            raise ValueError(
-                f"{record.source}: unreadable image ({e}); it may be truncated. Restore the file."
-            ) from e
+        pixels = read_grey(record.source)
         image = torch.from_numpy(to_unit_float(pixels))[None]
         border = self._borders.get(record.index) if record.index is not None else None
         mask = torch.from_numpy(fill_border(border, pixels.shape)) if border is not None else None

@@ -26,11 +26,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 
 from .base import BadFiles, Decoded, MRIDataset, SampleRecord
+from .images import read_grey
 from .preprocess import to_unit_float
 
 __all__ = [
@@ -209,7 +208,14 @@ class FolderDataset(MRIDataset):
 
     def _images_in(self, folder: Path) -> list[Path]:
         images = []
-        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        for path in sorted(folder.rglob("*")):
+            if path.is_symlink() and not path.exists():
+                self._bad(
+                    str(path), f"{path}: dangling link (its target {os.readlink(path)} does not exist)."
+                )
+                continue
+            if not path.is_file():
+                continue
             if path.suffix.lower() in IMAGE_EXTENSIONS:
                 images.append(path)
             else:
@@ -220,8 +226,8 @@ class FolderDataset(MRIDataset):
 
     def _readable(self, source: str) -> bool:
         try:
-            _read_grey(source)
-        except ValueError:
+            read_grey(source)
+        except (ValueError, FileNotFoundError):
             self.skipped.append(source)
             return False
         return True
@@ -229,17 +235,7 @@ class FolderDataset(MRIDataset):
     # -- decoding ---------------------------------------------------------------------------------
     def decode_record(self, record: SampleRecord) -> Decoded:
         """Greyscale image in ``[0, 1]``; folder releases have no masks."""
-        return Decoded(torch.from_numpy(to_unit_float(_read_grey(record.source)))[None])
-
-
-def _read_grey(path: str) -> np.ndarray:
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("L"))
-    except (OSError, UnidentifiedImageError, SyntaxError) as e:
-        raise ValueError(
-            f"{path}: unreadable image ({e}); it may be truncated or corrupt. Replace or remove it."
-        ) from e
+        return Decoded(torch.from_numpy(to_unit_float(read_grey(record.source)))[None])
 
 
 class BhuvajiDataset(FolderDataset):
@@ -313,4 +309,4 @@ class ImageFiles(MRIDataset):
         super().__init__(records, (), transform=transform, crop=crop)
 
     def decode_record(self, record: SampleRecord) -> Decoded:
-        return Decoded(torch.from_numpy(to_unit_float(_read_grey(record.source)))[None])
+        return Decoded(torch.from_numpy(to_unit_float(read_grey(record.source)))[None])

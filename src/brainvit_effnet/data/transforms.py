@@ -36,6 +36,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
+from .images import grey_levels
 from .preprocess import to_unit_float
 
 __all__ = ["ImageInput", "MRITransform", "MaskInput", "create_transforms"]
@@ -46,7 +47,6 @@ MaskInput: TypeAlias = torch.Tensor | np.ndarray
 """A mask as :class:`MRITransform` accepts it: bool or integer ``(H, W)`` / ``(1, H, W)``."""
 
 _RANGE_TOLERANCE = 1e-3
-_PIL_MINMAX_MODES = ("I", "F", "I;16", "I;16B", "I;16L", "I;16N")
 
 
 class MRITransform:
@@ -381,13 +381,8 @@ def _check_number(name: str, value: object, *, low: float, high: float | None) -
 
 
 def _pil_to_unit(image: PILImage.Image) -> np.ndarray:
-    """A PIL image as a ``(H, W)`` float32 array in ``[0, 1]``."""
-    if image.mode in _PIL_MINMAX_MODES:  # 16/32-bit integer or float: no fixed range, min-max scale
-        return to_unit_float(np.asarray(image))
-    if image.mode in ("1", "L", "LA", "La"):
-        return to_unit_float(np.asarray(image.convert("L")))
-    rgb = np.asarray(image.convert("RGB"), dtype=np.float32)
-    return rgb.mean(axis=-1) / np.float32(255.0)
+    """A PIL image as a ``(H, W)`` float32 array in ``[0, 1]``, read as the datasets read files."""
+    return to_unit_float(grey_levels(image))
 
 
 def _as_image_tensor(image: object) -> torch.Tensor:

@@ -1,0 +1,52 @@
+"""Reading image files as greyscale, at their own bit depth: the one reader of every adapter.
+
+8-bit images (greyscale, or colour reduced with the ITU-R 601-2 luma weights as PIL's
+``convert("L")`` does) come back as ``uint8``; 16-bit, 32-bit integer and float images come back
+as ``uint16``/``int32``/``float32`` arrays, never squeezed through an 8-bit conversion (PIL's
+``convert("L")`` clips a 16-bit image to 0/255). :func:`~brainvit_effnet.data.preprocess.to_unit_float`
+then divides 8-bit images by 255 and min-max scales the others.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+__all__ = ["HIGH_DEPTH_MODES", "grey_levels", "read_grey"]
+
+#: PIL modes with more than 8 bits per pixel (no fixed range: min-max scaled downstream).
+HIGH_DEPTH_MODES = ("I", "F", "I;16", "I;16B", "I;16L", "I;16N")
+
+
+def grey_levels(image: Image.Image) -> np.ndarray:
+    """A PIL image as a ``(H, W)`` array of grey levels at the image's own bit depth."""
+    if image.mode in HIGH_DEPTH_MODES:
+        levels = np.asarray(image)
+        # PIL reads big-endian 16-bit PNGs as ">u2": native byte order for the arithmetic downstream.
+        return levels.astype(levels.dtype.newbyteorder("="), copy=False)
+    return np.asarray(image.convert("L"))
+
+
+def read_grey(path: str | os.PathLike[str]) -> np.ndarray:
+    """The grey levels of the image file ``path`` (see :func:`grey_levels`).
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist (or is a dangling link).
+        ValueError: the file is not a readable image, naming it and the cause.
+    """
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no such image file (a missing file or a dangling link).")
+    try:
+        with Image.open(path) as im:
+            return grey_levels(im)
+    except Image.DecompressionBombError as e:
+        raise ValueError(
+            f"{path}: the image is larger than PIL's safety limit ({e}); downscale it, or raise "
+            f"PIL.Image.MAX_IMAGE_PIXELS if you trust the file."
+        ) from e
+    except (OSError, UnidentifiedImageError, SyntaxError) as e:
+        raise ValueError(
+            f"{path}: unreadable image ({e}); it may be truncated or corrupt. Replace or remove it."
+        ) from e
