@@ -180,6 +180,31 @@ def test_cli_demo_shows_the_bundled_model_on_held_out_patients(
     assert all(abs(sum(float(r[f"p_{c}"]) for c in bve.TUMOUR_TYPE_CLASSES) - 1) < 1e-4 for r in rows)
 
 
+def test_cli_predict_gives_every_input_a_row(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    images = bve_data_root() / "images"
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    for name in ("16.png", "740.png"):
+        (folder / name).write_bytes((images / name).read_bytes())
+    (folder / "broken.png").write_bytes((images / "16.png").read_bytes()[:60])
+    (folder / "scan.dcm").write_bytes(b"DICM")
+    from brainvit_effnet.models.zoo import BUNDLED_MODEL, BUNDLED_WEIGHTS
+
+    model = str(BUNDLED_WEIGHTS[BUNDLED_MODEL])  # a save_pretrained folder
+    out = tmp_path / "preds.csv"
+    assert main(["predict", model, str(folder), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "2 file(s) could not be read" in err
+    rows = {Path(r["path"]).name: r for r in csv.DictReader(out.open())}
+    assert sorted(rows) == ["16.png", "740.png", "broken.png", "scan.dcm"]
+    assert rows["16.png"]["predicted"] and not rows["16.png"]["error"]
+    assert "unreadable image" in rows["broken.png"]["error"] and not rows["broken.png"]["predicted"]
+    assert "unsupported file type '.dcm'" in rows["scan.dcm"]["error"]
+    assert main(["predict", model, str(folder / "16.png"), "--out", str(tmp_path)]) == 2
+    assert "is a folder; give the CSV file to write" in capsys.readouterr().err
+    assert not list(tmp_path.glob(".*tmp*"))
+
+
 def bve_data_root() -> Path:
     from brainvit_effnet.data import sample_root
 

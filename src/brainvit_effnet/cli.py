@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import logging
 import os
@@ -30,6 +31,7 @@ from typing import Any
 import torch
 import yaml
 
+from ._atomic import write_text_atomically
 from .data import (
     SAMPLE_ATTRIBUTION,
     FigshareDataset,
@@ -303,21 +305,51 @@ def _evaluation_data(args: argparse.Namespace, model: Any, return_mask: bool = F
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
+    """Every input gets a row: probabilities, or the reason it could not be read (``error``)."""
+    out = Path(args.out)
+    if out.is_dir():
+        raise ValueError(
+            f"--out {out} is a folder; give the CSV file to write, e.g. --out {out / 'predictions.csv'}."
+        )
     model: Any = from_pretrained(args.model_dir).eval()
     labels = list(model.pretrained_cfg.get("label_names") or [f"class_{i}" for i in range(model.num_classes)])
     _, eval_transform = create_transforms(model)
     files = ImageFiles(args.paths, transform=eval_transform, crop=not args.no_crop)
-    probs, _ = Trainer(model, TrainConfig(batch_size=args.batch_size)).predict(files)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["path", "predicted", *[f"p_{name}" for name in labels]])
-        for record, p in zip(files.records, probs, strict=True):
-            writer.writerow([record.source, labels[int(p.argmax())], *[f"{v:.6f}" for v in p]])
-    tmp.replace(out)
-    print(f"Predicted {len(files)} image(s); probabilities in {out}")
+    errors: dict[str, str] = {
+        source: f"unsupported file type {Path(source).suffix or '(none)'!r}: not an image this model reads"
+        for source in files.unsupported
+    }
+    readable = []
+    # Decode every file once up front (a second decode is cheap next to the model's forward pass, and
+    # memory stays bounded), so a bad file costs its own row, not the whole CSV.
+    for i, record in enumerate(files.records):
+        try:
+            files.sample(i)
+            readable.append(i)
+        except (ValueError, FileNotFoundError) as e:
+            errors[record.source] = str(e)
+    good = files.subset(readable)
+    probs = Trainer(model, TrainConfig(batch_size=args.batch_size)).predict(good)[0] if readable else []
+    by_source = {r.source: p for r, p in zip(good.records, probs, strict=True)}
+    lines = [["path", "predicted", *[f"p_{name}" for name in labels], "error"]]
+    for source in [r.source for r in files.records] + files.unsupported:
+        p = by_source.get(source)
+        if p is None:
+            lines.append([source, "", *[""] * len(labels), errors[source]])
+        else:
+            lines.append([source, labels[int(p.argmax())], *[f"{v:.6f}" for v in p], ""])
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(lines)
+    write_text_atomically(out, buffer.getvalue())
+    print(f"Predicted {len(readable)} image(s); probabilities in {out}")
+    if errors:
+        examples = "; ".join(f"{k}: {v}" for k, v in list(errors.items())[:3])
+        print(
+            f"warning: {len(errors)} file(s) could not be read; their rows carry the reason in the 'error' "
+            f"column. E.g. {examples}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

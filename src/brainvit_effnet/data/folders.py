@@ -279,6 +279,10 @@ class ImageFiles(MRIDataset):
         transform: See :class:`~brainvit_effnet.data.base.MRIDataset`.
         crop: See :class:`~brainvit_effnet.data.base.MRIDataset`.
 
+    Attributes:
+        unsupported: Files found in the folders that are not images of a supported type (hidden
+            files aside), so a caller can say what it did not read instead of skipping it silently.
+
     Raises:
         FileNotFoundError: a path that does not exist, or no image found.
     """
@@ -291,17 +295,23 @@ class ImageFiles(MRIDataset):
         crop: bool = True,
     ) -> None:
         files: list[Path] = []
+        self.unsupported: list[str] = []
         for given in paths:
             path = Path(given).expanduser()
             if path.is_dir():
-                files += sorted(
-                    p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
-                )
+                found = sorted(p for p in path.rglob("*") if not p.name.startswith("."))
+                files += [p for p in found if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS]
+                self.unsupported += [
+                    str(p)
+                    for p in found
+                    if (p.is_file() and p.suffix.lower() not in IMAGE_EXTENSIONS)
+                    or (p.is_symlink() and not p.exists())
+                ]
             elif path.is_file():
                 files.append(path)
             else:
                 raise FileNotFoundError(f"{path} does not exist.")
-        if not files:
+        if not files and not self.unsupported:
             raise FileNotFoundError(
                 f"no image files ({', '.join(IMAGE_EXTENSIONS)}) in {[str(p) for p in paths]}."
             )
