@@ -390,6 +390,12 @@ def test_16_bit_images_keep_their_grey_levels(tmp_path: Path, suffix: str) -> No
     np.testing.assert_allclose(high * (eight.max() - eight.min()) / 255 + eight.min() / 255, low, atol=1e-3)
 
 
+def test_a_file_given_as_the_dataset_folder_is_named_as_a_file(tmp_path: Path) -> None:
+    root = _tree(tmp_path, {"glioma": 1})
+    with pytest.raises(NotADirectoryError, match=r"img \(0\)\.png is a file; give the folder"):
+        FolderDataset(root / "glioma" / "img (0).png")
+
+
 def test_split_argument_errors(tmp_path: Path) -> None:
     root = _tree(tmp_path, {"Training/glioma": 1, "Testing/glioma": 1})
     assert len(FolderDataset(root, split="Testing")) == 1

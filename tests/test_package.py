@@ -205,6 +205,25 @@ def test_cli_predict_gives_every_input_a_row(tmp_path: Path, capsys: pytest.Capt
     assert not list(tmp_path.glob(".*tmp*"))
 
 
+def test_cli_evaluate_says_which_classes_it_leaves_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from brainvit_effnet.models.zoo import BUNDLED_MODEL, BUNDLED_WEIGHTS
+
+    images = sorted((bve_data_root() / "images").glob("*.png"))
+    for i, name in enumerate(["glioma", "meningioma", "pituitary", "no_tumor"]):
+        (tmp_path / "tree" / name).mkdir(parents=True)
+        for image in images[3 * i : 3 * i + 3]:
+            (tmp_path / "tree" / name / image.name).write_bytes(image.read_bytes())
+    argv = ["evaluate", str(BUNDLED_WEIGHTS[BUNDLED_MODEL]), "--data", f"folder:{tmp_path / 'tree'}"]
+    assert main([*argv, "--out", str(tmp_path / "ev"), "--bootstrap", "0"]) == 0
+    captured = capsys.readouterr()
+    assert "3 image(s) of other classes are not evaluated: {'no_tumor': 3}" in captured.err
+    assert "9 slices" in captured.out
+    report = json.loads((tmp_path / "ev" / "report.json").read_text())
+    assert report["extra"]["not_evaluated"] == {"no_tumor": 3}
+
+
 def bve_data_root() -> Path:
     from brainvit_effnet.data import sample_root
 

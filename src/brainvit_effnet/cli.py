@@ -244,6 +244,13 @@ def _cmd_ablate(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     model = from_pretrained(args.model_dir).eval()
     test = _evaluation_data(args, model)
+    excluded = getattr(test, "excluded", {})
+    if excluded:  # a 3-class model on a 4-class tree: say what is not evaluated, with counts
+        print(
+            f"warning: this model predicts {list(test.classes)}; {sum(excluded.values())} image(s) of other "
+            f"classes are not evaluated: {excluded}.",
+            file=sys.stderr,
+        )
     trainer = Trainer(model, TrainConfig(batch_size=args.batch_size, output_dir=args.out))
     report = trainer.evaluate(test, bootstrap=args.bootstrap)
     history_file = Path(args.model_dir).parent / "log.jsonl"
@@ -253,7 +260,11 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         else None
     )
     files = write_evaluation_report(
-        report, args.out, title=f"{args.model_dir} on {args.data}", history=history
+        report,
+        args.out,
+        title=f"{args.model_dir} on {args.data}",
+        history=history,
+        extra={"not_evaluated": excluded} if excluded else None,
     )
     print(f"{len(test)} slices: {_headline(report)}")
     _print_files("Files:", {k: str(v) for k, v in files.items()})
@@ -720,6 +731,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         WeightsUnavailableError,
         TrainingDivergedError,
         FileNotFoundError,
+        NotADirectoryError,
         FileExistsError,
         ImportError,
         ValueError,

@@ -20,6 +20,7 @@ Examples:
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -74,6 +75,8 @@ _SPLITS = {
     "validation": "val",
     "val": "val",
 }
+_logger = logging.getLogger(__name__)
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 
 
@@ -132,6 +135,10 @@ class FolderDataset(MRIDataset):
         strict: bool = True,
     ) -> None:
         self.root = Path(root).expanduser()
+        if self.root.is_file():
+            raise NotADirectoryError(
+                f"{self.root} is a file; give the folder that holds the class folders (e.g. its parent)."
+            )
         if not self.root.is_dir():
             raise FileNotFoundError(f"dataset folder {self.root} does not exist.")
         self.aliases = dict(aliases or {})
@@ -145,6 +152,13 @@ class FolderDataset(MRIDataset):
         if missing:
             raise ValueError(f"classes {missing} are not in {self.root} (found {names}).")
         records = [r for r in found if r.class_name in classes]
+        #: Images of the classes left out by ``classes`` (class -> count), so callers can say so.
+        self.excluded: dict[str, int] = {}
+        for r in found:
+            if r.class_name not in classes:
+                self.excluded[r.class_name] = self.excluded.get(r.class_name, 0) + 1
+        if self.excluded:
+            _logger.info("%s: left out %s (not among classes=%s)", self.root, self.excluded, list(classes))
         records = [
             SampleRecord(r.source, list(classes).index(r.class_name), r.class_name, split=r.split)
             for r in records
