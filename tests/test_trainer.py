@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 from pathlib import Path
 from typing import Any
@@ -205,6 +206,31 @@ def test_sigterm_at_any_step_then_resume_gives_the_uninterrupted_weights(
         )
     losses = [h["train_loss"] for h in resumed.progress.history]
     assert losses == pytest.approx([h["train_loss"] for h in straight.progress.history], abs=1e-5)
+
+
+def test_leftovers_of_a_killed_checkpoint_write_are_repaired_on_the_next_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    bve.Trainer(Linear(), config(tmp_path, epochs=2, max_steps=3)).fit(Blobs(24))
+    checkpoints = tmp_path / "run" / "checkpoints"
+    # Killed inside _swap_in: the old `last` moved aside, the new one still a temporary folder.
+    os.replace(checkpoints / "last", checkpoints / ".last.old-4242")
+    (checkpoints / ".last.k3j2h1").mkdir()
+    (checkpoints / ".last.k3j2h1" / "model.safetensors").write_bytes(b"half")
+    with caplog.at_level("WARNING"):
+        resumed = bve.Trainer(Linear(), config(tmp_path, epochs=2))
+        resumed.fit(Blobs(24), resume=checkpoints / "last")
+    assert resumed.progress.epoch == 2
+    assert "restored last from .last.old-4242" in caplog.text and "removed .last.k3j2h1" in caplog.text
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["last"]
+
+
+def test_resuming_from_a_missing_last_points_to_an_intact_best(tmp_path: Path) -> None:
+    bve.Trainer(Linear(), config(tmp_path, epochs=1)).fit(Blobs(24), Blobs(6, seed=1))
+    checkpoints = tmp_path / "run" / "checkpoints"
+    shutil.rmtree(checkpoints / "last")  # as if killed during its first write
+    with pytest.raises(bve.CheckpointError, match=r"best is intact \(the best epoch so far, epoch 1\)"):
+        bve.Trainer(Linear(), config(tmp_path, epochs=2)).fit(Blobs(24), resume=checkpoints / "last")
 
 
 def test_a_run_built_with_an_integer_img_size_resumes(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from ..errors import CheckpointError
 from ..hub import save_pretrained
 from .state import save_state
 
-__all__ = ["check_output_dir", "check_same_architecture", "write_checkpoint"]
+__all__ = ["check_output_dir", "check_same_architecture", "tidy_checkpoints", "write_checkpoint"]
 
 _RUN_MARKERS = ("log.jsonl", "checkpoints", "train_config.json")
 
@@ -60,6 +60,30 @@ def write_checkpoint(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return folder
+
+
+def tidy_checkpoints(folder: Path) -> list[str]:
+    """Repair what a killed :func:`write_checkpoint` left in ``folder`` (a run's ``checkpoints/``).
+
+    A checkpoint moved aside (``.<name>.old-<pid>``) whose replacement never arrived is put back;
+    one whose replacement did arrive is removed, as are temporary folders (``.<name>.<random>``)
+    of writes that never finished. Returns one line per action, for the log.
+    """
+    actions: list[str] = []
+    if not folder.is_dir():
+        return actions
+    for old in sorted(folder.glob(".*.old-*")):
+        target = folder / old.name[1:].split(".old-")[0]
+        if target.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            actions.append(f"removed {old.name} (already replaced by {target.name})")
+        else:
+            os.replace(old, target)
+            actions.append(f"restored {target.name} from {old.name} (its replacement was never written)")
+    for tmp in sorted(p for p in folder.glob(".*") if p.is_dir() and ".old-" not in p.name):
+        shutil.rmtree(tmp, ignore_errors=True)
+        actions.append(f"removed {tmp.name} (an unfinished checkpoint write)")
+    return actions
 
 
 def _swap_in(new: Path, target: Path) -> None:

@@ -43,7 +43,7 @@ from ..errors import CheckpointError
 from ..losses import create_loss
 from ..metrics import classification_report
 from . import distributed as dist
-from .checkpoint import check_output_dir, check_same_architecture, write_checkpoint
+from .checkpoint import check_output_dir, check_same_architecture, tidy_checkpoints, write_checkpoint
 from .config import TrainConfig, default_backbone_lr_scale
 from .seeding import seed_everything
 from .state import capture_rng, load_state, load_weights, restore_rng
@@ -308,6 +308,9 @@ class Trainer:
         if val_data is not None:
             self._check_data(val_data, "the validation data")
         check_output_dir(self.output_dir, overwrite=cfg.overwrite, resuming=resume is not None)
+        if dist.is_main():  # a killed checkpoint write leaves folders behind: repair before use
+            for action in tidy_checkpoints(self.output_dir / "checkpoints"):
+                _logger.warning("Checkpoints of %s: %s", self.output_dir, action)
         seed_everything(cfg.seed)
         if cfg.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
@@ -612,10 +615,25 @@ class Trainer:
         }
         write_checkpoint(self.output_dir / "checkpoints" / name, model, state, model_card=card)
 
+    @staticmethod
+    def _epoch_of(checkpoint: Path) -> str:
+        try:
+            state = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+            return f"epoch {state['progress']['epoch']}"
+        except (OSError, ValueError, KeyError, TypeError):
+            return "epoch unknown"
+
     def _resume(self, folder: Path, optimizer: Any, scheduler: Any, scaler: Any, ema: Any) -> None:
         if not folder.is_dir():
+            best = folder.parent / "best"
+            hint = (
+                f" {best} is intact (the best epoch so far, {self._epoch_of(best)}): resume from it "
+                f"(--resume {best}) to continue from there."
+                if folder.name == "last" and best.is_dir()
+                else ""
+            )
             raise CheckpointError(
-                f"cannot resume: {folder} does not exist (expected <output_dir>/checkpoints/last)."
+                f"cannot resume: {folder} does not exist (expected <output_dir>/checkpoints/last).{hint}"
             )
         check_same_architecture(folder, self.model, self.model_args)
         load_weights(self.model, folder)
