@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,32 @@ def test_cross_validation_reports_name_their_fold(tmp_path: Path) -> None:
     result = cross_validate(_cfg(tmp_path / "cv"))
     assert [r["test_fold"] for r in result["folds"]] == [1, 2, 3, 4, 5]
     assert Path(result["report_files"]["json"]).is_file()
+
+
+def test_a_resume_on_a_different_split_is_refused(tmp_path: Path) -> None:
+    """Removing one file of a folder tree draws another split: resuming would test on training images."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for name in ("glioma", "meningioma", "pituitary"):
+        (tmp_path / "tree" / name).mkdir(parents=True)
+        for i in range(8):
+            Image.fromarray(rng.integers(0, 255, (40, 40), dtype=np.uint8)).save(
+                tmp_path / "tree" / name / f"{i}.png"
+            )
+    cfg = ExperimentConfig.from_dict(
+        {
+            "model": "effnet_test",
+            "data": f"folder:{tmp_path / 'tree'}",
+            "model_kwargs": {"img_size": 64},
+            "bootstrap": 0,
+            "train": {"epochs": 2, "max_steps": 1, "progress": False, "output_dir": str(tmp_path / "run")},
+        }
+    )
+    run_experiment(cfg)
+    recorded = json.loads((tmp_path / "run" / "split.json").read_text())
+    assert {"train", "val", "test"} == set(recorded) and recorded["train"]["n"] > 0
+    (tmp_path / "tree" / "glioma" / "3.png").unlink()  # as a user removes a corrupt file
+    with pytest.raises(ValueError, match="its data split differs from the one it started with"):
+        run_experiment(cfg, resume=tmp_path / "run" / "checkpoints" / "last")

@@ -32,6 +32,7 @@ from typing import Any
 
 import torch
 
+from ._atomic import write_text_atomically
 from .data import FigshareDataset, FolderDataset, MRIDataset, create_transforms, grouped_holdout, load_sample
 from .data.slice_cache import load_slice_cache, save_slice_cache
 from .errors import TrainingInterrupted
@@ -40,6 +41,7 @@ from .metrics import summarize_folds
 from .models import create_model
 from .reports import write_cv_report, write_evaluation_report
 from .train import TrainConfig, Trainer
+from .train.checkpoint import check_output_dir
 from .train.config import check_field_types, check_known_options, read_mapping
 from .train.distributed import is_main
 from .train.seeding import seed_everything
@@ -199,6 +201,10 @@ def run_experiment(cfg: ExperimentConfig, *, resume: str | Path | None = None) -
     with torch.device("meta"):  # only its preprocessing config is needed: no weights allocated
         probe = create_model(cfg.model, **cfg.model_kwargs)
     train_data, val_data, test_data = load_data(cfg, probe)
+    out_dir = Path(cfg.train.output_dir)
+    if not cfg.train.overwrite:  # never write into someone else's run folder
+        check_output_dir(out_dir, overwrite=False, resuming=resume is not None)
+    _record_split(out_dir, (train_data, val_data, test_data), resuming=resume is not None)
     started = time.perf_counter()
     if cfg.cache:  # decode and crop once, before training: epoch timings then measure training
         _warm_caches(cfg, (train_data, val_data, test_data))
@@ -266,6 +272,39 @@ def run_experiment(cfg: ExperimentConfig, *, resume: str | Path | None = None) -
         "sizes": {"train": len(train_data), "val": len(val_data), "test": len(test_data)},
         "preprocess_seconds": preprocess_seconds,
     }
+
+
+def _split_fingerprint(parts: tuple[MRIDataset, ...]) -> dict[str, Any]:
+    """Slice counts and a hash of the sorted file list of each part (train, val, test)."""
+    out: dict[str, Any] = {}
+    for name, part in zip(("train", "val", "test"), parts, strict=True):
+        sources = sorted(r.source for r in part.records)
+        out[name] = {"n": len(sources), "sha1": hashlib.sha1("\n".join(sources).encode()).hexdigest()}
+    return out
+
+
+def _record_split(out: Path, parts: tuple[MRIDataset, ...], *, resuming: bool) -> None:
+    """Write the run's split to ``split.json``; a resume must find the same split.
+
+    A folder split is drawn from the file list, so removing one file (say, a corrupt one) draws
+    another split: resuming would then test on former training images.
+    """
+    current = _split_fingerprint(parts)
+    path = out / "split.json"
+    if resuming and path.is_file():
+        recorded = json.loads(path.read_text(encoding="utf-8"))
+        changed = [k for k in current if recorded.get(k) != current[k]]
+        if changed:
+            detail = ", ".join(
+                f"{k}: {recorded.get(k, {}).get('n')} -> {current[k]['n']} slices" for k in changed
+            )
+            raise ValueError(
+                f"cannot resume {out}: its data split differs from the one it started with ({detail}; "
+                f"the files changed since). Restore the data as it was, or start a new run."
+            )
+        return
+    if is_main():
+        write_text_atomically(path, json.dumps(current, indent=2))
 
 
 def _slice_cache_file(cfg: ExperimentConfig, data: MRIDataset) -> Path:
