@@ -447,6 +447,34 @@ def test_crop_keeps_mask_and_border_aligned() -> None:
         assert (refilled & b.mask.numpy()).sum() / (refilled | b.mask.numpy()).sum() > 0.95
 
 
+def test_a_collapsed_crop_falls_back_to_the_whole_slice_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from brainvit_effnet.data.preprocess import crop_is_plausible
+
+    rows = [
+        {"index": str(i), "label": "2", "class_name": "glioma", "cv_fold": "1", "image": f"images/{i}.png"}
+        for i in (1, 2)
+    ]
+    root = _converted(tmp_path, rows)
+    fragment = np.zeros((100, 100), np.uint8)
+    fragment[10:30, 40:60] = 200  # a bright speck: its box is 5% of the slice
+    Image.fromarray(fragment).save(root / "images" / "1.png")
+    brain = np.zeros((100, 100), np.uint8)
+    brain[20:80, 20:80] = 200
+    Image.fromarray(brain).save(root / "images" / "2.png")
+    data = FigshareDataset(root, cache=True)
+    with caplog.at_level(logging.WARNING):
+        data.warm_cache()
+        data.sample(0)  # served from the cache: no second warning
+    assert tuple(data.sample(0).image.shape) == (1, 100, 100)  # uncropped
+    assert data.sample(1).image.shape[-1] < 70  # a plausible box is still cropped
+    assert data.crop_fallbacks == {str(root / "images" / "1.png")}
+    assert caplog.text.count("the brain crop collapsed") == 1 and "crop_fallbacks=1" in repr(data)
+    assert not crop_is_plausible((0, 100, 0, 30), (100, 100))  # a 3.3:1 sliver
+    assert crop_is_plausible((0, 100, 0, 40), (100, 100))
+
+
 def test_cache_serves_the_same_pixels_and_subsets_share_it() -> None:
     plain = load_sample(crop=True)
     cached = load_sample(crop=True, cache=True)

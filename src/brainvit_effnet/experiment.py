@@ -244,6 +244,8 @@ def run_experiment(cfg: ExperimentConfig, *, resume: str | Path | None = None) -
         "test_size": len(test_data),
         "best_epoch": fit["best_epoch"],
         "epochs_run": len(fit["history"]),
+        # Slices whose brain crop collapsed and were used uncropped (known once they were decoded).
+        "crop_fallbacks": len(train_data.crop_fallbacks),
     }
     card = {
         "training_data": f"{cfg.data}: {len(train_data)} training slices ({', '.join(train_data.classes)}).",

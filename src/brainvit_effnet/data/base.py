@@ -26,7 +26,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from .duplicates import ImageRef
-from .preprocess import brain_bbox
+from .preprocess import MAX_CROP_ASPECT, MIN_CROP_AREA, brain_bbox, crop_is_plausible
 
 __all__ = ["BadFiles", "Decoded", "MRIDataset", "SampleRecord"]
 
@@ -146,6 +146,9 @@ class MRIDataset(Dataset[tuple[Any, ...]]):
         self.cache_max_side = cache_max_side
         # Keyed by record.source, so subsets of one dataset share what was already decoded.
         self._cache: dict[str, Decoded] | None = {} if cache else None
+        #: Slices whose brain crop collapsed (see :func:`~.preprocess.crop_is_plausible`) and were
+        #: used uncropped; shared with subsets, like the cache.
+        self.crop_fallbacks: set[str] = set()
 
     # -- what adapters implement ------------------------------------------------------------------
     def decode_record(self, record: SampleRecord) -> Decoded:
@@ -185,7 +188,19 @@ class MRIDataset(Dataset[tuple[Any, ...]]):
             return Decoded(cached.image.float() / 255.0, cached.mask, cached.border)
         decoded = self.decode(index)
         if self.crop:
-            decoded = crop_decoded(decoded)
+            cropped = crop_decoded(decoded)
+            if cropped is None:
+                if key not in self.crop_fallbacks:
+                    _logger.warning(
+                        "%s: the brain crop collapsed to a fragment (under %.0f%% of the slice, or "
+                        "elongated over %.0f:1); using the uncropped slice.",
+                        key,
+                        100 * MIN_CROP_AREA,
+                        MAX_CROP_ASPECT,
+                    )
+                    self.crop_fallbacks.add(key)
+            else:
+                decoded = cropped
         if self._cache is not None:
             # Stored as uint8 (8-bit, as the JPEG releases are) at a capped size: ~4x less memory.
             small = _shrink(decoded, self.cache_max_side)
@@ -253,12 +268,19 @@ class MRIDataset(Dataset[tuple[Any, ...]]):
 
     def __repr__(self) -> str:
         counts = ", ".join(f"{k}={v}" for k, v in self.class_counts().items())
-        return f"{type(self).__name__}(n={len(self)}, {counts}, crop={self.crop})"
+        fallbacks = f", crop_fallbacks={len(self.crop_fallbacks)}" if self.crop_fallbacks else ""
+        return f"{type(self).__name__}(n={len(self)}, {counts}, crop={self.crop}{fallbacks})"
 
 
-def crop_decoded(decoded: Decoded) -> Decoded:
-    """Crop image, mask and border to the brain's bounding box (the study's contour crop)."""
-    top, bottom, left, right = brain_bbox(decoded.image[0].numpy())
+def crop_decoded(decoded: Decoded) -> Decoded | None:
+    """Crop image, mask and border to the brain's bounding box (the study's contour crop).
+
+    Returns ``None`` when the box has collapsed onto a fragment (:func:`~.preprocess.crop_is_plausible`).
+    """
+    box = brain_bbox(decoded.image[0].numpy())
+    if not crop_is_plausible(box, tuple(decoded.image.shape[-2:])):
+        return None
+    top, bottom, left, right = box
     image = decoded.image[:, top:bottom, left:right]
     mask = decoded.mask[top:bottom, left:right] if decoded.mask is not None else None
     border = (

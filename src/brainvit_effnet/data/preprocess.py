@@ -32,7 +32,20 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-__all__ = ["brain_bbox", "crop_to_brain", "to_unit_float"]
+__all__ = [
+    "MAX_CROP_ASPECT",
+    "MIN_CROP_AREA",
+    "brain_bbox",
+    "crop_is_plausible",
+    "crop_to_brain",
+    "to_unit_float",
+]
+
+#: A brain box covering less than this fraction of the slice has collapsed onto a fragment (the
+#: study's contour crop fires on 3 of the 3064 Figshare slices at 0.10, one cutting the tumour off).
+MIN_CROP_AREA = 0.10
+#: ... or one this elongated (a sliver along the skull); Figshare's most elongated sound box is 2.1.
+MAX_CROP_ASPECT = 3.0
 
 logger = logging.getLogger(__name__)
 
@@ -295,6 +308,20 @@ def _check_params(threshold: float, blur_size: int, erode_iterations: int, dilat
             f"blur_size must be an odd int >= 1 (like cv2.GaussianBlur's ksize; 1 disables the blur); "
             f"got {blur_size}."
         )
+
+
+def crop_is_plausible(box: tuple[int, int, int, int], shape: tuple[int, int]) -> bool:
+    """Whether a :func:`brain_bbox` box looks like a brain, not a collapsed fragment.
+
+    A sanity check of our own (the study has none): the box must cover at least
+    :data:`MIN_CROP_AREA` of the slice and be no more elongated than :data:`MAX_CROP_ASPECT`.
+    Callers fall back to the uncropped slice when it fails.
+    """
+    top, bottom, left, right = box
+    h, w = bottom - top, right - left
+    if h <= 0 or w <= 0:
+        return False
+    return (h * w) / (shape[0] * shape[1]) >= MIN_CROP_AREA and max(h / w, w / h) <= MAX_CROP_ASPECT
 
 
 def crop_to_brain(

@@ -43,7 +43,17 @@ def source_stamp(source: str) -> str:
 
 
 def _settings(dataset: MRIDataset) -> dict[str, str]:
-    return {"crop": json.dumps(bool(dataset.crop)), "max_side": json.dumps(dataset.cache_max_side)}
+    from .preprocess import MAX_CROP_ASPECT, MIN_CROP_AREA
+
+    # The crop rule is part of what a cached slice is: a change to it invalidates the file.
+    rule = (
+        f"study-contour+fallback(area<{MIN_CROP_AREA},aspect>{MAX_CROP_ASPECT})" if dataset.crop else "none"
+    )
+    return {
+        "crop": json.dumps(bool(dataset.crop)),
+        "max_side": json.dumps(dataset.cache_max_side),
+        "crop_rule": rule,
+    }
 
 
 def save_slice_cache(dataset: MRIDataset, path: str | os.PathLike[str]) -> int:
@@ -67,7 +77,12 @@ def save_slice_cache(dataset: MRIDataset, path: str | os.PathLike[str]) -> int:
             tensors[f"{i}/mask"] = decoded.mask.contiguous()
         if decoded.border is not None:
             tensors[f"{i}/border"] = torch.from_numpy(np.ascontiguousarray(decoded.border, dtype=np.float64))
-    metadata = {"format": _FORMAT, **_settings(dataset), "sources": json.dumps(sources)}
+    metadata = {
+        "format": _FORMAT,
+        **_settings(dataset),
+        "sources": json.dumps(sources),
+        "crop_fallbacks": json.dumps(sorted(dataset.crop_fallbacks & set(cache))),
+    }
 
     from safetensors.torch import save_file
 
@@ -110,10 +125,11 @@ def load_slice_cache(dataset: MRIDataset, path: str | os.PathLike[str]) -> int:
         got = {k: meta.get(k) for k in wanted}
         if got != wanted:
             raise ValueError(
-                f"{path} was written with crop/max_side {got}, this dataset uses {wanted}; "
+                f"{path} was written with crop/max_side/crop rule {got}, this dataset uses {wanted}; "
                 f"delete it or choose another cache_dir."
             )
         index = {source: (i, stamp) for i, (source, stamp) in enumerate(json.loads(meta["sources"]))}
+        fallbacks = set(json.loads(meta.get("crop_fallbacks", "[]")))
         keys = set(f.keys())
         loaded = stale = 0
         for record in dataset.records:
@@ -131,6 +147,8 @@ def load_slice_cache(dataset: MRIDataset, path: str | os.PathLike[str]) -> int:
             mask = f.get_tensor(f"{i}/mask") if f"{i}/mask" in keys else None
             border = f.get_tensor(f"{i}/border").numpy() if f"{i}/border" in keys else None
             cache[source] = Decoded(f.get_tensor(f"{i}/image"), mask, border)
+            if source in fallbacks:
+                dataset.crop_fallbacks.add(source)
             loaded += 1
     if stale:
         _logger.info("%s: %d slice(s) changed since the cache was written; decoding them again", path, stale)
