@@ -396,6 +396,14 @@ def test_a_file_given_as_the_dataset_folder_is_named_as_a_file(tmp_path: Path) -
         FolderDataset(root / "glioma" / "img (0).png")
 
 
+def test_release_adapters_honour_aliases(tmp_path: Path) -> None:
+    root = _tree(tmp_path, {"yes": 2, "no": 2, "maybe_tumour": 1})
+    with pytest.raises(ValueError, match="unknown class folder 'maybe_tumour'"):
+        Br35HDataset(root)
+    data = Br35HDataset(root, aliases={"maybe_tumour": "tumor"})
+    assert data.class_counts() == {"no_tumor": 2, "tumor": 3}
+
+
 def test_split_argument_errors(tmp_path: Path) -> None:
     root = _tree(tmp_path, {"Training/glioma": 1, "Testing/glioma": 1})
     assert len(FolderDataset(root, split="Testing")) == 1

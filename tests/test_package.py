@@ -224,6 +224,27 @@ def test_cli_evaluate_says_which_classes_it_leaves_out(
     assert report["extra"]["not_evaluated"] == {"no_tumor": 3}
 
 
+def test_cli_lenient_and_alias_reach_what_the_api_can(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from brainvit_effnet.models.zoo import BUNDLED_MODEL, BUNDLED_WEIGHTS
+
+    images = sorted((bve_data_root() / "images").glob("*.png"))
+    for i, name in enumerate(["glioma", "menin", "pituitary"]):
+        (tmp_path / "tree" / name).mkdir(parents=True)
+        for image in images[3 * i : 3 * i + 3]:
+            (tmp_path / "tree" / name / image.name).write_bytes(image.read_bytes())
+    (tmp_path / "tree" / "glioma" / "broken.png").write_bytes(images[0].read_bytes()[:50])
+    argv = ["evaluate", str(BUNDLED_WEIGHTS[BUNDLED_MODEL]), "--data", f"folder:{tmp_path / 'tree'}"]
+    argv += ["--out", str(tmp_path / "ev"), "--bootstrap", "0"]
+    assert main(argv) == 2
+    assert "--alias 'menin=<class>'" in capsys.readouterr().err
+    assert main([*argv, "--alias", "menin=meningioma"]) == 2
+    assert "broken.png: unreadable image" in capsys.readouterr().err  # strict: the bad file stops it
+    assert main([*argv, "--alias", "menin=meningioma", "--lenient"]) == 0
+    assert "9 slices" in capsys.readouterr().out
+
+
 def bve_data_root() -> Path:
     from brainvit_effnet.data import sample_root
 

@@ -66,6 +66,32 @@ def _overrides(pairs: Sequence[str]) -> dict[str, Any]:
     return result
 
 
+def _aliases(pairs: Sequence[str]) -> dict[str, str]:
+    """``--alias NAME=CLASS`` (repeatable) -> ``{NAME: CLASS}``."""
+    result = {}
+    for pair in pairs:
+        name, sep, cls = pair.partition("=")
+        if not sep or not name or not cls:
+            raise ValueError(f"--alias expects FOLDER=CLASS (e.g. --alias menin=meningioma); got {pair!r}.")
+        result[name] = cls
+    return result
+
+
+def _add_folder_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--lenient",
+        action="store_true",
+        help="folder data: skip unknown class folders, stray and unreadable files with one warning and a "
+        "count, instead of stopping at the first",
+    )
+    p.add_argument(
+        "--alias",
+        action="append",
+        metavar="FOLDER=CLASS",
+        help="folder data: map a class folder name to a class, e.g. --alias menin=meningioma (repeatable)",
+    )
+
+
 def _experiment(args: argparse.Namespace) -> ExperimentConfig:
     flags: dict[str, Any] = {}
     for flag, key in (
@@ -82,6 +108,10 @@ def _experiment(args: argparse.Namespace) -> ExperimentConfig:
         flags["train.overwrite"] = True
     if getattr(args, "pretrained", None) is not None:
         flags["pretrained"] = args.pretrained
+    if getattr(args, "lenient", False):
+        flags["strict"] = False
+    if getattr(args, "alias", None):
+        flags["aliases"] = _aliases(args.alias)
     sets = _overrides(args.set or [])
     clashes = [k for k in flags if k in sets and sets[k] != flags[k]]
     if clashes:  # neither silently wins
@@ -302,7 +332,13 @@ def _evaluation_data(args: argparse.Namespace, model: Any, return_mask: bool = F
     if classes:
         common["classes"] = classes
     if args.data.startswith("folder:"):
-        return FolderDataset(args.data.removeprefix("folder:"), split=args.split, **common)
+        return FolderDataset(
+            args.data.removeprefix("folder:"),
+            split=args.split,
+            strict=not args.lenient,
+            aliases=_aliases(args.alias or []),
+            **common,
+        )
     if args.data == "heldout":  # the bundled model's unseen patients; one fold, nothing to choose
         return load_heldout_sample(**common)
     folds = _evaluation_folds(args, model)
@@ -549,6 +585,7 @@ def _add_experiment_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--output-dir", help="run folder (refused if it holds a run, unless --overwrite)")
+    _add_folder_flags(p)
     p.add_argument("--overwrite", action="store_true", help="allow replacing a run in --output-dir")
     p.add_argument(
         "--pretrained",
@@ -656,6 +693,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--bootstrap", type=int, default=1000, help="resamples for 95%% CIs (default: %(default)s)"
     )
     evaluate.add_argument("--batch-size", type=int, default=32)
+    _add_folder_flags(evaluate)
     evaluate.add_argument("--no-crop", action="store_true", help="skip the study's brain crop")
     evaluate.set_defaults(func=_cmd_evaluate)
 
@@ -685,6 +723,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--limit", type=int, help="score at most this many slices")
     explain.add_argument("--steps", type=int, default=10, help="deletion/insertion steps")
     explain.add_argument("--no-crop", action="store_true", help="skip the study's brain crop")
+    _add_folder_flags(explain)
     explain.set_defaults(func=_cmd_explain)
 
     export = sub.add_parser(

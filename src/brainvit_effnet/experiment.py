@@ -65,6 +65,9 @@ class ExperimentConfig:
             training uses the rest.
         val_size, test_size: Fractions for a grouped hold-out on folder data without split folders.
         crop: The study's brain crop.
+        strict: Folder data: raise on unknown class folders, stray or unreadable files (default);
+            ``False`` skips them with one warning listing the count (CLI ``--lenient``).
+        aliases: Folder data: extra folder-name -> class mappings (CLI ``--alias NAME=CLASS``).
         cache: Keep decoded slices in memory.
         cache_dir: Folder for an on-disk copy of that cache (needs ``cache``; see
             :mod:`~brainvit_effnet.data.slice_cache`): the first experiment on the data writes it,
@@ -85,6 +88,8 @@ class ExperimentConfig:
     val_size: float = 0.1
     test_size: float = 0.2
     crop: bool = True
+    strict: bool = True
+    aliases: dict[str, str] = field(default_factory=dict)
     cache: bool = False
     cache_dir: str | None = None
     augment: dict[str, Any] = field(default_factory=dict)
@@ -160,7 +165,7 @@ def load_data(cfg: ExperimentConfig, model: Any) -> tuple[MRIDataset, MRIDataset
 
         return part(train_folds, train_tf), part(cfg.val_folds, eval_tf), part(cfg.test_folds, eval_tf)
     assert path is not None
-    full = FolderDataset(path, **common)
+    full = FolderDataset(path, strict=cfg.strict, aliases=cfg.aliases, **common)
     splits = {r.split for r in full.records}
     if {"train", "test"} <= splits:
         train_idx = [i for i, r in enumerate(full.records) if r.split == "train"]

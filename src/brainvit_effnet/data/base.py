@@ -98,7 +98,9 @@ class BadFiles:
     def __call__(self, name: str, message: str) -> None:
         """Raise (strict) or remember a bad file; ``message`` names the file and the problem."""
         if self.strict:
-            raise ValueError(f"{message} Pass strict=False to skip such files with one warning.")
+            raise ValueError(
+                f"{message} Pass strict=False (CLI: --lenient) to skip such files with one warning."
+            )
         self.skipped.append(name)
 
     def warn(self) -> None:

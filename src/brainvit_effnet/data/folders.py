@@ -200,15 +200,18 @@ class FolderDataset(MRIDataset):
                 if _normalise(entry.name) in self.ignored_folders:
                     continue
                 class_name = canonical_class(entry.name, self.aliases)
+                mapped_by_user = _normalise(entry.name) in {_normalise(k) for k in self.aliases}
                 if class_name is None or (
-                    self.expected_folders is not None and _normalise(entry.name) not in self.expected_folders
+                    self.expected_folders is not None
+                    and _normalise(entry.name) not in self.expected_folders
+                    and not mapped_by_user  # a release's own names, plus what aliases= maps
                 ):
                     known = sorted(self.expected_folders or CLASS_ALIASES)
                     self._bad(
                         str(entry),
                         f"{entry}: unknown class folder {entry.name!r} for a {self.release} "
-                        f"(known: {known}). Map it with aliases={{'{entry.name}': '<class>'}}, "
-                        f"or use FolderDataset for other trees.",
+                        f"(known: {known}). Map it with aliases={{'{entry.name}': '<class>'}} "
+                        f"(CLI: --alias '{entry.name}=<class>'), or use FolderDataset for other trees.",
                     )
                     continue
                 files = self._images_in(entry)
