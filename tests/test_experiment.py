@@ -80,3 +80,28 @@ def test_a_resume_on_a_different_split_is_refused(tmp_path: Path) -> None:
     (tmp_path / "tree" / "glioma" / "3.png").unlink()  # as a user removes a corrupt file
     with pytest.raises(ValueError, match="its data split differs from the one it started with"):
         run_experiment(cfg, resume=tmp_path / "run" / "checkpoints" / "last")
+
+
+def test_a_corrupt_test_image_stops_the_run_before_training(tmp_path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for name in ("glioma", "meningioma", "pituitary"):
+        (tmp_path / "tree" / name).mkdir(parents=True)
+        for i in range(6):
+            pixels = rng.integers(0, 255, (40, 40), dtype=np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "tree" / name / f"{i}.png")
+    broken = tmp_path / "tree" / "pituitary" / "5.png"
+    broken.write_bytes(broken.read_bytes()[:70])
+    cfg = ExperimentConfig.from_dict(
+        {
+            "model": "effnet_test",
+            "data": f"folder:{tmp_path / 'tree'}",
+            "model_kwargs": {"img_size": 64},
+            "train": {"epochs": 1, "progress": False, "output_dir": str(tmp_path / "run")},
+        }
+    )
+    with pytest.raises(ValueError, match=r"5\.png: unreadable image"):
+        run_experiment(cfg)
+    assert not (tmp_path / "run" / "log.jsonl").exists()  # stopped before the first epoch

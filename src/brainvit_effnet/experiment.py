@@ -215,6 +215,9 @@ def run_experiment(cfg: ExperimentConfig, *, resume: str | Path | None = None) -
         _warm_caches(cfg, (train_data, val_data, test_data))
     elif cfg.cache_dir is not None:
         raise ValueError("cache_dir needs cache: true (it is an on-disk copy of the in-memory cache).")
+    else:  # nothing decodes before training: find a corrupt file now, not after the last epoch
+        for part in (train_data, val_data, test_data):
+            part.check_files()
     preprocess_seconds = time.perf_counter() - started
     seed_everything(cfg.train.seed)  # the initial weights too, not only what fit() draws
     model = create_model(

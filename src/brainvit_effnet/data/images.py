@@ -14,7 +14,7 @@ import os
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-__all__ = ["HIGH_DEPTH_MODES", "grey_levels", "read_grey"]
+__all__ = ["HIGH_DEPTH_MODES", "check_image", "grey_levels", "read_grey"]
 
 #: PIL modes with more than 8 bits per pixel (no fixed range: min-max scaled downstream).
 HIGH_DEPTH_MODES = ("I", "F", "I;16", "I;16B", "I;16L", "I;16N")
@@ -47,6 +47,25 @@ def read_grey(path: str | os.PathLike[str]) -> np.ndarray:
             f"PIL.Image.MAX_IMAGE_PIXELS if you trust the file."
         ) from e
     except (OSError, UnidentifiedImageError, SyntaxError) as e:
+        raise ValueError(
+            f"{path}: unreadable image ({e}); it may be truncated or corrupt. Replace or remove it."
+        ) from e
+
+
+def check_image(path: str | os.PathLike[str]) -> None:
+    """A cheap check that ``path`` is an intact image: its header and, where the format has them,
+    its checksums (PIL's ``verify``), without decoding the pixels.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: naming the file, when it is not a readable image.
+    """
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no such image file (a missing file or a dangling link).")
+    try:
+        with Image.open(path) as im:
+            im.verify()
+    except (OSError, UnidentifiedImageError, SyntaxError, Image.DecompressionBombError) as e:
         raise ValueError(
             f"{path}: unreadable image ({e}); it may be truncated or corrupt. Replace or remove it."
         ) from e
