@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import yaml
 
@@ -42,6 +43,7 @@ from .data import (
     load_heldout_sample,
     load_sample,
 )
+from .data.preprocess import brain_bbox, crop_is_plausible
 from .errors import CheckpointError, TrainingInterrupted, UnknownModelError, WeightsUnavailableError
 from .experiment import ExperimentConfig, apply_overrides, cross_validate, run_experiment
 from .hub import from_pretrained
@@ -351,8 +353,21 @@ def _evaluation_data(args: argparse.Namespace, model: Any, return_mask: bool = F
     )
 
 
+def _has_brain(files: Any, index: int) -> bool:
+    """Whether the brain crop finds tissue in slice ``index`` (a plausible box, not the whole frame)."""
+    image = files.decode(index).image[0].numpy()
+    box = brain_bbox(image)
+    height, width = image.shape
+    return box != (0, height, 0, width) and crop_is_plausible(box, (height, width))
+
+
 def _cmd_predict(args: argparse.Namespace) -> int:
-    """Every input gets a row: probabilities, or the reason it could not be read (``error``)."""
+    """Every input gets a row: probabilities, or the reason it could not be read (``error``).
+
+    Rows of ``kind`` ``image`` (a 2-D file), ``slice`` (one slice of a NIfTI volume or DICOM series)
+    and ``volume``: the mean of the slice probabilities over the slices in which the brain crop
+    finds tissue (all slices when it finds none), with their count in ``slices``.
+    """
     out = Path(args.out)
     if out.is_dir():
         raise ValueError(
@@ -361,11 +376,12 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     model: Any = from_pretrained(args.model_dir).eval()
     labels = list(model.pretrained_cfg.get("label_names") or [f"class_{i}" for i in range(model.num_classes)])
     _, eval_transform = create_transforms(model)
-    files = ImageFiles(args.paths, transform=eval_transform, crop=not args.no_crop)
+    files = ImageFiles(args.paths, transform=eval_transform, crop=not args.no_crop, axis=args.axis)
     errors: dict[str, str] = {
         source: f"unsupported file type {Path(source).suffix or '(none)'!r}: not an image this model reads"
         for source in files.unsupported
     }
+    errors.update(files.errors)
     readable = []
     # Decode every file once up front (a second decode is cheap next to the model's forward pass, and
     # memory stays bounded), so a bad file costs its own row, not the whole CSV.
@@ -376,19 +392,35 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         except (ValueError, FileNotFoundError) as e:
             errors[record.source] = str(e)
     good = files.subset(readable)
-    probs = Trainer(model, TrainConfig(batch_size=args.batch_size)).predict(good)[0] if readable else []
-    by_source = {r.source: p for r, p in zip(good.records, probs, strict=True)}
-    lines = [["path", "predicted", *[f"p_{name}" for name in labels], "error"]]
-    for source in [r.source for r in files.records] + files.unsupported:
-        p = by_source.get(source)
+    probs = Trainer(model, TrainConfig(batch_size=args.batch_size)).predict(good)[0] if readable else None
+    by_index: dict[int, Any] = dict(zip(readable, probs, strict=True)) if probs is not None else {}
+    in_volume = {i for members in files.volumes.values() for i in members}
+    header = ["path", "kind", "predicted", *[f"p_{name}" for name in labels], "slices", "error"]
+    lines = [header]
+
+    def row(path: str, kind: str, p: Any, slices: str = "", error: str = "") -> list[str]:
         if p is None:
-            lines.append([source, "", *[""] * len(labels), errors[source]])
-        else:
-            lines.append([source, labels[int(p.argmax())], *[f"{v:.6f}" for v in p], ""])
+            return [path, kind, "", *[""] * len(labels), slices, error]
+        return [path, kind, labels[int(p.argmax())], *[f"{v:.6f}" for v in p], slices, error]
+
+    for i, record in enumerate(files.records):
+        kind = "slice" if i in in_volume else "image"
+        lines.append(row(record.source, kind, by_index.get(i), error=errors.get(record.source, "")))
+    for volume, members in files.volumes.items():
+        scored = [i for i in members if i in by_index]
+        with_brain = [i for i in scored if _has_brain(files, i)] or scored
+        mean = np.mean([by_index[i] for i in with_brain], axis=0) if with_brain else None
+        note = "" if with_brain else "no slice of this volume could be read"
+        lines.append(row(volume, "volume", mean, f"{len(with_brain)}/{len(members)}", note))
+    lines += [
+        row(source, "image", None, error=reason)
+        for source, reason in errors.items()
+        if source in files.unsupported or source in files.errors
+    ]
     buffer = io.StringIO()
     csv.writer(buffer).writerows(lines)
     write_text_atomically(out, buffer.getvalue())
-    print(f"Predicted {len(readable)} image(s); probabilities in {out}")
+    print(f"Predicted {len(readable)} image(s) or slice(s), {len(files.volumes)} volume(s): {out}")
     if errors:
         examples = "; ".join(f"{k}: {v}" for k, v in list(errors.items())[:3])
         print(
@@ -703,6 +735,14 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--out", default="predictions.csv")
     predict.add_argument("--batch-size", type=int, default=32)
     predict.add_argument("--no-crop", action="store_true", help="skip the study's brain crop")
+    predict.add_argument(
+        "--axis",
+        type=int,
+        choices=(0, 1, 2),
+        default=2,
+        help="slicing axis of 3-D NIfTI volumes after reorienting to RAS+: 2 axial (default), 1 coronal, "
+        "0 sagittal",
+    )
     predict.set_defaults(func=_cmd_predict)
 
     explain = sub.add_parser("explain", help="heatmap overlays and, with tumour masks, localisation scores")

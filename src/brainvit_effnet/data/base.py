@@ -232,9 +232,12 @@ class MRIDataset(Dataset[tuple[Any, ...]]):
             ValueError: the first unreadable image, named.
         """
         from .images import check_image
+        from .mri import is_mri_file
 
         for record in self.records:
-            if "::" not in record.source and not record.source.endswith(".mat"):
+            if is_mri_file(record.source) or (
+                "::" not in record.source and not record.source.endswith(".mat")
+            ):
                 check_image(record.source)
 
     def __getitem__(self, index: int) -> tuple[Any, ...]:
@@ -295,7 +298,8 @@ def crop_decoded(decoded: Decoded) -> Decoded | None:
     Returns ``None`` when the box has collapsed onto a fragment (:func:`~.preprocess.crop_is_plausible`).
     """
     box = brain_bbox(decoded.image[0].numpy())
-    if not crop_is_plausible(box, tuple(decoded.image.shape[-2:])):
+    height, width = decoded.image.shape[-2:]
+    if not crop_is_plausible(box, (int(height), int(width))):
         return None
     top, bottom, left, right = box
     image = decoded.image[:, top:bottom, left:right]

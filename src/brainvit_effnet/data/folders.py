@@ -30,8 +30,8 @@ from typing import Any, ClassVar
 import torch
 
 from .base import BadFiles, Decoded, MRIDataset, SampleRecord
-from .images import read_grey
-from .preprocess import to_unit_float
+from .images import read_unit
+from .mri import DICOM_SUFFIXES, MRI_SUFFIXES, NIFTI_SUFFIXES, dicom_ids, is_mri_file, nifti_slices
 
 __all__ = [
     "CLASS_ALIASES",
@@ -78,6 +78,13 @@ _SPLITS = {
 _logger = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
+#: Every file suffix the datasets read: images, and DICOM/NIfTI with the ``mri`` extra.
+SUPPORTED_SUFFIXES = IMAGE_EXTENSIONS + MRI_SUFFIXES
+
+
+def is_supported(path: str | os.PathLike[str]) -> bool:
+    """Whether the datasets read ``path`` (by suffix; ``.nii.gz`` included)."""
+    return Path(path).suffix.lower() in IMAGE_EXTENSIONS or is_mri_file(path)
 
 
 def _normalise(name: str) -> str:
@@ -233,17 +240,17 @@ class FolderDataset(MRIDataset):
                 continue
             if not path.is_file():
                 continue
-            if path.suffix.lower() in IMAGE_EXTENSIONS:
+            if is_supported(path):
                 images.append(path)
             else:
                 self._bad(
-                    str(path), f"{path}: stray file (not an image: expected {', '.join(IMAGE_EXTENSIONS)})."
+                    str(path), f"{path}: stray file (not an image: expected {', '.join(SUPPORTED_SUFFIXES)})."
                 )
         return images
 
     def _readable(self, source: str) -> bool:
         try:
-            read_grey(source)
+            read_unit(source)
         except (ValueError, FileNotFoundError):
             self.skipped.append(source)
             return False
@@ -252,7 +259,7 @@ class FolderDataset(MRIDataset):
     # -- decoding ---------------------------------------------------------------------------------
     def decode_record(self, record: SampleRecord) -> Decoded:
         """Greyscale image in ``[0, 1]``; folder releases have no masks."""
-        return Decoded(torch.from_numpy(to_unit_float(read_grey(record.source)))[None])
+        return Decoded(torch.from_numpy(read_unit(record.source))[None])
 
 
 class BhuvajiDataset(FolderDataset):
@@ -296,9 +303,16 @@ class ImageFiles(MRIDataset):
         transform: See :class:`~brainvit_effnet.data.base.MRIDataset`.
         crop: See :class:`~brainvit_effnet.data.base.MRIDataset`.
 
+    DICOM files and NIfTI images are read with the ``mri`` extra
+    (:mod:`~brainvit_effnet.data.mri`); a 3-D NIfTI volume becomes one record per slice along
+    ``axis`` (sources ``"file::z=N"``). DICOM records carry the patient id as their group.
+
     Attributes:
         unsupported: Files found in the folders that are not images of a supported type (hidden
             files aside), so a caller can say what it did not read instead of skipping it silently.
+        volumes: Volume -> positions of its slice records: each 3-D NIfTI file, and each DICOM
+            series (``"<folder>::series=<SeriesInstanceUID>"``), for per-volume summaries.
+        errors: Files whose header could not be read while they were listed -> the reason.
 
     Raises:
         FileNotFoundError: a path that does not exist, or no image found.
@@ -310,6 +324,7 @@ class ImageFiles(MRIDataset):
         *,
         transform: Callable[..., Any] | None = None,
         crop: bool = True,
+        axis: int = 2,
     ) -> None:
         files: list[Path] = []
         self.unsupported: list[str] = []
@@ -317,12 +332,11 @@ class ImageFiles(MRIDataset):
             path = Path(given).expanduser()
             if path.is_dir():
                 found = sorted(p for p in path.rglob("*") if not p.name.startswith("."))
-                files += [p for p in found if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS]
+                files += [p for p in found if p.is_file() and is_supported(p)]
                 self.unsupported += [
                     str(p)
                     for p in found
-                    if (p.is_file() and p.suffix.lower() not in IMAGE_EXTENSIONS)
-                    or (p.is_symlink() and not p.exists())
+                    if (p.is_file() and not is_supported(p)) or (p.is_symlink() and not p.exists())
                 ]
             elif path.is_file():
                 files.append(path)
@@ -330,10 +344,33 @@ class ImageFiles(MRIDataset):
                 raise FileNotFoundError(f"{path} does not exist.")
         if not files and not self.unsupported:
             raise FileNotFoundError(
-                f"no image files ({', '.join(IMAGE_EXTENSIONS)}) in {[str(p) for p in paths]}."
+                f"no image files ({', '.join(SUPPORTED_SUFFIXES)}) in {[str(p) for p in paths]}."
             )
-        records = [SampleRecord(str(f), -1, "unknown") for f in files]
+        records: list[SampleRecord] = []
+        self.volumes: dict[str, list[int]] = {}
+        self.errors: dict[str, str] = {}  # files whose header could not be read while listing them
+        for f in files:
+            name = f.name.lower()
+            try:
+                if name.endswith(NIFTI_SUFFIXES):
+                    sources = nifti_slices(f, axis=axis)
+                    if len(sources) > 1:
+                        self.volumes[str(f)] = list(range(len(records), len(records) + len(sources)))
+                    records += [SampleRecord(src, -1, "unknown") for src in sources]
+                    continue
+                if name.endswith(DICOM_SUFFIXES):
+                    ids = dicom_ids(f)
+                    series = f"{f.parent}::series={ids['series']}" if ids["series"] else str(f)
+                    self.volumes.setdefault(series, []).append(len(records))
+                    records.append(SampleRecord(str(f), -1, "unknown", patient_id=ids["patient"]))
+                    continue
+            except ValueError as e:  # listed with its reason, so the caller can give it a row
+                self.errors[str(f)] = str(e)
+                continue
+            records.append(SampleRecord(str(f), -1, "unknown"))
+        # A "series" of one DICOM file is just a slice.
+        self.volumes = {k: v for k, v in self.volumes.items() if len(v) > 1}
         super().__init__(records, (), transform=transform, crop=crop)
 
     def decode_record(self, record: SampleRecord) -> Decoded:
-        return Decoded(torch.from_numpy(to_unit_float(read_grey(record.source)))[None])
+        return Decoded(torch.from_numpy(read_unit(record.source))[None])

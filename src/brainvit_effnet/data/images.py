@@ -14,7 +14,7 @@ import os
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-__all__ = ["HIGH_DEPTH_MODES", "check_image", "grey_levels", "read_grey"]
+__all__ = ["HIGH_DEPTH_MODES", "check_image", "grey_levels", "read_grey", "read_unit"]
 
 #: PIL modes with more than 8 bits per pixel (no fixed range: min-max scaled downstream).
 HIGH_DEPTH_MODES = ("I", "F", "I;16", "I;16B", "I;16L", "I;16N")
@@ -52,6 +52,22 @@ def read_grey(path: str | os.PathLike[str]) -> np.ndarray:
         ) from e
 
 
+def read_unit(source: str | os.PathLike[str]) -> np.ndarray:
+    """Any supported file as the ``(H, W)`` float32 slice in ``[0, 1]`` the datasets use.
+
+    Image files: :func:`read_grey`, then 8-bit levels divided by 255 and deeper ones min-max
+    scaled (:func:`~brainvit_effnet.data.preprocess.to_unit_float`). DICOM and NIfTI (``.dcm``,
+    ``.nii``, ``.nii.gz``, and volume slices ``"file::z=N"``): :mod:`~brainvit_effnet.data.mri`,
+    which applies the file's own rescale and window.
+    """
+    from .mri import is_mri_file, read_mri_slice
+    from .preprocess import to_unit_float
+
+    if is_mri_file(source):
+        return read_mri_slice(str(source))
+    return to_unit_float(read_grey(source))
+
+
 def check_image(path: str | os.PathLike[str]) -> None:
     """A cheap check that ``path`` is an intact image: its header and, where the format has them,
     its checksums (PIL's ``verify``), without decoding the pixels.
@@ -60,6 +76,11 @@ def check_image(path: str | os.PathLike[str]) -> None:
         FileNotFoundError: ``path`` does not exist.
         ValueError: naming the file, when it is not a readable image.
     """
+    from .mri import check_mri, is_mri_file
+
+    if is_mri_file(path):
+        check_mri(str(path))
+        return
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: no such image file (a missing file or a dangling link).")
     try:

@@ -1,0 +1,160 @@
+"""DICOM and NIfTI end to end: files generated here from real slices of the bundled sample."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pydicom = pytest.importorskip("pydicom", reason="the mri extra (pydicom) is not installed")
+nib = pytest.importorskip("nibabel", reason="the mri extra (nibabel) is not installed")
+
+from pydicom.dataset import Dataset, FileMetaDataset  # noqa: E402
+from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid  # noqa: E402
+
+from brainvit_effnet.cli import main  # noqa: E402
+from brainvit_effnet.data import FolderDataset  # noqa: E402
+from brainvit_effnet.data.mri import dicom_ids, nifti_slices, read_dicom, read_nifti_slice  # noqa: E402
+from brainvit_effnet.data.sample import sample_root  # noqa: E402
+from brainvit_effnet.models.zoo import BUNDLED_MODEL, BUNDLED_WEIGHTS  # noqa: E402
+
+
+def real_slice(name: str = "1.png") -> np.ndarray:
+    return np.asarray(Image.open(sample_root() / "images" / name).convert("L"))
+
+
+def minmax(a: np.ndarray) -> np.ndarray:
+    a = a.astype(np.float64)
+    return (a - a.min()) / (a.max() - a.min())
+
+
+def write_dicom(
+    path: Path,
+    pixels: np.ndarray,
+    *,
+    patient: str = "P1",
+    series: str | None = None,
+    instance: int = 1,
+    photometric: str = "MONOCHROME2",
+    window: tuple[float, float] | None = None,
+) -> Path:
+    """A 12-bit MR slice stored as ``pixels * 16``, with rescale slope 2 and intercept -100."""
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = MRImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = MRImageStorage, meta.MediaStorageSOPInstanceUID
+    ds.Modality, ds.PatientID, ds.InstanceNumber = "MR", patient, instance
+    ds.StudyInstanceUID = "1.2.3"
+    ds.SeriesInstanceUID = series or generate_uid()
+    ds.Rows, ds.Columns = pixels.shape
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, photometric
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    ds.RescaleSlope, ds.RescaleIntercept = 2, -100
+    if window is not None:
+        ds.WindowCenter, ds.WindowWidth = window
+    ds.PixelData = (pixels.astype(np.uint16) * 16).tobytes()
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def write_nifti(path: Path, volume: np.ndarray, affine: np.ndarray | None = None) -> Path:
+    nib.save(nib.Nifti1Image(volume.astype(np.int16), np.eye(4) if affine is None else affine), str(path))
+    return path
+
+
+# -- DICOM ----------------------------------------------------------------------------------------
+def test_dicom_rescale_and_photometric_interpretation(tmp_path: Path) -> None:
+    pixels = real_slice()
+    plain = read_dicom(write_dicom(tmp_path / "a.dcm", pixels))
+    # Slope, intercept and the 12-bit container cancel in the min-max scale: the slice itself.
+    np.testing.assert_allclose(plain, minmax(pixels), atol=1e-6)
+    inverted = read_dicom(write_dicom(tmp_path / "b.dcm", pixels, photometric="MONOCHROME1"))
+    np.testing.assert_allclose(inverted, 1 - minmax(pixels), atol=1e-6)
+
+
+def test_dicom_window_from_the_file_is_applied(tmp_path: Path) -> None:
+    pixels = real_slice()
+    rescaled = pixels.astype(np.float64) * 16 * 2 - 100
+    centre, width = float(np.percentile(rescaled, 90)), 800.0
+    windowed = read_dicom(write_dicom(tmp_path / "w.dcm", pixels, window=(centre, width)))
+    below = rescaled <= centre - width / 2 - 1
+    assert below.mean() > 0.3 and np.all(windowed[below] == 0)
+    assert np.all(windowed[rescaled >= centre + width / 2] == 1)
+    inside = (rescaled > centre - width / 2 + 10) & (rescaled < centre + width / 2 - 10)
+    assert windowed[inside].min() > 0 and windowed[inside].max() < 1
+
+
+def test_dicom_ids_group_folder_datasets_by_patient(tmp_path: Path) -> None:
+    for i, (cls, patient) in enumerate([("glioma", "P1"), ("glioma", "P1"), ("pituitary", "P2")]):
+        (tmp_path / "tree" / cls).mkdir(parents=True, exist_ok=True)
+        write_dicom(tmp_path / "tree" / cls / f"{i}.dcm", real_slice(), patient=patient, instance=i)
+    assert dicom_ids(tmp_path / "tree" / "glioma" / "0.dcm")["patient"] == "P1"
+    data = FolderDataset(tmp_path / "tree")
+    assert data.class_counts() == {"glioma": 2, "pituitary": 1}
+    assert data.sample(0).image.shape[0] == 1
+
+
+# -- NIfTI ----------------------------------------------------------------------------------------
+def test_nifti_volume_slices_follow_the_canonical_orientation(tmp_path: Path) -> None:
+    stack = np.stack([real_slice(n).T for n in ("1.png", "1029.png", "1.png")], axis=-1)  # (x, y, z)
+    stack[:20, :20, :] = 255  # a corner marker: orientation mistakes move it
+    canonical = write_nifti(tmp_path / "ras.nii.gz", stack)
+    flipped_affine = np.diag([-1.0, 1.0, 1.0, 1.0])  # the same anatomy stored with x reversed
+    flipped = write_nifti(tmp_path / "las.nii", stack[::-1], flipped_affine)
+    sources = nifti_slices(canonical)
+    assert sources == [f"{canonical}::z=0", f"{canonical}::z=1", f"{canonical}::z=2"]
+    a = read_nifti_slice(sources[1])
+    b = read_nifti_slice(f"{flipped}::z=1")
+    np.testing.assert_allclose(a, b, atol=1e-6)
+    assert a.shape == real_slice().shape  # rotated back to (rows, columns)
+    with pytest.raises(ValueError, match=r"is a 3-D volume .* address one slice"):
+        read_nifti_slice(str(canonical))
+
+
+def test_a_2d_nifti_is_one_image(tmp_path: Path) -> None:
+    path = write_nifti(tmp_path / "one.nii.gz", real_slice().T)
+    assert nifti_slices(path) == [str(path)]
+    assert read_nifti_slice(str(path)).shape == real_slice().shape
+
+
+def test_without_the_extra_the_error_names_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_dicom(tmp_path / "a.dcm", real_slice())
+    monkeypatch.setitem(sys.modules, "pydicom", None)  # as if not installed
+    with pytest.raises(ImportError, match=r"brainvit-effnet\[mri\]"):
+        read_dicom(path)
+
+
+# -- predict --------------------------------------------------------------------------------------
+def test_predict_on_a_nifti_volume_and_a_dicom_series(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = np.zeros_like(real_slice())
+    volume = np.stack([real_slice(n).T for n in ("1.png", "1029.png")] + [empty], -1)
+    nii = write_nifti(tmp_path / "t1.nii.gz", volume)
+    series = tmp_path / "series"
+    series.mkdir()
+    uid = generate_uid()
+    for i, name in enumerate(("1.png", "1029.png")):
+        write_dicom(series / f"IM{i}.dcm", real_slice(name), series=uid, instance=i + 1)
+    out = tmp_path / "preds.csv"
+    model = str(BUNDLED_WEIGHTS[BUNDLED_MODEL])
+    assert main(["predict", model, str(nii), str(series), "--out", str(out)]) == 0
+    rows = list(csv.DictReader(out.open()))
+    kinds = [(Path(r["path"].split("::")[0]).name, r["kind"]) for r in rows]
+    assert kinds.count(("t1.nii.gz", "slice")) == 3 and ("t1.nii.gz", "volume") in kinds
+    assert sum(1 for r in rows if r["kind"] == "slice" and r["path"].endswith(".dcm")) == 2
+    summary = next(r for r in rows if r["kind"] == "volume" and "t1.nii.gz" in r["path"])
+    assert summary["slices"] == "2/3"  # the empty slice has no brain: left out of the mean
+    labels = [k for k in rows[0] if k.startswith("p_")]
+    slices = [r for r in rows if r["kind"] == "slice" and "t1.nii.gz" in r["path"]]
+    mean = np.mean([[float(r[k]) for k in labels] for r in slices[:2]], axis=0)
+    np.testing.assert_allclose([float(summary[k]) for k in labels], mean, atol=1e-5)
+    assert any(r["kind"] == "volume" and "series=" in r["path"] for r in rows)
+    assert "volume(s)" in capsys.readouterr().out
