@@ -118,6 +118,20 @@ def test_nifti_volume_slices_follow_the_canonical_orientation(tmp_path: Path) ->
         read_nifti_slice(str(canonical))
 
 
+def test_nifti_slices_are_laid_out_as_dicom_shows_them(tmp_path: Path) -> None:
+    """Radiological convention: anterior up, the patient's right on the image's left."""
+    pixels = real_slice()
+    ras = pixels[::-1, ::-1].T  # (x: right, y: anterior) of a slice shown as DICOM stores it
+    path = write_nifti(tmp_path / "one.nii.gz", np.stack([ras, ras], -1))
+    shown = read_nifti_slice(f"{path}::z=0")  # scaled by the volume's percentiles: compare shapes
+
+    def corr(a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
+
+    assert corr(shown, pixels) > 0.99
+    assert corr(shown, pixels[:, ::-1]) < 0.9 and corr(shown, pixels[::-1]) < 0.9  # not mirrored
+
+
 def test_a_2d_nifti_is_one_image(tmp_path: Path) -> None:
     path = write_nifti(tmp_path / "one.nii.gz", real_slice().T)
     assert nifti_slices(path) == [str(path)]

@@ -12,8 +12,9 @@ ids are the grouping keys (:func:`dicom_ids`), so splits stay patient-disjoint.
 
 **NIfTI** (``.nii``, ``.nii.gz``): a 2-D image, or a 3-D volume sliced along ``axis`` after
 reorienting it to the closest canonical (RAS+) orientation with nibabel: ``axis=2`` (default)
-gives axial slices, ``1`` coronal, ``0`` sagittal. Each slice is rotated by 90 degrees so that
-anterior (or superior) is up, as radiology viewers show it. A volume is scaled once, by its 0.5th
+gives axial slices, ``1`` coronal, ``0`` sagittal. Each slice is laid out as DICOM stores an
+axial slice and radiology viewers show it: anterior (or superior) up, the patient's right on the
+left of the image (radiological convention, as in the Figshare release). A volume is scaled once, by its 0.5th
 and 99.5th percentiles, so that slices of one volume share one intensity scale.
 
 A slice of a volume is addressed as ``"<file>::<axis>=<index>"``, e.g. ``"t1.nii.gz::z=042"``.
@@ -223,8 +224,10 @@ def read_nifti_slice(source: str) -> np.ndarray:
         plane = np.take(data, index, axis=axis)
     else:
         plane = data
-    # RAS+ arrays index (x, y) with y anterior: rotate so anterior/superior is up on screen.
-    return np.ascontiguousarray(np.rot90(plane))
+    # A RAS+ plane indexes (x: patient right, y: anterior). Shown as DICOM stores an axial slice
+    # (rows run anterior to posterior, columns from the patient's right to left: radiological
+    # convention, as the Figshare slices are): row r, column c is plane[n_x - 1 - c, n_y - 1 - r].
+    return np.ascontiguousarray(np.rot90(plane)[:, ::-1])
 
 
 def read_mri_slice(source: str) -> np.ndarray:
