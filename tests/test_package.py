@@ -41,14 +41,15 @@ def _imports(path: Path) -> set[str]:
 def test_dependency_direction() -> None:
     """layers -> models -> hub; leaves import nothing of ours; only cli sits on top."""
     # Utilities with no dependency of ours that any layer may use.
-    shared_leaves = {"brainvit_effnet._atomic"}
+    shared_leaves = {"brainvit_effnet._atomic", "brainvit_effnet._version"}
     allowed = {
         "brainvit_effnet._atomic": set(),
+        "brainvit_effnet._version": set(),
         "brainvit_effnet.errors": set(),
         "brainvit_effnet.labels": set(),
         "brainvit_effnet.data": {"brainvit_effnet.labels"},
-        "brainvit_effnet.models": {"brainvit_effnet.errors", "brainvit_effnet.labels", "brainvit_effnet"},
-        "brainvit_effnet.hub": {"brainvit_effnet.models", "brainvit_effnet"},
+        "brainvit_effnet.models": {"brainvit_effnet.errors", "brainvit_effnet.labels"},
+        "brainvit_effnet.hub": {"brainvit_effnet.models"},
         "brainvit_effnet.losses": set(),
         "brainvit_effnet.metrics": set(),
         "brainvit_effnet.reports": set(),
@@ -71,7 +72,6 @@ def test_dependency_direction() -> None:
             if n.startswith("brainvit_effnet") and not (n == owner or n.startswith(owner + "."))
         }
 
-        # `from .. import __version__` is the only use of the package root allowed below cli
         def permitted(name: str, deps: set[str]) -> bool:
             if name in shared_leaves:
                 return True
@@ -314,6 +314,22 @@ def test_cli_flag_and_set_for_one_option_must_agree(
     argv = ["train", "--epochs", "2", "--set", "train.epochs=3", "--output-dir", str(tmp_path / "run")]
     assert main(argv) == 2
     assert "--set train.epochs=3 disagrees with the flag that gives 2" in capsys.readouterr().err
+
+
+def test_cli_version_and_debug(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert (
+        exit_info.value.code == 0 and capsys.readouterr().out.strip() == f"brainvit-effnet {bve.__version__}"
+    )
+    argv = ["train", "--model", "effnet_b9", "--output-dir", str(tmp_path / "x")]
+    assert main(argv) == 2  # a user error: one line
+    assert capsys.readouterr().err.startswith("error: unknown model")
+    with pytest.raises(bve.UnknownModelError):
+        main(["--debug", *argv])  # --debug: the exception itself, with its traceback
+    assert issubclass(bve.UnknownModelError, bve.BrainvitError) and issubclass(
+        bve.CheckpointError, ValueError
+    )
 
 
 def test_console_script_is_installed() -> None:

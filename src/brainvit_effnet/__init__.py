@@ -9,14 +9,15 @@ Examples:
     >>> model = bve.create_model("effnet_test_tf", num_classes=3)
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("brainvit-effnet")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+unknown"
-
-from .errors import CheckpointError, TrainingInterrupted, UnknownModelError, WeightsUnavailableError
+from ._version import __version__
+from .errors import (
+    BrainvitError,
+    CheckpointError,
+    TrainingInterrupted,
+    UnknownModelError,
+    WeightsUnavailableError,
+)
+from .experiment import ExperimentConfig
 from .hub import from_pretrained, push_to_hub, save_pretrained
 from .labels import BRAIN_TUMOUR_CLASSES, TUMOUR_TYPE_CLASSES
 from .models import EffNetBaseline, EffNetTransformer, create_model, list_models
@@ -25,10 +26,12 @@ from .train import Callback, TrainConfig, Trainer, TrainingDivergedError
 __all__ = [
     "BRAIN_TUMOUR_CLASSES",
     "TUMOUR_TYPE_CLASSES",
+    "BrainvitError",
     "Callback",
     "CheckpointError",
     "EffNetBaseline",
     "EffNetTransformer",
+    "ExperimentConfig",
     "TrainConfig",
     "Trainer",
     "TrainingDivergedError",

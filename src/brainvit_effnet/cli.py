@@ -33,6 +33,7 @@ import torch
 import yaml
 
 from ._atomic import write_text_atomically
+from ._version import __version__
 from .data import (
     SAMPLE_ATTRIBUTION,
     FigshareDataset,
@@ -44,14 +45,17 @@ from .data import (
     load_sample,
 )
 from .data.preprocess import brain_bbox, crop_is_plausible
-from .errors import CheckpointError, TrainingInterrupted, UnknownModelError, WeightsUnavailableError
+from .errors import (
+    BrainvitError,
+    TrainingInterrupted,
+)
 from .experiment import ExperimentConfig, apply_overrides, cross_validate, run_experiment
 from .hub import from_pretrained
 from .models import create_model
 from .models.catalog import describe_models
 from .recipes import RECIPES, recipe_config
 from .reports import write_evaluation_report
-from .train import TrainConfig, Trainer, TrainingDivergedError
+from .train import TrainConfig, Trainer
 from .train import distributed as dist
 
 _DISCLAIMER = "Research software, not for clinical use."
@@ -636,6 +640,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="brainvit-effnet", description=f"{__doc__.splitlines()[0]} {_DISCLAIMER}"
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress (INFO level)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="show the full traceback of an error instead of its message"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser(
@@ -793,6 +801,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Errors that are the user's to fix: one line, exit code 2. Anything else is a bug and keeps its
+# traceback. The library's own errors are BrainvitError; many checks of input still raise the
+# built-in ValueError/OSError kinds, so those count as the user's too.
+_USER_ERRORS = (
+    BrainvitError,
+    FileNotFoundError,
+    NotADirectoryError,
+    FileExistsError,
+    ImportError,
+    ValueError,
+)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``brainvit-effnet`` console script; returns the exit code."""
     args = build_parser().parse_args(argv)
@@ -804,24 +825,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TrainingInterrupted as e:  # not finished: no "Test" line, and the shell's code for the signal
         print(f"stopped: {e}", file=sys.stderr)
         return e.exit_code
-    except (
-        UnknownModelError,
-        CheckpointError,
-        WeightsUnavailableError,
-        TrainingDivergedError,
-        FileNotFoundError,
-        NotADirectoryError,
-        FileExistsError,
-        ImportError,
-        ValueError,
-    ) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
     except BrokenPipeError:
         # The reader went away (`brainvit-effnet models | head`). Point stdout at devnull so the
         # interpreter's final flush does not raise again (the recipe of Python's signal docs).
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except _USER_ERRORS as e:
+        if args.debug:  # --debug: the traceback, e.g. for a bug report
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

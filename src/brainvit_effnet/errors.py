@@ -7,18 +7,28 @@ against the standard library keeps working.
 
 from __future__ import annotations
 
-__all__ = ["CheckpointError", "TrainingInterrupted", "UnknownModelError", "WeightsUnavailableError"]
+__all__ = [
+    "BrainvitError",
+    "CheckpointError",
+    "TrainingInterrupted",
+    "UnknownModelError",
+    "WeightsUnavailableError",
+]
 
 
-class UnknownModelError(ValueError):
+class BrainvitError(Exception):
+    """Base of the library's own errors: catch it to tell them from bugs and other libraries' errors."""
+
+
+class UnknownModelError(BrainvitError, ValueError):
     """A model name or pretrained tag that is not registered."""
 
 
-class CheckpointError(ValueError):
+class CheckpointError(BrainvitError, ValueError):
     """A weights file that cannot be read or does not fit the model it is loaded into."""
 
 
-class WeightsUnavailableError(OSError):
+class WeightsUnavailableError(BrainvitError, OSError):
     """Pretrained weights that could not be found locally nor downloaded.
 
     The message names the Hub repository and the cache that were searched, and how to supply the
@@ -26,7 +36,7 @@ class WeightsUnavailableError(OSError):
     """
 
 
-class TrainingInterrupted(RuntimeError):
+class TrainingInterrupted(BrainvitError, RuntimeError):
     """Training stopped by a signal (SIGINT/SIGTERM) before it finished.
 
     A resumable checkpoint was saved; no final model or report was published. ``signum`` is the

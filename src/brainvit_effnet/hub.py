@@ -28,6 +28,7 @@ from timm.models._hub import save_config_for_hf
 from torch import nn
 
 from ._atomic import write_path_atomically, write_text_atomically
+from ._version import __version__
 from .models import create_model
 from .models._pretrained import WEIGHTS_NAME, pretrained_cfg_of
 
@@ -328,8 +329,6 @@ def push_to_hub(
     The repo is created if missing. Returns the URL of the commit.
     """
     from huggingface_hub import HfApi
-
-    from . import __version__
 
     api = HfApi(token=token, library_name="brainvit-effnet", library_version=__version__)
     repo_url = api.create_repo(repo_id, private=private, exist_ok=True)

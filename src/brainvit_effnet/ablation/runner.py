@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .._version import __version__
 from ..experiment import ExperimentConfig, run_experiment
 from ..train.seeding import seed_everything
 from ._files import _write_json
@@ -75,7 +76,6 @@ def _load_finished(run: AblationRun) -> dict[str, Any]:
 
 
 def _record(run: AblationRun, metrics: dict[str, float], seconds: float, out: Path) -> dict[str, Any]:
-    from .. import __version__
 
     return {
         "cell": run.cell.name,

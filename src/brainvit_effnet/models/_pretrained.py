@@ -30,6 +30,7 @@ from timm.layers import resample_abs_pos_embed
 from timm.models import adapt_input_conv
 from torch import Tensor, nn
 
+from .._version import __version__
 from ..errors import CheckpointError, WeightsUnavailableError
 
 __all__ = [
@@ -81,7 +82,6 @@ def hub_download(repo_id: str, filename: str, cache_dir: str | os.PathLike[str] 
     Raises:
         WeightsUnavailableError: offline without a cached copy, unknown repo/file, network failure.
     """
-    from .. import __version__
 
     repo, _, revision = repo_id.partition("@")
     try:

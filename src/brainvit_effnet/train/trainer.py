@@ -39,7 +39,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, RandomSampler, SequentialSampler, WeightedRandomSampler
 from tqdm.auto import tqdm
 
-from ..errors import CheckpointError
+from ..errors import BrainvitError, CheckpointError
 from ..losses import create_loss
 from ..metrics import classification_report
 from . import distributed as dist
@@ -53,7 +53,7 @@ __all__ = ["Callback", "Trainer", "TrainingDivergedError"]
 _logger = logging.getLogger(__name__)
 
 
-class TrainingDivergedError(RuntimeError):
+class TrainingDivergedError(BrainvitError, RuntimeError):
     """The loss became NaN or infinite; the message names the step and the intact checkpoint."""
 
 
