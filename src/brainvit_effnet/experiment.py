@@ -35,6 +35,7 @@ import torch
 from ._atomic import write_text_atomically
 from .data import FigshareDataset, FolderDataset, MRIDataset, create_transforms, grouped_holdout, load_sample
 from .data.slice_cache import load_slice_cache, save_slice_cache
+from .data.splits import validation_fold
 from .errors import TrainingInterrupted
 from .hub import save_pretrained
 from .metrics import summarize_folds
@@ -366,11 +367,11 @@ def cross_validate(cfg: ExperimentConfig) -> dict[str, Any]:
     folds = sorted({r.fold for r in full.records if r.fold is not None})
     base = Path(cfg.train.output_dir)
     reports = []
-    for i, test_fold in enumerate(folds):
+    for test_fold in folds:
         fold_cfg = dataclasses.replace(
             cfg,
             test_folds=[test_fold],
-            val_folds=[folds[(i + 1) % len(folds)]],
+            val_folds=[validation_fold(folds, test_fold)],
             train=dataclasses.replace(cfg.train, output_dir=str(base / f"fold_{test_fold}")),
         )
         _logger.info("Cross-validation: test fold %d of %s", test_fold, folds)

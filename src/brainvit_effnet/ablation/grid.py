@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from ..data import FigshareDataset, load_sample
+from ..data.splits import validation_fold
 from ..errors import UnknownModelError
 from ..experiment import ExperimentConfig, _split_source, apply_overrides
 from ..models import create_model, list_models
@@ -402,7 +403,7 @@ class AblationStudy:
         out = Path(self.output_dir)
         runs = []
         for seed, fold in itertools.product(self.seeds, folds):
-            val_fold = official[(official.index(fold) + 1) % len(official)]
+            val_fold = validation_fold(official, fold)
             for cell in cells:
                 if cell.skipped:
                     continue

@@ -64,6 +64,7 @@ __all__ = [
     "kfold_splits",
     "official_folds_split",
     "stratified_group_kfold",
+    "validation_fold",
 ]
 
 _TOL = 1e-12
@@ -386,6 +387,22 @@ def stratified_group_kfold(
     return part_of[codes]
 
 
+def validation_fold(folds: Sequence[int], test_fold: int) -> int:
+    """The fold that validates when ``test_fold`` tests: the next fold id, cyclically.
+
+    The one rotation rule of the library (:func:`kfold_splits`, cross-validation, ablation
+    studies): with Figshare's folds ``1..5``, test fold 5 is validated by fold 1.
+
+    Examples:
+        >>> validation_fold([1, 2, 3, 4, 5], 2), validation_fold([1, 2, 3, 4, 5], 5)
+        (3, 1)
+    """
+    ordered = sorted(set(int(f) for f in folds))
+    if test_fold not in ordered:
+        raise ValueError(f"test fold {test_fold} is not among the folds {ordered}.")
+    return ordered[(ordered.index(test_fold) + 1) % len(ordered)]
+
+
 def kfold_splits(fold_ids: Sequence[int] | np.ndarray, val_fold: bool = False) -> list[Split]:
     """Turn per-sample fold ids into one :class:`Split` per fold.
 
@@ -424,9 +441,9 @@ def kfold_splits(fold_ids: Sequence[int] | np.ndarray, val_fold: bool = False) -
             f"{ids.tolist()}. Assign more folds, e.g. with stratified_group_kfold."
         )
     splits = []
-    for i, fold in enumerate(ids):
+    for fold in ids:
         test = folds == fold
-        val = folds == ids[(i + 1) % ids.size] if val_fold else np.zeros_like(test)
+        val = folds == validation_fold(ids.tolist(), int(fold)) if val_fold else np.zeros_like(test)
         splits.append(
             Split(
                 train=np.flatnonzero(~(test | val)),
