@@ -293,6 +293,17 @@ def test_each_run_records_where_its_time_went(tmp_path: Path) -> None:
     assert timing["overhead"] == pytest.approx(timing["total"], abs=1e-3)
 
 
+def test_a_run_finished_before_an_option_existed_is_still_reused(tmp_path: Path) -> None:
+    s = study(tmp_path, factors={"cbam": [False, True]}, folds=[1])
+    run_ablation(s, runner=FakeRunner())
+    for result in Path(s.output_dir).glob("runs/*/*/result.json"):
+        record = json.loads(result.read_text())
+        del record["experiment"]["strict"], record["experiment"]["train"]["device"]  # newer options
+        result.write_text(json.dumps(record))
+    again = run_ablation(s, runner=(runner := FakeRunner()))
+    assert again["counts"]["reused"] == 2 and runner.configs == []
+
+
 def test_a_folder_that_holds_something_else_is_refused(tmp_path: Path) -> None:
     s = study(tmp_path, factors={"cbam": [False, True]}, folds=[1])
     Path(s.output_dir).mkdir()

@@ -267,6 +267,47 @@ def test_a_stopped_experiment_publishes_nothing_and_the_cli_exits_with_the_signa
     assert (out / "checkpoints" / "last" / "model.safetensors").is_file()
 
 
+class DictBlobs(Blobs):
+    """The same data as MONAI's dictionary transforms yield it: {"image", "label"} with (1,) float labels."""
+
+    def __getitem__(self, i: int) -> dict[str, Any]:  # type: ignore[override]
+        image, label = super().__getitem__(i)
+        return {"image": image, "label": torch.tensor([float(label)]), "image_meta_dict": {"id": i}}
+
+
+def test_monai_style_dict_batches_train_and_evaluate_like_tuples(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    a = bve.Trainer(Linear(), config(tmp_path / "a", epochs=2))
+    a.fit(Blobs(24), Blobs(6, seed=1))
+    torch.manual_seed(0)
+    b = bve.Trainer(Linear(), config(tmp_path / "b", epochs=2))
+    b.fit(DictBlobs(24), DictBlobs(6, seed=1))
+    assert torch.allclose(a.model.fc.weight, b.model.fc.weight, atol=1e-6)
+    assert b.evaluate(DictBlobs(6, seed=1))["accuracy"] == a.evaluate(Blobs(6, seed=1))["accuracy"]
+
+    class Renamed(Blobs):
+        def __getitem__(self, i: int) -> dict[str, Any]:  # type: ignore[override]
+            image, label = super().__getitem__(i)
+            return {"img": image, "y": label}
+
+    with pytest.raises(ValueError, match=r"needs the keys 'image' and 'label'.*missing \['image', 'label'\]"):
+        bve.Trainer(Linear(), config(tmp_path / "c", epochs=1)).fit(Renamed(8))
+    custom = bve.Trainer(
+        Linear(), config(tmp_path / "d", epochs=1), prepare_batch=lambda b: (b["img"], b["y"])
+    )
+    custom.fit(Renamed(8))
+    assert custom.progress.step == 1
+
+
+def test_the_device_option_is_honoured(tmp_path: Path) -> None:
+    trainer = bve.Trainer(Linear(), config(tmp_path, epochs=1, device="cpu"))
+    assert trainer.device == torch.device("cpu")
+    trainer.fit(Blobs(8))
+    assert next(trainer.model.parameters()).device.type == "cpu"
+    with pytest.raises(ValueError, match=r"option train\.device must be a string or null"):
+        config(tmp_path, device=0)
+
+
 def test_early_stopping_and_callbacks(tmp_path: Path) -> None:
     events: list[tuple[str, Any]] = []
 

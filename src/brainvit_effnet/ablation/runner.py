@@ -63,8 +63,14 @@ def _load_finished(run: AblationRun) -> dict[str, Any]:
         record: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as e:
         raise ValueError(f"{path} is unreadable ({e}); move that run folder away to redo it.") from e
-    recorded = _comparable(record.get("experiment", {}))
     planned = _comparable(run.config.to_dict())
+    # An option added to the library after the run finished is absent from its record: it ran
+    # with that option's default, so it is compared as the default.
+    defaults = _comparable(ExperimentConfig().to_dict())
+    recorded = {
+        **{k: v for k, v in defaults.items() if k in planned},
+        **_comparable(record.get("experiment", {})),
+    }
     if recorded != planned:
         changed = sorted(k for k in set(recorded) | set(planned) if recorded.get(k) != planned.get(k))
         detail = ", ".join(f"{k}: {recorded.get(k)!r} -> {planned.get(k)!r}" for k in changed[:5])

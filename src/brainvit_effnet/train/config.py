@@ -156,6 +156,8 @@ class TrainConfig:
             kernels prefer. Precision stays ``fp32`` by default: bf16 autocast *trains* slower than
             fp32 + channels-last on CPUs without native bf16 (26 against 37 img/s for B0 in the same
             benchmark), and fp16/bf16 on CUDA is a choice the user should make knowingly.
+        device: Where to train and evaluate, e.g. ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``;
+            ``None`` (the default): CUDA when available, else the CPU.
         compile: Wrap the model with ``torch.compile``.
         early_stopping_patience: Stop after this many epochs without improvement of ``monitor``.
         monitor: Validation metric that picks the best checkpoint (``val_`` + a metric name or
@@ -192,6 +194,7 @@ class TrainConfig:
     clip_grad_norm: float | None = None
     ema_decay: float | None = None
     channels_last: bool | None = None
+    device: str | None = None
     compile: bool = False
     early_stopping_patience: int | None = None
     monitor: str = "val_macro_f1"

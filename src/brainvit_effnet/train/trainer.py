@@ -28,7 +28,7 @@ import signal
 import sys
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,9 +48,30 @@ from .config import TrainConfig, default_backbone_lr_scale
 from .seeding import seed_everything
 from .state import capture_rng, load_state, load_weights, restore_rng
 
-__all__ = ["Callback", "Trainer", "TrainingDivergedError"]
+__all__ = ["Callback", "Trainer", "TrainingDivergedError", "default_prepare_batch"]
 
 _logger = logging.getLogger(__name__)
+
+
+def default_prepare_batch(batch: Any) -> tuple[Tensor, Tensor]:
+    """``(images, labels)`` of a batch: a ``(images, labels, ...)`` sequence, or a mapping with
+    ``"image"`` and ``"label"`` (MONAI's dictionary transforms). Labels become a ``(B,)`` long tensor
+    (MONAI often gives ``(B, 1)`` floats).
+    """
+    if isinstance(batch, Mapping):
+        missing = [k for k in ("image", "label") if k not in batch]
+        if missing:
+            raise ValueError(
+                f"a dict batch needs the keys 'image' and 'label' (MONAI's convention); it has "
+                f"{sorted(batch)} (missing {missing}). Pass Trainer(prepare_batch=...) for other keys."
+            )
+        images, labels = batch["image"], batch["label"]
+    else:
+        images, labels = batch[0], batch[1]
+    labels = torch.as_tensor(labels)
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    return torch.as_tensor(images), labels.long()
 
 
 class TrainingDivergedError(BrainvitError, RuntimeError):
@@ -98,6 +119,9 @@ class Trainer:
         config: Training options.
         loss_fn: A loss module; default: ``create_loss(config.loss, num_classes, **config.loss_kwargs)``.
         callbacks: Objects with :class:`Callback` hooks.
+        prepare_batch: ``batch -> (images, labels)`` for batches of another shape; default
+            :func:`default_prepare_batch` (``(images, labels, ...)`` tuples, and MONAI-style dicts
+            with ``"image"`` and ``"label"``).
     """
 
     def __init__(
@@ -107,6 +131,7 @@ class Trainer:
         *,
         loss_fn: nn.Module | None = None,
         callbacks: Sequence[Callback] = (),
+        prepare_batch: Callable[[Any], tuple[Tensor, Tensor]] | None = None,
     ) -> None:
         self.config = config or TrainConfig()
         self.model = model
@@ -117,7 +142,12 @@ class Trainer:
             self.config.loss, num_classes=self.num_classes, **self.config.loss_kwargs
         )
         self.callbacks = list(callbacks)
-        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.prepare_batch = prepare_batch or default_prepare_batch
+        self.device = (
+            torch.device(self.config.device)
+            if self.config.device is not None
+            else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        )
         self.output_dir = Path(self.config.output_dir)
         self.progress = _Progress()
         self.stop_requested = False
@@ -436,12 +466,13 @@ class Trainer:
         limit = min(cfg.limit_train_batches or full, full)
         bar = self._bar(loader, total=max(0, limit - done), desc=f"epoch {epoch + 1}/{cfg.epochs}")
         optimizer.zero_grad(set_to_none=True)
-        for batch_index, (images, labels) in enumerate(bar, start=done):
+        for batch_index, batch in enumerate(bar, start=done):
             if batch_index >= limit or self._max_steps_reached():
                 break
             # Stop between optimiser steps only, so no accumulated gradient is lost.
             if self.stop_requested and batch_index % cfg.grad_accum_steps == 0:
                 break
+            images, labels = self.prepare_batch(batch)
             images, labels = self._to_device(images), labels.to(self.device)
             with self._autocast():
                 loss = self.loss_fn(model(images).float(), labels)
@@ -518,9 +549,11 @@ class Trainer:
         loader = self._loader(data, train=False)
         limit = self.config.limit_val_batches or len(loader)
         outputs, labels = [], []
-        for batch_index, (images, targets) in enumerate(loader):
+        bar = self._bar(loader, total=min(limit, len(loader)), desc="predict")
+        for batch_index, batch in enumerate(bar):
             if batch_index >= limit:
                 break
+            images, targets = self.prepare_batch(batch)
             with self._autocast():
                 logits = model(self._to_device(images)).float()
             outputs.append((logits if return_logits else logits.softmax(-1)).cpu())
