@@ -308,6 +308,13 @@ def test_cli_set_values_of_the_wrong_type_name_the_option(
     assert not (tmp_path / "run").exists()
 
 
+def test_cli_train_device_flag_reaches_the_config(tmp_path: Path) -> None:
+    from brainvit_effnet.cli import _experiment, build_parser
+
+    args = build_parser().parse_args(["train", "--device", "cpu", "--output-dir", str(tmp_path / "r")])
+    assert _experiment(args).train.device == "cpu"
+
+
 def test_cli_flag_and_set_for_one_option_must_agree(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

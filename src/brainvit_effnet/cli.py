@@ -107,6 +107,7 @@ def _experiment(args: argparse.Namespace) -> ExperimentConfig:
         ("batch_size", "train.batch_size"),
         ("lr", "train.lr"),
         ("output_dir", "train.output_dir"),
+        ("device", "train.device"),
     ):
         if getattr(args, flag, None) is not None:
             flags[key] = getattr(args, flag)
@@ -621,6 +622,7 @@ def _add_experiment_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--output-dir", help="run folder (refused if it holds a run, unless --overwrite)")
+    p.add_argument("--device", help="cpu, cuda, cuda:1, mps... (default: CUDA when available, else the CPU)")
     _add_folder_flags(p)
     p.add_argument("--overwrite", action="store_true", help="allow replacing a run in --output-dir")
     p.add_argument(
