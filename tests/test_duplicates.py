@@ -453,8 +453,41 @@ def test_kaggle_samples_known_findings() -> None:
     pair = within.pairs[0]
     assert {Path(pair.query.path).name, Path(pair.reference.path).name} == {"image(1).jpg", "image(3).jpg"}
     across = find_duplicates(nickparvar, bhuvaji)
-    assert across.n_exact_pairs == 0 and across.n_near_pairs == 5 and across.n_label_disagreements == 0
+    assert across.n_exact_pairs == 0 and across.n_near_pairs == 6 and across.n_label_disagreements == 0
+    # One of them is a mirrored copy (checked by eye: the same sagittal slice, flipped).
+    (mirrored,) = [p for p in across.pairs if p.mirrored]
+    assert (
+        Path(mirrored.query.path).name == "Tr-me_1068.jpg"
+        and Path(mirrored.reference.path).name == "m3 (172).jpg"
+    )
     for train_test in (bhuvaji, nickparvar):
         train = [r for r in train_test if r.split == "train"]
         test = [r for r in train_test if r.split == "test"]
         assert leakage_report(train, test).n_query_with_any == 0
+
+
+def test_mirrored_copies_are_found_and_marked(tmp_path: Path) -> None:
+    """A horizontally flipped copy of a training slice in the test set (the Kaggle releases hold many)."""
+    from brainvit_effnet.data.sample import sample_root
+
+    images = sorted((sample_root() / "images").glob("*.png"))[:12]
+    train = [ImageRef(p, label="x", split="train") for p in images]
+    test = []
+    for i, p in enumerate(images[:4]):
+        copy = tmp_path / f"mirror_{i}.png"
+        Image.open(p).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(copy)
+        test.append(ImageRef(copy, label="x", split="test"))
+    found = leakage_report(train, test)
+    mirrored = {(p.query.name, p.reference.name) for p in found.pairs if p.mirrored}
+    assert mirrored == {(str(tmp_path / f"mirror_{i}.png"), str(images[i])) for i in range(4)}
+    assert all(p.to_dict()["mirrored"] for p in found.pairs if p.mirrored)
+    plain = leakage_report(train, test, mirrors=False)
+    assert not plain.pairs  # the plain comparison alone misses every mirrored copy
+
+
+def test_no_image_pairs_with_its_own_mirror_and_distinct_slices_stay_apart() -> None:
+    from brainvit_effnet.data.sample import sample_root
+
+    refs = [ImageRef(p) for p in sorted((sample_root() / "images").glob("*.png"))]
+    report = find_duplicates(refs)
+    assert not [p for p in report.pairs if p.mirrored]  # 96 distinct slices, each roughly symmetric

@@ -94,6 +94,7 @@ def find_duplicates(
     strict: bool = True,
     query_name: str = "query",
     reference_name: str = "reference",
+    mirrors: bool = True,
 ) -> DuplicateReport:
     """Exact and near-duplicate pairs within one set, or between a query set and a reference set.
 
@@ -114,6 +115,9 @@ def find_duplicates(
         strict: Raise on unreadable files (True) or skip them with a warning (False).
         query_name: Name of the query set in reports.
         reference_name: Name of the reference set in reports.
+        mirrors: Also find mirrored copies: each query image's horizontal mirror is matched
+            against the reference images with the same thresholds and verification, and such
+            pairs carry ``mirrored=True``. A pair that matches plainly is reported plainly.
 
     Returns:
         A :class:`DuplicateReport`.
@@ -204,6 +208,11 @@ def find_duplicates(
                 labels_agree=_labels_agree(a, b),
             )
         )
+    if mirrors and fq.mirror_phash is not None and fq.mirror_dhash is not None:
+        found = {(p.query_index, p.reference_index) for p in pairs}
+        if within:
+            found |= {(j, i) for i, j in found}
+        pairs += _mirrored_pairs(fq, fr, within, found, max_distance, min_similarity, method)
     pairs.sort(key=lambda p: (p.kind != "exact", p.distance, p.query_index, p.reference_index))
     skipped = fq.skipped if within else fq.skipped + fr.skipped
     report = DuplicateReport(
@@ -224,6 +233,61 @@ def find_duplicates(
         n_rejected,
     )
     return report
+
+
+def _mirrored_pairs(
+    fq: Fingerprints,
+    fr: Fingerprints,
+    within: bool,
+    found: set[tuple[int, int]],
+    max_distance: int,
+    min_similarity: float | None,
+    method: HashMethod,
+) -> list[DuplicatePair]:
+    """Near pairs between the mirror of a query image and a reference image, not already found."""
+    assert fq.mirror_phash is not None and fq.mirror_dhash is not None
+    mp, md = _as_words(fq.mirror_phash), _as_words(fq.mirror_dhash)
+    pr, dr = _as_words(fr.phash), _as_words(fr.dhash)
+    primary_q, primary_r = (md, dr) if method == "dhash" else (mp, pr)
+    pairs = []
+    for ii, jj in _close_pairs(primary_q, primary_r, max_distance, within=False):
+        if within:  # each unordered pair once, and never an image with its own mirror
+            keep = ii != jj
+            ii, jj = np.minimum(ii, jj)[keep], np.maximum(ii, jj)[keep]
+        if not len(ii):
+            continue
+        p_dist = _popcount(mp[ii] ^ pr[jj]).sum(axis=1)
+        d_dist = _popcount(md[ii] ^ dr[jj]).sum(axis=1)
+        ok = np.ones(len(ii), dtype=bool)
+        if method == "both":
+            ok &= np.maximum(p_dist, d_dist) <= max_distance
+        similarity = thumbnail_similarity(
+            np.ascontiguousarray(fq.thumbnails[ii][:, :, ::-1]), fr.thumbnails[jj]
+        )
+        if min_similarity is not None:
+            ok &= similarity >= min_similarity
+        for k in np.flatnonzero(ok).tolist():
+            i, j = int(ii[k]), int(jj[k])
+            if (i, j) in found:
+                continue
+            found.add((i, j))
+            a, b = fq.items[i], fr.items[j]
+            pairs.append(
+                DuplicatePair(
+                    query=a,
+                    reference=b,
+                    query_index=i,
+                    reference_index=j,
+                    kind="near",
+                    distance=int(p_dist[k]),
+                    dhash_distance=int(d_dist[k]),
+                    similarity=float(similarity[k]),
+                    same_bytes=False,
+                    labels_agree=_labels_agree(a, b),
+                    mirrored=True,
+                )
+            )
+    return pairs
 
 
 def leakage_report(

@@ -120,6 +120,9 @@ class Fingerprints:
             ``(n, 64, 64)``, used to verify near-duplicate candidates.
         hash_size: Side of the hash block; hashes have ``hash_size ** 2`` bits.
         skipped: Paths of files that could not be read (only with ``strict=False``).
+        mirror_phash, mirror_dhash: The same hashes of each image's horizontal mirror, to find
+            mirrored copies (``None`` in fingerprints made without them). The mirrored thumbnail
+            is ``thumbnails[:, :, ::-1]``.
 
     Examples:
         >>> fp = compute_fingerprints([ImageRef("a.jpg")])  # doctest: +SKIP
@@ -135,6 +138,8 @@ class Fingerprints:
     thumbnails: npt.NDArray[np.uint8]
     hash_size: int
     skipped: tuple[str, ...] = ()
+    mirror_phash: npt.NDArray[np.uint8] | None = None
+    mirror_dhash: npt.NDArray[np.uint8] | None = None
 
     def __len__(self) -> int:
         return len(self.items)
@@ -212,6 +217,8 @@ class _Row(NamedTuple):
     phash: npt.NDArray[np.uint8]
     dhash: npt.NDArray[np.uint8]
     thumbnail: npt.NDArray[np.uint8]
+    mirror_phash: npt.NDArray[np.uint8]
+    mirror_dhash: npt.NDArray[np.uint8]
 
 
 def _fingerprint_one(ref: ImageRef, hash_size: int) -> _Row:
@@ -240,6 +247,10 @@ def _fingerprint_one(ref: ImageRef, hash_size: int) -> _Row:
         phash=np.packbits(_phash_bits(grey, hash_size)),
         dhash=np.packbits(_dhash_bits(grey, hash_size)),
         thumbnail=_thumbnail(grey),
+        mirror_phash=np.packbits(
+            _phash_bits(mirror := grey.transpose(Image.Transpose.FLIP_LEFT_RIGHT), hash_size)
+        ),
+        mirror_dhash=np.packbits(_dhash_bits(mirror, hash_size)),
     )
 
 
@@ -347,6 +358,8 @@ def compute_fingerprints(
         ),
         hash_size=hash_size,
         skipped=tuple(skipped),
+        mirror_phash=np.array([r.mirror_phash for r in rows], dtype=np.uint8).reshape(len(rows), n_bytes),
+        mirror_dhash=np.array([r.mirror_dhash for r in rows], dtype=np.uint8).reshape(len(rows), n_bytes),
     )
 
 

@@ -36,6 +36,8 @@ class DuplicatePair:
         same_bytes: Whether the files are byte-identical.
         labels_agree: ``False`` if both labels are known and differ, ``True`` if both are known and
             equal, ``None`` if either is unknown.
+        mirrored: ``True`` when the match is between one image and the horizontal mirror of the
+            other (the distances and similarity are then those of the mirrored comparison).
     """
 
     query: ImageRef
@@ -48,6 +50,7 @@ class DuplicatePair:
     similarity: float
     same_bytes: bool
     labels_agree: bool | None
+    mirrored: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form of the pair."""
@@ -62,6 +65,7 @@ class DuplicatePair:
             "similarity": round(self.similarity, 6),
             "same_bytes": self.same_bytes,
             "labels_agree": self.labels_agree,
+            "mirrored": self.mirrored,
         }
 
 
