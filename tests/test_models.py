@@ -342,3 +342,21 @@ def test_unknown_names_suggest_close_ones() -> None:
         bve.create_model("effnet_b0.imagenet")
     with pytest.raises(TypeError, match="non-empty string"):
         bve.create_model("")
+
+
+def test_features_only_is_refused_with_what_to_use_instead() -> None:
+    import timm
+
+    import brainvit_effnet  # noqa: F401  (registers the models with timm)
+
+    with pytest.raises(
+        ValueError, match=r"features_only=True is not supported by effnet_test.*forward_features"
+    ):
+        timm.create_model("effnet_test", features_only=True)
+    baseline = timm.create_model("effnet_test", num_classes=3)
+    (info,) = baseline.feature_info
+    assert info["num_chs"] == baseline.forward_features(torch.randn(1, 3, 64, 64)).shape[1]  # (B, C, H, W)
+    assert info["reduction"] == 32
+    transformer = timm.create_model("effnet_test_tf", num_classes=3)
+    (info,) = transformer.feature_info  # tokens (B, T, C) of the stride-32 grid
+    assert info["num_chs"] == transformer.forward_features(torch.randn(1, 3, 64, 64)).shape[-1]

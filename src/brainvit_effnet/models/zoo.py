@@ -198,6 +198,13 @@ def _create(variant: str, pretrained: bool = False, **kwargs: Any) -> nn.Module:
     """
     size = _SIZES[variant.removeprefix("effnet_").removesuffix("_tf")]
     is_transformer = variant.endswith("_tf")
+    if kwargs.pop("features_only", False):
+        raise ValueError(
+            f"features_only=True is not supported by {variant}: it is a classifier over one feature "
+            f"map, not a feature pyramid. Use model.forward_features(x) for that map "
+            f"(model.feature_info describes it), or timm.create_model('{size.backbone}', "
+            f"features_only=True) for the EfficientNet backbone's pyramid."
+        )
     cache_dir = kwargs.pop("cache_dir", None)
     label_names = kwargs.pop("label_names", None)
     raw_cfg = kwargs.pop("pretrained_cfg", None)
@@ -220,6 +227,9 @@ def _create(variant: str, pretrained: bool = False, **kwargs: Any) -> nn.Module:
         model_cls, variant, pretrained=False, pretrained_cfg=cfg, backbone=size.backbone, **kwargs
     )
     model._model_args = model_args  # what timm's save_config_for_hf records as model_args
+    # timm's description of what forward_features returns: one stride-32 map (baseline), or the
+    # tokens of that grid (transformer), with num_features channels.
+    model.feature_info = [{"num_chs": model.num_features, "reduction": 32, "module": "forward_features"}]
 
     if label_names is not None:
         label_names = tuple(label_names)
