@@ -45,6 +45,7 @@ from .data import (
     load_sample,
 )
 from .data.preprocess import brain_bbox, crop_is_plausible
+from .data.sources import DataSource
 from .errors import (
     BrainvitError,
     TrainingInterrupted,
@@ -338,24 +339,23 @@ def _evaluation_data(args: argparse.Namespace, model: Any, return_mask: bool = F
     }
     if classes:
         common["classes"] = classes
-    if args.data.startswith("folder:"):
+    source = DataSource.parse(args.data, allow_heldout=True)
+    if source.kind == "folder":
+        assert source.path is not None
         return FolderDataset(
-            args.data.removeprefix("folder:"),
+            source.path,
             split=args.split,
             strict=not args.lenient,
             aliases=_aliases(args.alias or []),
             **common,
         )
-    if args.data == "heldout":  # the bundled model's unseen patients; one fold, nothing to choose
+    if source.kind == "heldout":  # the bundled model's unseen patients; one fold, nothing to choose
         return load_heldout_sample(**common)
     folds = _evaluation_folds(args, model)
-    if args.data == "sample":
+    if source.kind == "sample":
         return load_sample(folds=folds, **common)
-    if args.data.startswith("figshare:"):
-        return FigshareDataset(args.data.removeprefix("figshare:"), folds=folds, **common)
-    raise ValueError(
-        f"--data must be 'sample', 'heldout', 'figshare:PATH' or 'folder:PATH'; got {args.data!r}."
-    )
+    assert source.path is not None
+    return FigshareDataset(source.path, folds=folds, **common)
 
 
 def _has_brain(files: Any, index: int) -> bool:

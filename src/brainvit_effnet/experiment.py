@@ -35,6 +35,7 @@ import torch
 from ._atomic import write_text_atomically
 from .data import FigshareDataset, FolderDataset, MRIDataset, create_transforms, grouped_holdout, load_sample
 from .data.slice_cache import load_slice_cache, save_slice_cache
+from .data.sources import DataSource
 from .data.splits import validation_fold
 from .errors import TrainingInterrupted
 from .hub import save_pretrained
@@ -134,12 +135,9 @@ def apply_overrides(values: dict[str, Any], overrides: dict[str, Any]) -> dict[s
 
 
 def _split_source(data: str) -> tuple[str, Path | None]:
-    if data == "sample":
-        return "sample", None
-    kind, sep, path = data.partition(":")
-    if not sep or kind not in ("figshare", "folder") or not path:
-        raise ValueError(f"data must be 'sample', 'figshare:PATH' or 'folder:PATH'; got {data!r}.")
-    return kind, Path(path).expanduser()
+    """``(kind, path)`` of a data string (see :class:`~brainvit_effnet.data.sources.DataSource`)."""
+    source = DataSource.parse(data)
+    return source.kind, source.path
 
 
 def load_data(cfg: ExperimentConfig, model: Any) -> tuple[MRIDataset, MRIDataset, MRIDataset]:

@@ -17,9 +17,10 @@ from typing import Any
 import torch
 
 from ..data import FigshareDataset, load_sample
+from ..data.sources import DataSource
 from ..data.splits import validation_fold
 from ..errors import UnknownModelError
-from ..experiment import ExperimentConfig, _split_source, apply_overrides
+from ..experiment import ExperimentConfig, apply_overrides
 from ..models import create_model, list_models
 from ..train import TrainConfig
 from ..train.config import check_known_options, read_mapping
@@ -216,8 +217,9 @@ def _comparable(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _official_folds(data: str) -> list[int]:
-    kind, path = _split_source(data)
-    if kind == "folder":
+    source = DataSource.parse(data)
+    path = source.path
+    if not source.has_official_folds:
         raise ValueError(
             "an ablation repeats over the official patient-disjoint folds: use data 'sample' or "
             "'figshare:PATH' (folder data has no official folds)."
