@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import ast
 import csv
 import json
@@ -336,6 +337,25 @@ def test_cli_version_and_debug(tmp_path: Path, capsys: pytest.CaptureFixture[str
         main(["--debug", *argv])  # --debug: the exception itself, with its traceback
     assert issubclass(bve.UnknownModelError, bve.BrainvitError) and issubclass(
         bve.CheckpointError, ValueError
+    )
+
+
+@pytest.mark.parametrize(
+    "command", ["demo", "train", "ablate", "evaluate", "predict", "explain", "export", "models"]
+)
+def test_every_subcommand_has_help_on_every_option_and_an_example(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from brainvit_effnet.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
+    undocumented = [a.dest for a in sub._actions if not a.help and a.dest != "help"]
+    assert not undocumented, f"{command}: options without help: {undocumented}"
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    assert f"example:\n  brainvit-effnet {command}" in capsys.readouterr().out.replace(
+        "OMP_NUM_THREADS=1 ", ""
     )
 
 

@@ -618,9 +618,9 @@ def _add_experiment_flags(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--model", help="model name, e.g. effnet_b2_tf")
     p.add_argument("--data", help="sample | figshare:PATH | folder:PATH")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float)
+    p.add_argument("--epochs", type=int, help="training epochs (default: the config's, or the recipe's)")
+    p.add_argument("--batch-size", type=int, help="images per optimiser step (default: the config's)")
+    p.add_argument("--lr", type=float, help="peak learning rate (default: the config's)")
     p.add_argument("--output-dir", help="run folder (refused if it holds a run, unless --overwrite)")
     p.add_argument("--device", help="cpu, cuda, cuda:1, mps... (default: CUDA when available, else the CPU)")
     _add_folder_flags(p)
@@ -636,6 +636,47 @@ def _add_experiment_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults shown on every option that has one; examples (the epilog) kept as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False) or action.default is argparse.SUPPRESS:
+            return action.help  # "(default: None)" says nothing
+        return super()._get_help_string(action)
+
+
+# One example per subcommand, shown at the end of its --help.
+_EXAMPLES = {
+    "demo": "brainvit-effnet demo                       # the bundled model on its held-out slices",
+    "train": "brainvit-effnet train --recipe scratch_b0 --data figshare:/data/figshare "
+    "--set 'test_folds=[1]' --set 'val_folds=[2]' --output-dir runs/b0",
+    "ablate": "OMP_NUM_THREADS=1 brainvit-effnet ablate study.yaml --lane 1/2 &   # one lane per core",
+    "evaluate": "brainvit-effnet evaluate runs/b0/model --data figshare:/data/figshare --folds 1",
+    "predict": "brainvit-effnet predict runs/b0/model scans/ t1.nii.gz --out predictions.csv",
+    "explain": "brainvit-effnet explain runs/b0/model --data heldout --methods gradcam rollout",
+    "export": "brainvit-effnet export runs/b0/model --format onnx --out b0.onnx",
+    "models": "brainvit-effnet models 'effnet_b2*'",
+}
+
+
+class _Subcommands:
+    """``add_parser`` with the shared formatter and the subcommand's example as its epilog."""
+
+    def __init__(self, action: Any) -> None:
+        self._action = action
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        example = _EXAMPLES.get(name)
+        parser: argparse.ArgumentParser = self._action.add_parser(
+            name,
+            formatter_class=_HelpFormatter,
+            description=kwargs.get("help"),
+            epilog=f"example:\n  {example}" if example else None,
+            **kwargs,
+        )
+        return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``brainvit-effnet`` command."""
     parser = argparse.ArgumentParser(
@@ -646,7 +687,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--debug", action="store_true", help="show the full traceback of an error instead of its message"
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = _Subcommands(parser.add_subparsers(dest="command", required=True))
 
     demo = sub.add_parser(
         "demo",
@@ -692,7 +733,7 @@ def build_parser() -> argparse.ArgumentParser:
     ablate.add_argument("--data", help="sample | figshare:PATH (official folds)")
     ablate.add_argument("--folds", type=int, nargs="+", help="test folds to repeat over (default: all)")
     ablate.add_argument("--seeds", type=int, nargs="+", help="seeds to repeat over (default: 0)")
-    ablate.add_argument("--epochs", type=int)
+    ablate.add_argument("--epochs", type=int, help="epochs of every run (default: the study's)")
     ablate.add_argument("--out", help="study folder (default: runs/ablation); rerun it to resume")
     ablate.add_argument(
         "--factor",
@@ -734,7 +775,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--bootstrap", type=int, default=1000, help="resamples for 95%% CIs (default: %(default)s)"
     )
-    evaluate.add_argument("--batch-size", type=int, default=32)
+    evaluate.add_argument("--batch-size", type=int, default=32, help="images per forward pass")
     _add_folder_flags(evaluate)
     evaluate.add_argument("--no-crop", action="store_true", help="skip the study's brain crop")
     evaluate.set_defaults(func=_cmd_evaluate)
@@ -742,8 +783,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict = sub.add_parser("predict", help="class probabilities for images, as CSV")
     predict.add_argument("model_dir", help="folder written by save_pretrained")
     predict.add_argument("paths", nargs="+", help="image files and/or folders")
-    predict.add_argument("--out", default="predictions.csv")
-    predict.add_argument("--batch-size", type=int, default=32)
+    predict.add_argument("--out", default="predictions.csv", help="the CSV file to write")
+    predict.add_argument("--batch-size", type=int, default=32, help="images per forward pass")
     predict.add_argument("--no-crop", action="store_true", help="skip the study's brain crop")
     predict.add_argument(
         "--axis",
@@ -780,9 +821,7 @@ def build_parser() -> argparse.ArgumentParser:
         "export", help="export a saved model to ONNX (needs the [onnx] extra) or TorchScript"
     )
     export.add_argument("model_dir", help="folder written by save_pretrained")
-    export.add_argument(
-        "--format", choices=("onnx", "torchscript"), default="onnx", help="(default: %(default)s)"
-    )
+    export.add_argument("--format", choices=("onnx", "torchscript"), default="onnx", help="the export format")
     export.add_argument("--out", help="output file (default: model.onnx, or model.pt for torchscript)")
     export.add_argument("--opset", type=int, default=18, help="ONNX opset (default: %(default)s)")
     export.add_argument(
