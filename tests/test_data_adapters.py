@@ -404,6 +404,22 @@ def test_release_adapters_honour_aliases(tmp_path: Path) -> None:
     assert data.class_counts() == {"no_tumor": 2, "tumor": 3}
 
 
+def test_a_missing_image_and_one_over_the_size_limit_are_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _tree(tmp_path, {"glioma": 2, "pituitary": 1})
+    data = FolderDataset(root)
+    gone = Path(data.records[0].source)
+    gone.unlink()
+    with pytest.raises(FileNotFoundError, match=r"img \(0\)\.png: no such image file"):
+        data.sample(0)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # the 36x36 test images exceed 2x this
+    with pytest.raises(ValueError, match=r"img \(1\)\.png: the image is larger than PIL's safety limit"):
+        data.sample(1)
+    lenient = FolderDataset(root, strict=False)  # lenient: both left are skipped and listed, no crash
+    assert len(lenient) == 0 and len(lenient.skipped) == 2
+
+
 def test_split_argument_errors(tmp_path: Path) -> None:
     root = _tree(tmp_path, {"Training/glioma": 1, "Testing/glioma": 1})
     assert len(FolderDataset(root, split="Testing")) == 1
