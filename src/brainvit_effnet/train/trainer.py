@@ -590,7 +590,9 @@ class Trainer:
 
     def _bar(self, loader: DataLoader[Any], total: int, desc: str) -> Any:
         show = self.config.progress if self.config.progress is not None else sys.stderr.isatty()
-        return tqdm(loader, total=total, desc=desc, disable=not show or not dist.is_main(), leave=False)
+        # An epoch's bar stays on screen (one line per epoch); evaluation bars go when done.
+        leave = desc.startswith("epoch")
+        return tqdm(loader, total=total, desc=desc, disable=not show or not dist.is_main(), leave=leave)
 
     def _max_steps_reached(self) -> bool:
         return self.config.max_steps is not None and self.progress.step >= self.config.max_steps
