@@ -6,6 +6,7 @@ Checked on random batches of several sizes and on real MRI slices of the bundled
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +44,28 @@ def test_export_matches_pytorch_at_any_batch_size(name: str, tmp_path: Path) -> 
 
 
 @needs_onnx
+@needs_onnx
+def test_onnx_file_names_its_tensors_and_carries_the_preprocessing(tmp_path: Path) -> None:
+    import onnx
+
+    model = bve.create_model(
+        "effnet_test_tf", num_classes=3, label_names=("glioma", "meningioma", "pituitary")
+    )
+    path = export_onnx(model, tmp_path / "m.onnx")
+    graph = onnx.load(str(path))
+    assert [i.name for i in graph.graph.input] == ["image"] and [o.name for o in graph.graph.output] == [
+        "logits"
+    ]
+    meta = {p.key: p.value for p in graph.metadata_props}
+    assert json.loads(meta["label_names"]) == ["glioma", "meningioma", "pituitary"]
+    assert json.loads(meta["input_size"]) == list(model.pretrained_cfg["input_size"])
+    assert json.loads(meta["mean"]) == list(model.pretrained_cfg["mean"])
+    assert (
+        "brain_crop" in json.loads(meta["preprocessing"])
+        and meta["brainvit_effnet_version"] == bve.__version__
+    )
+
+
 def test_cli_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     folder = bve.save_pretrained(bve.create_model("effnet_test_tf", num_classes=3), tmp_path / "model")
     assert main(["export", str(folder), "--out", str(tmp_path / "model.onnx"), "--parity-images", "4"]) == 0

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import json
 import logging
 import os
 import warnings
@@ -35,8 +36,16 @@ import torch
 from torch import nn
 
 from ._atomic import write_path_atomically
+from ._version import __version__
 
-__all__ = ["ParityReport", "export_onnx", "export_torchscript", "parity_on_sample", "sample_images"]
+__all__ = [
+    "ParityReport",
+    "export_onnx",
+    "export_torchscript",
+    "onnx_metadata",
+    "parity_on_sample",
+    "sample_images",
+]
 
 _logger = logging.getLogger(__name__)
 _EXTRA = 'pip install "brainvit-effnet[onnx]"'
@@ -95,13 +104,21 @@ def export_onnx(
         example = torch.randn(2, *size)
         dynamic: Any = {"x": {0: torch.export.Dim("batch")}} if dynamic_batch else None
         program = torch.onnx.export(
-            model, (example,), dynamo=True, dynamic_shapes=dynamic, opset_version=opset, verbose=False
+            model,
+            (example,),
+            dynamo=True,
+            dynamic_shapes=dynamic,
+            opset_version=opset,
+            verbose=False,
+            input_names=["image"],
+            output_names=["logits"],
         )
         if program is None:
             raise ValueError("torch.onnx.export returned no program; update torch and onnxscript.")
 
         def save_and_check(tmp: Path) -> None:  # checked before it replaces anything at `out`
             program.save(str(tmp))
+            _add_metadata(tmp, model, size)
             if verify:
                 run = _onnx_runner(str(tmp))
                 _verify(model, run, size, batches=(1, 3) if dynamic_batch else (2,), atol=atol, kind="ONNX")
@@ -111,6 +128,43 @@ def export_onnx(
         model.train(was_training)
     _logger.info("Exported %s to %s", type(model).__name__, out)
     return out
+
+
+def onnx_metadata(model: nn.Module, input_size: tuple[int, ...]) -> dict[str, str]:
+    """What an ONNX consumer needs to feed the graph, as string metadata (JSON values).
+
+    Keys: ``label_names``, ``mean``, ``std``, ``input_size`` ``[C, H, W]``, ``interpolation``,
+    ``preprocessing`` (the brain crop and greyscale replication), ``architecture``,
+    ``brainvit_effnet_version``; the input is named ``image`` and the output ``logits``.
+    """
+    cfg = getattr(model, "pretrained_cfg", None) or {}
+    labels = cfg.get("label_names") or [f"class_{i}" for i in range(int(getattr(model, "num_classes", 0)))]
+    return {
+        "label_names": json.dumps(list(labels)),
+        "mean": json.dumps(list(cfg.get("mean") or [])),
+        "std": json.dumps(list(cfg.get("std") or [])),
+        "input_size": json.dumps(list(input_size)),
+        "interpolation": json.dumps(cfg.get("interpolation")),
+        "preprocessing": json.dumps(
+            {
+                "brain_crop": "the study's contour crop (brainvit_effnet.data.preprocess.brain_bbox) first",
+                "grey_to_channels": f"the greyscale slice repeated to {input_size[0]} channel(s)",
+                "scale": "grey levels in [0, 1], then (x - mean) / std",
+            }
+        ),
+        "architecture": json.dumps(cfg.get("architecture")),
+        "brainvit_effnet_version": __version__,
+    }
+
+
+def _add_metadata(path: Path, model: nn.Module, input_size: tuple[int, ...]) -> None:
+    import onnx
+
+    graph = onnx.load(str(path))
+    for key, value in onnx_metadata(model, input_size).items():
+        entry = graph.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(graph, str(path))
 
 
 def export_torchscript(
