@@ -341,7 +341,7 @@ def test_cli_version_and_debug(tmp_path: Path, capsys: pytest.CaptureFixture[str
 
 
 @pytest.mark.parametrize(
-    "command", ["demo", "train", "ablate", "evaluate", "predict", "explain", "export", "models"]
+    "command", ["demo", "train", "ablate", "evaluate", "predict", "explain", "export", "leakage", "models"]
 )
 def test_every_subcommand_has_help_on_every_option_and_an_example(
     command: str, capsys: pytest.CaptureFixture[str]
@@ -357,6 +357,39 @@ def test_every_subcommand_has_help_on_every_option_and_an_example(
     assert f"example:\n  brainvit-effnet {command}" in capsys.readouterr().out.replace(
         "OMP_NUM_THREADS=1 ", ""
     )
+
+
+def test_cli_leakage_reports_copies_across_splits(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    images = sorted((bve_data_root() / "images").glob("*.png"))
+    for split, picked in (("Training", images[:6]), ("Testing", images[6:9])):
+        for cls in ("glioma", "pituitary"):
+            (tmp_path / "tree" / split / cls).mkdir(parents=True)
+        for i, image in enumerate(picked):
+            cls = ("glioma", "pituitary")[i % 2]
+            (tmp_path / "tree" / split / cls / image.name).write_bytes(image.read_bytes())
+    leaked = tmp_path / "tree" / "Testing" / "glioma" / "copy.png"
+    leaked.write_bytes(images[0].read_bytes())  # a training image in the test split
+    out = tmp_path / "report"
+    assert main(["leakage", str(tmp_path / "tree"), "--out", str(out)]) == 0
+    assert "1 exact pairs" in capsys.readouterr().out
+    report = json.loads((out / "leakage.json").read_text())
+    assert (
+        report["counts"]["n_exact_pairs"] == 1
+        and (out / "pairs.png").is_file()
+        and (out / "leakage.md").is_file()
+    )
+    # Training on that tree warns first, with the count.
+    from brainvit_effnet.data import FolderDataset
+    from brainvit_effnet.experiment import _warn_exact_copies
+
+    tree = FolderDataset(tmp_path / "tree")
+    train = [i for i, r in enumerate(tree.records) if r.split == "train"]
+    test = [i for i, r in enumerate(tree.records) if r.split == "test"]
+    with caplog.at_level("WARNING"):
+        assert _warn_exact_copies(tree, train, test) == 1
+    assert "1 of 4 test images are byte-identical copies of training images" in caplog.text
 
 
 def test_console_script_is_installed() -> None:

@@ -437,6 +437,72 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _leakage_refs(path: str, args: argparse.Namespace) -> list[Any]:
+    """The images of a folder tree as duplicate-check items (labels and splits from the tree)."""
+    data = FolderDataset(path, strict=not args.lenient, aliases=_aliases(args.alias or []))
+    return data.image_refs()
+
+
+def _pairs_figure(pairs: Sequence[Any], out: Path) -> Path:
+    """Example pairs side by side (query | reference), captioned with kind, distance and labels."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    rows = max(1, len(pairs))
+    fig, axes = plt.subplots(rows, 2, figsize=(5, 2.5 * rows), dpi=100, squeeze=False)
+    for row, pair in zip(axes, pairs, strict=False):
+        for ax, ref in zip(row, (pair.query, pair.reference), strict=True):
+            ax.imshow(Image.open(ref.path).convert("L"), cmap="gray")
+            ax.set_title(f"{Path(ref.path).name} ({ref.label or '?'})", fontsize=7)
+            ax.axis("off")
+        row[0].text(
+            0,
+            -0.12,
+            f"{pair.kind}{' mirrored' if pair.mirrored else ''}, pHash distance {pair.distance}, "
+            f"similarity {pair.similarity:.3f}",
+            transform=row[0].transAxes,
+            fontsize=7,
+            va="top",
+        )
+    for ax in axes[len(pairs) :].ravel() if len(pairs) < rows else []:
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+    return out
+
+
+def _cmd_leakage(args: argparse.Namespace) -> int:
+    """Duplicates within one tree (its test split against its training split, when it has both),
+    or of tree A against tree B; JSON and Markdown reports and a figure of example pairs."""
+    from .data.duplicates import find_duplicates, leakage_report
+
+    a = _leakage_refs(args.a, args)
+    if args.b is not None:
+        report = find_duplicates(a, _leakage_refs(args.b, args), query_name=args.a, reference_name=args.b)
+    elif {"train", "test"} <= {r.split for r in a}:
+        train = [r for r in a if r.split == "train"]
+        test = [r for r in a if r.split == "test"]
+        report = leakage_report(train, test)
+    else:
+        report = find_duplicates(a, query_name=args.a)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file; give a folder for the report.")
+    out.mkdir(parents=True, exist_ok=True)
+    files = {
+        "json": write_text_atomically(out / "leakage.json", json.dumps(report.to_dict(), indent=2)),
+        "markdown": write_text_atomically(out / "leakage.md", report.to_markdown(max_examples=args.examples)),
+        "pairs figure": _pairs_figure(report.examples(args.examples), out / "pairs.png"),
+    }
+    print(report.summary())
+    _print_files("Files:", files)
+    return 0
+
+
 def _overlays(model: Any, data: Any, methods: Sequence[str], out: Path, n: int) -> dict[str, Path]:
     """One grid PNG per method for the first ``n`` samples (outlines drawn when masks exist)."""
     from .explain import explain, save_grid
@@ -655,6 +721,7 @@ _EXAMPLES = {
     "predict": "brainvit-effnet predict runs/b0/model scans/ t1.nii.gz --out predictions.csv",
     "explain": "brainvit-effnet explain runs/b0/model --data heldout --methods gradcam rollout",
     "export": "brainvit-effnet export runs/b0/model --format onnx --out b0.onnx",
+    "leakage": "brainvit-effnet leakage brain-tumor-mri-dataset figshare-categorised --out leakage",
     "models": "brainvit-effnet models 'effnet_b2*'",
 }
 
@@ -816,6 +883,17 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--no-crop", action="store_true", help="skip the study's brain crop")
     _add_folder_flags(explain)
     explain.set_defaults(func=_cmd_explain)
+
+    leakage = sub.add_parser(
+        "leakage",
+        help="exact, near and mirrored duplicates within a tree (test vs train) or across two trees",
+    )
+    leakage.add_argument("a", help="a class-per-folder tree (with Training/Testing folders: test vs train)")
+    leakage.add_argument("b", nargs="?", help="a second tree: duplicates of A's images in B")
+    leakage.add_argument("--out", default="leakage", help="report folder")
+    leakage.add_argument("--examples", type=int, default=8, help="example pairs in the report and figure")
+    _add_folder_flags(leakage)
+    leakage.set_defaults(func=_cmd_leakage)
 
     export = sub.add_parser(
         "export", help="export a saved model to ONNX (needs the [onnx] extra) or TorchScript"

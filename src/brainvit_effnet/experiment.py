@@ -169,6 +169,7 @@ def load_data(cfg: ExperimentConfig, model: Any) -> tuple[MRIDataset, MRIDataset
     if {"train", "test"} <= splits:
         train_idx = [i for i, r in enumerate(full.records) if r.split == "train"]
         test_idx = [i for i, r in enumerate(full.records) if r.split == "test"]
+        _warn_exact_copies(full, train_idx, test_idx)
         train_part = full.subset(train_idx)
         holdout = grouped_holdout(
             train_part.targets, train_part.groups, test_size=cfg.val_size, seed=cfg.train.seed
@@ -186,6 +187,26 @@ def load_data(cfg: ExperimentConfig, model: Any) -> tuple[MRIDataset, MRIDataset
         full.subset(split.val, transform=eval_tf),
         full.subset(split.test, transform=eval_tf),
     )
+
+
+def _warn_exact_copies(data: MRIDataset, train_idx: list[int], test_idx: list[int]) -> int:
+    """Warn, with counts, when test files are byte-identical to training files (a cheap check:
+    file hashes only; ``brainvit-effnet leakage`` finds near and mirrored copies too)."""
+
+    def digest(i: int) -> str:
+        return hashlib.sha256(Path(data.records[i].source).read_bytes()).hexdigest()
+
+    train = {digest(i) for i in train_idx}
+    copies = sum(digest(i) in train for i in test_idx)
+    if copies:
+        _logger.warning(
+            "%d of %d test images are byte-identical copies of training images: test metrics are "
+            "inflated by leakage. Run `brainvit-effnet leakage %s` for near and mirrored copies too.",
+            copies,
+            len(test_idx),
+            getattr(data, "root", "<tree>"),
+        )
+    return copies
 
 
 def run_experiment(cfg: ExperimentConfig, *, resume: str | Path | None = None) -> dict[str, Any]:
