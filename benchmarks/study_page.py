@@ -101,6 +101,22 @@ def verdict(summary: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _full_recipe_accuracy(summary_file: Path) -> str:
+    """A sentence putting the cut runs next to the full recipe's test accuracy, for scale."""
+    if not summary_file.is_file():
+        return ""
+    folds = json.loads(summary_file.read_text()).get("folds", {})
+    done = {k: v["recipe"]["accuracy"] for k, v in sorted(folds.items()) if "recipe" in v}
+    if not done:
+        return ""
+    listed = ", ".join(f"{acc:.3f} on test fold {k}" for k, acc in done.items())
+    return (
+        f"For scale: the full recipe (20 epochs) reached {listed} ([From-scratch recipe](recipes.md)). "
+        f"These runs are shorter, so they compare configurations trained equally briefly, not at "
+        f"their best."
+    )
+
+
 def render_study_page(results: Path = RESULTS) -> str:
     """The generated part of ``docs/study.md``."""
     summary, runs = load(results)
@@ -117,14 +133,17 @@ def render_study_page(results: Path = RESULTS) -> str:
         f"the effects below use only the folds in which every configuration has finished."
     )
     machine = protocol.get("machine", {})
+    full = _full_recipe_accuracy(results.parent / "recipe_benchmark" / "summary.json")
     parts = [
         status,
         "",
         f"Recipe `{protocol.get('recipe')}` with **{protocol.get('epochs')} epochs instead of "
         f"{protocol.get('epochs_cut_from')}** (the same cut for every configuration), test folds "
-        f"{protocol.get('folds')}, seeds {protocol.get('seeds')}. Total CPU time of the finished runs: "
-        f"{protocol.get('cpu_minutes')} minutes (one thread each, two runs side by side on "
+        f"{protocol.get('folds')}, seeds {protocol.get('seeds')}. CPU time of the finished runs: "
+        f"{protocol.get('cpu_minutes')} core-minutes (one thread per run, two runs side by side on "
         f"{machine.get('cpu_count', '?')} cores: {machine.get('cpu_model') or machine.get('platform', '')}).",
+        "",
+        full,
         "",
         "### Test accuracy per fold",
         "",

@@ -1,0 +1,78 @@
+"""The transformer x label-smoothing study script and its page: the study on the recipe, collect, render."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from brainvit_effnet.ablation import run_ablation
+from brainvit_effnet.experiment import ExperimentConfig
+from brainvit_effnet.recipes import DEFAULT_RECIPE, RECIPES
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _load(name: str) -> ModuleType:
+    sys.path.insert(0, str(BENCH))  # the scripts import their sibling _common
+    try:
+        spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+class Fake:
+    """Stands in for run_experiment: the transformer adds 2 points on every fold."""
+
+    def __call__(self, cfg: ExperimentConfig) -> dict:
+        bonus = 0.02 * cfg.model.endswith("_tf") + 0.01 * cfg.test_folds[0]
+        return {
+            "test": {"accuracy": 0.6 + bonus, "balanced_accuracy": 0.6, "macro_f1": 0.55 + bonus, "ece": 0.1}
+        }
+
+
+def test_the_study_is_the_recipe_with_only_the_epoch_cut(tmp_path: Path) -> None:
+    study_mod = _load("transformer_study")
+    from brainvit_effnet.data.sample import sample_root
+
+    study = study_mod.build_study(str(sample_root()), tmp_path / "study")
+    recipe = RECIPES[DEFAULT_RECIPE].config
+    base = study.base
+    assert base.model == recipe["model"] and base.model_kwargs == recipe["model_kwargs"]
+    assert base.train.epochs == study_mod.EPOCHS < recipe["train"]["epochs"]
+    for key in ("lr", "batch_size", "weight_decay", "warmup_epochs", "scheduler"):
+        assert getattr(base.train, key) == recipe["train"][key]
+    assert base.cache and base.cache_dir == str(tmp_path / "study" / "slice_cache")
+    assert [c.name for c in study.cells()] == [
+        "transformer-off__label_smoothing-0",
+        "transformer-off__label_smoothing-0.1",
+        "transformer-on__label_smoothing-0",
+        "transformer-on__label_smoothing-0.1",
+    ]
+    assert len(study.runs()) == 20  # 4 cells x 5 official folds x 1 seed
+
+
+def test_collect_and_the_page_show_the_paired_effects(tmp_path: Path) -> None:
+    study_mod, page = _load("transformer_study"), _load("study_page")
+    from brainvit_effnet.data.sample import sample_root
+
+    study = study_mod.build_study(str(sample_root()), tmp_path / "study")
+    run_ablation(study, runner=Fake())
+    results = tmp_path / "results"
+    summary = study_mod.collect(study, results)
+    assert summary["protocol"]["runs_finished"] == summary["protocol"]["runs_planned"] == 20
+    assert len(list((results / "records").glob("*.json"))) == 20
+    text = page.render_study_page(results)
+    assert "**All 20 runs finished.**" in text and "| + transformer layer |" in text
+    assert "**transformer on vs off**: +2.00 accuracy points" in text and "better on 5 of 5 folds" in text
+    assert "the smallest p possible with n = 5 is 0.062" in text
+    assert "98.84%" in text  # the proposal's number, side by side
+    out = page.plot(results, tmp_path / "plot.png")
+    assert out.stat().st_size > 1000
+    assert json.loads((results / "ablation.json").read_text())["n_runs"] == 20
