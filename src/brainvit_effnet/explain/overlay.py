@@ -1,6 +1,6 @@
 """Pictures of explanations: colour maps, heatmap overlays, tumour outlines and captioned grids.
 
-Only PIL, numpy and torch are used (no matplotlib, no OpenCV). The conventions are:
+PIL, numpy and torch draw everything (no OpenCV); the colour maps are matplotlib's. The conventions are:
 
 * ``image``: the MRI slice as a float tensor or array ``(1, H, W)``, ``(3, H, W)`` or ``(H, W)`` with
   values in ``[0, 1]``, or a PIL image. A model input that was normalised with ``(x - mean) / std``
@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
@@ -70,59 +70,21 @@ Stats: TypeAlias = "float | Sequence[float] | None"
 RGB: TypeAlias = tuple[int, int, int]
 
 # -- colour maps ------------------------------------------------------------------------------------
-# Per-channel piecewise-linear control points (position, value), values in [0, 1].
-# jet is matplotlib's own segment data (exact); viridis and inferno are 17 evenly spaced samples of
-# matplotlib's tables, within 7/255 of them everywhere after linear interpolation.
-_JET: dict[str, tuple[tuple[float, float], ...]] = {
-    "red": ((0.0, 0.0), (0.35, 0.0), (0.66, 1.0), (0.89, 1.0), (1.0, 0.5)),
-    "green": ((0.0, 0.0), (0.125, 0.0), (0.375, 1.0), (0.64, 1.0), (0.91, 0.0), (1.0, 0.0)),
-    "blue": ((0.0, 0.5), (0.11, 1.0), (0.34, 1.0), (0.65, 0.0), (1.0, 0.0)),
-}
-_VIRIDIS17 = (
-    (0.2670, 0.0049, 0.3294), (0.2823, 0.0950, 0.4173), (0.2788, 0.1755, 0.4834),
-    (0.2590, 0.2515, 0.5247), (0.2297, 0.3224, 0.5457), (0.1994, 0.3876, 0.5546),
-    (0.1727, 0.4488, 0.5579), (0.1490, 0.5081, 0.5572), (0.1276, 0.5669, 0.5506),
-    (0.1206, 0.6258, 0.5335), (0.1579, 0.6838, 0.5017), (0.2461, 0.7389, 0.4520),
-    (0.3692, 0.7889, 0.3829), (0.5160, 0.8312, 0.2943), (0.6785, 0.8637, 0.1895),
-    (0.8456, 0.8873, 0.0997), (0.9932, 0.9062, 0.1439),
-)  # fmt: skip
-_INFERNO17 = (
-    (0.0015, 0.0005, 0.0139), (0.0423, 0.0281, 0.1411), (0.1293, 0.0473, 0.2908),
-    (0.2383, 0.0366, 0.3964), (0.3415, 0.0623, 0.4294), (0.4412, 0.0993, 0.4316),
-    (0.5409, 0.1347, 0.4151), (0.6401, 0.1714, 0.3811), (0.7357, 0.2159, 0.3302),
-    (0.8224, 0.2752, 0.2661), (0.8943, 0.3534, 0.1936), (0.9470, 0.4492, 0.1153),
-    (0.9784, 0.5579, 0.0349), (0.9879, 0.6753, 0.0653), (0.9746, 0.7977, 0.2063),
-    (0.9476, 0.9174, 0.4107), (0.9884, 0.9984, 0.6449),
-)  # fmt: skip
 _LUT_SIZE = 256
 
 
-def _lut_from_channels(channels: Mapping[str, Sequence[tuple[float, float]]]) -> NDArray[np.uint8]:
-    grid = np.linspace(0.0, 1.0, _LUT_SIZE)
-    cols = []
-    for name in ("red", "green", "blue"):
-        xs, ys = zip(*channels[name], strict=True)
-        cols.append(np.interp(grid, xs, ys))
-    return np.clip(np.rint(np.stack(cols, axis=1) * 255.0), 0, 255).astype(np.uint8)
+def _lut(name: str) -> NDArray[np.uint8]:
+    """matplotlib's colour map ``name`` sampled into a read-only ``(256, 3)`` uint8 table."""
+    import matplotlib
+
+    table = matplotlib.colormaps[name](np.linspace(0.0, 1.0, _LUT_SIZE))[:, :3]
+    lut = np.clip(np.rint(table * 255.0), 0, 255).astype(np.uint8)
+    lut.setflags(write=False)
+    return lut
 
 
-def _lut_from_samples(samples: Sequence[tuple[float, float, float]]) -> NDArray[np.uint8]:
-    table = np.asarray(samples, dtype=np.float64)
-    xs = np.linspace(0.0, 1.0, len(table))
-    channels = {
-        name: list(zip(xs, table[:, c], strict=True)) for c, name in enumerate(("red", "green", "blue"))
-    }
-    return _lut_from_channels(channels)
-
-
-#: 256-entry RGB lookup tables ``(256, 3)`` uint8, by colour-map name.
-COLORMAPS: dict[str, NDArray[np.uint8]] = {
-    "jet": _lut_from_channels(_JET),
-    "inferno": _lut_from_samples(_INFERNO17),
-    "viridis": _lut_from_samples(_VIRIDIS17),
-}
-for _lut in COLORMAPS.values():
-    _lut.setflags(write=False)
+#: 256-entry RGB lookup tables ``(256, 3)`` uint8, by colour-map name: matplotlib's own maps.
+COLORMAPS: dict[str, NDArray[np.uint8]] = {name: _lut(name) for name in ("jet", "inferno", "viridis")}
 
 # -- grid layout ------------------------------------------------------------------------------------
 _GRID_PADDING = 4
@@ -246,8 +208,7 @@ def colorize(heatmap: HeatmapLike, colormap: Colormap = "jet") -> NDArray[np.uin
 
     Args:
         heatmap: ``(H, W)`` float map in ``[0, 1]`` (torch or numpy).
-        colormap: ``"jet"`` (matplotlib's exact segment data), ``"inferno"`` or ``"viridis"``
-            (17 control points of matplotlib's tables, linearly interpolated; within 7/255).
+        colormap: ``"jet"``, ``"inferno"`` or ``"viridis"`` (matplotlib's tables, 256 entries).
 
     Returns:
         ``(H, W, 3)`` uint8 RGB array.
