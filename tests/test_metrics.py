@@ -488,7 +488,7 @@ def test_classification_report_schema_and_values() -> None:
 def test_classification_report_bootstrap() -> None:
     y, probs = make_data(6, 3, n=120)
     report = classification_report(y, probs, bootstrap=100, seed=3)
-    assert set(report) == REPORT_KEYS | {"ci95"}
+    assert set(report) == REPORT_KEYS | {"ci95", "ci_unit"} and report["ci_unit"] == "image"
     assert set(report["ci95"]) == CI_KEYS
     assert_plain(report)
     json.dumps(report)
@@ -647,3 +647,24 @@ GOOD_P = np.array([[0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8]])
 def test_bad_input_raises_helpful_error(call: Any, error: type[Exception], match: str) -> None:
     with pytest.raises(error, match=match):
         call()
+
+
+def test_bootstrap_resamples_patients_when_groups_are_known() -> None:
+    """Slices of one patient move together: the patient-level interval is the honest, wider one."""
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(20), 10)  # 20 patients, 10 slices each
+    right = np.repeat(rng.random(20) < 0.7, 10)  # a patient's slices are all right or all wrong
+    y = np.zeros(200, dtype=int)
+    probs = np.where(right[:, None], [[0.9, 0.1]], [[0.1, 0.9]])
+    images = classification_report(y, probs, bootstrap=500)
+    patients = classification_report(y, probs, bootstrap=500, groups=groups)
+    assert images["ci_unit"] == "image" and patients["ci_unit"] == "group"
+    width = {
+        k: r["ci95"]["accuracy"][1] - r["ci95"]["accuracy"][0] for k, r in (("i", images), ("p", patients))
+    }
+    assert width["p"] > 2 * width["i"]
+    assert patients["accuracy"] == images["accuracy"]  # the point estimate does not change
+    one_group = classification_report(y, probs, bootstrap=50, groups=["a"] * 200)
+    assert one_group["ci_unit"] == "image"
+    with pytest.raises(ValueError, match="groups has 3 entries for 200 samples"):
+        classification_report(y, probs, bootstrap=10, groups=[1, 2, 3])

@@ -415,3 +415,19 @@ def test_trains_on_the_bundled_sample_with_the_study_transforms(tmp_path: Path) 
     trainer = bve.Trainer(model, config(tmp_path, epochs=1, limit_train_batches=2, batch_size=8))
     result = trainer.fit(load_sample([1, 2, 3], transform=train_tf), load_sample([5], transform=eval_tf))
     assert len(result["history"]) == 1 and 0.0 <= result["history"][0]["val_accuracy"] <= 1.0
+
+
+def test_evaluation_intervals_resample_patients_when_the_data_names_them(tmp_path: Path) -> None:
+    from brainvit_effnet.data.base import SampleRecord
+
+    class WithPatients(Blobs):
+        def __init__(self, n: int, patients: bool) -> None:
+            super().__init__(n, seed=1)
+            self.records = [
+                SampleRecord(f"{i}.png", t, "abc"[t], patient_id=f"p{i // 3}" if patients else None)
+                for i, t in enumerate(self.targets)
+            ]
+
+    trainer = bve.Trainer(Linear(), config(tmp_path, epochs=1))
+    assert trainer.evaluate(WithPatients(12, patients=True), bootstrap=50)["ci_unit"] == "patient"
+    assert trainer.evaluate(WithPatients(12, patients=False), bootstrap=50)["ci_unit"] == "image"

@@ -690,8 +690,30 @@ def _bootstrap_values(
     return values
 
 
+def _group_weight_chunks(
+    codes: NDArray[np.int64], n_resamples: int, seed: int
+) -> Iterator[NDArray[np.float64]]:
+    """Multiplicity weights ``(m, N)`` of a cluster bootstrap: whole groups drawn with replacement."""
+    rng = np.random.default_rng(seed)
+    n_groups = int(codes.max()) + 1
+    rows = max(1, _BOOTSTRAP_CHUNK // max(n_groups, codes.shape[0]))
+    done = 0
+    while done < n_resamples:
+        m = min(rows, n_resamples - done)
+        drawn = rng.integers(0, n_groups, size=(m, n_groups))
+        flat = (drawn + (np.arange(m) * n_groups)[:, None]).ravel()
+        group_weights = np.bincount(flat, minlength=m * n_groups).reshape(m, n_groups).astype(np.float64)
+        yield group_weights[:, codes]
+        done += m
+
+
 def _report_bootstrap_values(
-    y: NDArray[np.int64], probs: NDArray[np.float64], n_resamples: int, seed: int, n_bins: int
+    y: NDArray[np.int64],
+    probs: NDArray[np.float64],
+    n_resamples: int,
+    seed: int,
+    n_bins: int,
+    groups: NDArray[np.int64] | None = None,
 ) -> dict[str, NDArray[np.float64]]:
     """The report's five metrics on each resample, vectorised over resamples.
 
@@ -721,13 +743,20 @@ def _report_bootstrap_values(
 
     out = {name: np.empty(n_resamples) for name in _CI_METRICS}
     r = 0
-    for chunk in _resample_chunks(y, n_resamples, seed, stratify=False):
-        m = chunk.shape[0]
-        flat = (chunk + (np.arange(m) * n)[:, None]).ravel()
-        weights = np.bincount(flat, minlength=m * n).reshape(m, n).astype(np.float64)
+
+    def image_weights() -> Iterator[NDArray[np.float64]]:
+        for chunk in _resample_chunks(y, n_resamples, seed, stratify=False):
+            m = chunk.shape[0]
+            flat = (chunk + (np.arange(m) * n)[:, None]).ravel()
+            yield np.bincount(flat, minlength=m * n).reshape(m, n).astype(np.float64)
+
+    chunks = image_weights() if groups is None else _group_weight_chunks(groups, n_resamples, seed)
+    for weights in chunks:
+        m = weights.shape[0]
+        size = weights.sum(axis=1)  # n for images; varies when whole groups are drawn
         rows = slice(r, r + m)
 
-        out["accuracy"][rows] = weights @ correct / n
+        out["accuracy"][rows] = weights @ correct / size
         cm = (weights @ cells).reshape(m, num_classes, num_classes)
         tp = np.diagonal(cm, axis1=1, axis2=2)
         support, predicted = cm.sum(axis=2), cm.sum(axis=1)
@@ -735,7 +764,7 @@ def _report_bootstrap_values(
         recall = _safe_divide(tp, support)
         out["balanced_accuracy"][rows] = (recall * present).sum(axis=1) / present.sum(axis=1)
         out["macro_f1"][rows] = _safe_divide(2 * tp, predicted + support).mean(axis=1)
-        out["ece"][rows] = np.abs(weights @ conf_in_bin - weights @ correct_in_bin).sum(axis=1) / n
+        out["ece"][rows] = np.abs(weights @ conf_in_bin - weights @ correct_in_bin).sum(axis=1) / size
 
         auc_sum, auc_count = np.zeros(m), np.zeros(m)
         for order, start, pos in zip(orders, starts, positives, strict=True):
@@ -980,6 +1009,7 @@ def classification_report(
     n_bins: int = 15,
     bootstrap: int = 0,
     seed: int = 0,
+    groups: Sequence[Any] | None = None,
 ) -> dict[str, Any]:
     """Every metric of this module in one JSON-serialisable dict.
 
@@ -996,7 +1026,8 @@ def classification_report(
     * ``"reliability"``: :func:`reliability_diagram` as lists (NaN for empty bins);
     * only when ``bootstrap > 0``: ``"ci95"``: ``{metric: [low, high]}`` for ``"accuracy"``,
       ``"balanced_accuracy"``, ``"macro_f1"``, ``"roc_auc_macro"`` and ``"ece"``: 95 % percentile
-      bootstrap intervals over ``bootstrap`` resamples shared by all five metrics.
+      bootstrap intervals over ``bootstrap`` resamples shared by all five metrics, and
+      ``"ci_unit"``: what was resampled, ``"image"`` or ``"group"`` (see ``groups``).
 
     Values are plain Python ``int``/``float``/``str``/``list``/``dict``; ``json.dumps`` works (NaN is
     written as ``NaN``; pass ``allow_nan=False`` after replacing NaN if strict JSON is needed).
@@ -1008,6 +1039,9 @@ def classification_report(
         n_bins: Number of calibration bins for ``"ece"`` and ``"reliability"``.
         bootstrap: Number of bootstrap resamples for ``"ci95"``; 0 skips it.
         seed: Seed of the bootstrap (same seed, same interval as :func:`bootstrap_ci`).
+        groups: A group (patient) key per sample: the bootstrap then draws whole groups with
+            replacement (a cluster bootstrap), since slices of one patient are not independent
+            and an image-level interval is too narrow. ``None``, or a single group, resamples images.
 
     Returns:
         The report dict described above.
@@ -1067,8 +1101,16 @@ def classification_report(
         },
     }
     if bootstrap > 0:
-        values = _report_bootstrap_values(y, p, int(bootstrap), int(seed), bins)
+        codes = None
+        if groups is not None:
+            keys = list(groups)
+            if len(keys) != len(y):
+                raise ValueError(f"groups has {len(keys)} entries for {len(y)} samples; give one per sample.")
+            _, inverse = np.unique(np.asarray([str(k) for k in keys]), return_inverse=True)
+            codes = inverse.astype(np.int64) if inverse.max() > 0 else None  # one group: images
+        values = _report_bootstrap_values(y, p, int(bootstrap), int(seed), bins, groups=codes)
         report["ci95"] = {name: list(_percentile_interval(v, 0.05, name)) for name, v in values.items()}
+        report["ci_unit"] = "image" if codes is None else "group"
     return report
 
 

@@ -573,7 +573,12 @@ def _metric_table(report: Mapping[str, Any], metrics: Sequence[str], n_bins: int
         if ci95 is not None:
             row += [_fmt(ci95[key][0]), _fmt(ci95[key][1])] if key in ci95 else ["-", "-"]
         rows.append(row)
-    return _table(header, rows)
+    table = _table(header, rows)
+    unit = report.get("ci_unit")
+    if ci95 is not None and unit is not None:
+        what = {"image": "slices", "patient": "patients", "group": "groups"}.get(str(unit), str(unit))
+        table += f"\n\nIntervals: percentile bootstrap resampling {what}."
+    return table
 
 
 def _confusion_table(matrix: ArrayLike, names: Sequence[str]) -> str:

@@ -74,6 +74,14 @@ def default_prepare_batch(batch: Any) -> tuple[Tensor, Tensor]:
     return torch.as_tensor(images), labels.long()
 
 
+def _patient_groups(data: Any) -> list[str] | None:
+    """Patient keys of a dataset whose every record names its patient, else ``None`` (images)."""
+    records = getattr(data, "records", None)
+    if not records or any(getattr(r, "patient_id", None) is None for r in records):
+        return None
+    return [str(r.patient_id) for r in records]
+
+
 class TrainingDivergedError(BrainvitError, RuntimeError):
     """The loss became NaN or infinite; the message names the step and the intact checkpoint."""
 
@@ -570,9 +578,12 @@ class Trainer:
         self._check_data(data, "the evaluation data")
         probs, labels = self.predict(data, _model=_model)
         names = getattr(data, "classes", None) or getattr(self.model, "pretrained_cfg", {}).get("label_names")
+        groups = _patient_groups(data)
         report = classification_report(
-            labels, probs, class_names=list(names) if names else None, bootstrap=bootstrap
+            labels, probs, class_names=list(names) if names else None, bootstrap=bootstrap, groups=groups
         )
+        if bootstrap and groups is not None and report.get("ci_unit") == "group":
+            report["ci_unit"] = "patient"
         report["loss"] = report["nll"]
         return report
 
