@@ -193,19 +193,16 @@ def find_duplicates(
     pairs: list[DuplicatePair] = []
     for k in np.flatnonzero(keep).tolist():
         i, j = int(ii[k]), int(jj[k])
-        a, b = fq.items[i], fr.items[j]
         pairs.append(
-            DuplicatePair(
-                query=a,
-                reference=b,
-                query_index=i,
-                reference_index=j,
+            _pair(
+                fq,
+                fr,
+                i,
+                j,
                 kind="exact" if is_exact[k] else "near",
-                distance=int(p_dist[k]),
-                dhash_distance=int(d_dist[k]),
+                distances=(int(p_dist[k]), int(d_dist[k])),
                 similarity=float(similarity[k]),
                 same_bytes=bool(fq.sha256[i] == fr.sha256[j]),
-                labels_agree=_labels_agree(a, b),
             )
         )
     if mirrors and fq.mirror_phash is not None and fq.mirror_dhash is not None:
@@ -233,6 +230,35 @@ def find_duplicates(
         n_rejected,
     )
     return report
+
+
+def _pair(
+    fq: Fingerprints,
+    fr: Fingerprints,
+    i: int,
+    j: int,
+    *,
+    kind: Any,
+    distances: tuple[int, int],
+    similarity: float,
+    same_bytes: bool,
+    mirrored: bool = False,
+) -> DuplicatePair:
+    """Query item ``i`` and reference item ``j`` as a pair (distances: pHash, dHash)."""
+    a, b = fq.items[i], fr.items[j]
+    return DuplicatePair(
+        query=a,
+        reference=b,
+        query_index=i,
+        reference_index=j,
+        kind=kind,
+        distance=distances[0],
+        dhash_distance=distances[1],
+        similarity=similarity,
+        same_bytes=same_bytes,
+        labels_agree=_labels_agree(a, b),
+        mirrored=mirrored,
+    )
 
 
 def _mirrored_pairs(
@@ -271,19 +297,16 @@ def _mirrored_pairs(
             if (i, j) in found:
                 continue
             found.add((i, j))
-            a, b = fq.items[i], fr.items[j]
             pairs.append(
-                DuplicatePair(
-                    query=a,
-                    reference=b,
-                    query_index=i,
-                    reference_index=j,
+                _pair(
+                    fq,
+                    fr,
+                    i,
+                    j,
                     kind="near",
-                    distance=int(p_dist[k]),
-                    dhash_distance=int(d_dist[k]),
+                    distances=(int(p_dist[k]), int(d_dist[k])),
                     similarity=float(similarity[k]),
                     same_bytes=False,
-                    labels_agree=_labels_agree(a, b),
                     mirrored=True,
                 )
             )
