@@ -70,10 +70,16 @@ CLASS_ALIASES: dict[str, str] = {
 _SPLITS = {
     "training": "train",
     "train": "train",
+    "traindata": "train",  # the Br35H release with YOLO side-car files: traindata/valdata
+    "train_data": "train",
     "testing": "test",
     "test": "test",
+    "testdata": "test",
+    "test_data": "test",
     "validation": "val",
     "val": "val",
+    "valdata": "val",
+    "val_data": "val",
 }
 _logger = logging.getLogger(__name__)
 

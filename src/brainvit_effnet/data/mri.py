@@ -200,7 +200,7 @@ def nifti_slices(path: str | os.PathLike[str], axis: int = 2) -> list[str]:
     """Slice addresses (``"file::z=000"``...) of a NIfTI volume, or ``[path]`` for a 2-D image."""
     if axis not in (0, 1, 2):
         raise ValueError(f"axis must be 0 (sagittal), 1 (coronal) or 2 (axial); got {axis!r}.")
-    data = _load_nifti(path)
+    data = _volume(str(path))  # kept: the slices are read from it next
     if data.ndim == 2:
         return [str(path)]
     width = len(str(data.shape[axis] - 1))
