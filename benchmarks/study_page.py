@@ -176,7 +176,9 @@ def plot(results: Path = RESULTS, out: Path = PLOT) -> Path:
         acc = {_key(r["levels"]): r["metrics"]["accuracy"] for r in runs if r["fold"] == fold}
         xs = [i for i, k in enumerate(keys) if k in acc]
         ax.plot(xs, [acc[keys[i]] for i in xs], marker="o", label=f"test fold {fold}")
-    ax.set_xticks(range(len(keys)), [_NAMES.get(k, str(k)).replace("+ ", "+\n") for k in keys], fontsize=8)
+    ticks = {(False, 0.0): "baseline", (False, 0.1): "+ label\nsmoothing", (True, 0.0): "+ transformer",
+             (True, 0.1): "+ transformer\n+ label smoothing"}  # fmt: skip
+    ax.set_xticks(range(len(keys)), [ticks.get(k, str(k)) for k in keys], fontsize=8)
     ax.set_ylabel("test accuracy")
     ax.set_title("Transformer head x label smoothing, per official fold (lines join a fold)")
     ax.legend(fontsize=8)
