@@ -188,19 +188,21 @@ def test_cli_predict_gives_every_input_a_row(tmp_path: Path, capsys: pytest.Capt
     for name in ("16.png", "740.png"):
         (folder / name).write_bytes((images / name).read_bytes())
     (folder / "broken.png").write_bytes((images / "16.png").read_bytes()[:60])
-    (folder / "scan.dcm").write_bytes(b"DICM")
+    (folder / "scan.dcm").write_bytes(b"DICM")  # not a DICOM file, whatever its name says
+    (folder / "notes.docx").write_bytes(b"PK")  # a type no reader takes
     from brainvit_effnet.models.zoo import BUNDLED_MODEL, BUNDLED_WEIGHTS
 
     model = str(BUNDLED_WEIGHTS[BUNDLED_MODEL])  # a save_pretrained folder
     out = tmp_path / "preds.csv"
     assert main(["predict", model, str(folder), "--out", str(out)]) == 1
     err = capsys.readouterr().err
-    assert "2 file(s) could not be read" in err
+    assert "3 file(s) could not be read" in err
     rows = {Path(r["path"]).name: r for r in csv.DictReader(out.open())}
-    assert sorted(rows) == ["16.png", "740.png", "broken.png", "scan.dcm"]
+    assert sorted(rows) == ["16.png", "740.png", "broken.png", "notes.docx", "scan.dcm"]
     assert rows["16.png"]["predicted"] and not rows["16.png"]["error"]
     assert "unreadable image" in rows["broken.png"]["error"] and not rows["broken.png"]["predicted"]
-    assert "unsupported file type '.dcm'" in rows["scan.dcm"]["error"]
+    assert "unsupported file type '.docx'" in rows["notes.docx"]["error"]
+    assert "not a readable DICOM file" in rows["scan.dcm"]["error"] and not rows["scan.dcm"]["predicted"]
     assert main(["predict", model, str(folder / "16.png"), "--out", str(tmp_path)]) == 2
     assert "is a folder; give the CSV file to write" in capsys.readouterr().err
     assert not list(tmp_path.glob(".*tmp*"))
