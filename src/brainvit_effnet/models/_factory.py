@@ -103,7 +103,10 @@ def _check_saved_head(
     path = weights_file(ident) if source == "local-dir" else hub_download(ident, WEIGHTS_NAME, cache_dir)
     if not path.is_file():
         return  # the weights loader names the missing file
-    saved = head_classes_in_file(path)
+    try:
+        saved = head_classes_in_file(path)
+    except CheckpointError:
+        return  # a damaged file: the weights loader names what is wrong with it
     if saved is not None and saved != declared:
         raise CheckpointError(
             f"{ident}: {_CONFIG_NAME} says num_classes={declared} but {path.name} holds a {saved}-class "
