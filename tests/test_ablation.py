@@ -274,6 +274,22 @@ def test_lanes_split_the_runs_and_leave_other_lanes_runs_alone(tmp_path: Path) -
     assert (out / "ablation.json").is_file() and second["summary"]["n_runs"] == 4
 
 
+def test_the_lane_that_finishes_last_writes_the_report(tmp_path: Path) -> None:
+    """Lane 2 finishes its runs while lane 1 trains its last one: lane 1 then reports all of them."""
+    s = study(tmp_path, factors={"transformer": [False, True]}, folds=[1, 2])
+    out = Path(s.output_dir)
+    fake = FakeRunner()
+
+    def lane_1_runner(cfg: ExperimentConfig) -> dict[str, Any]:
+        if cfg.test_folds == [2]:  # lane 1's last run: meanwhile, lane 2 does all of its share
+            run_ablation(s, runner=FakeRunner(), lane=(2, 2))
+        return fake(cfg)
+
+    result = run_ablation(s, runner=lane_1_runner, lane=(1, 2))
+    assert result["counts"] == {"trained": 2, "redone": 0, "reused": 2, "pending": 0}
+    assert (out / "ablation.json").is_file() and result["summary"]["n_runs"] == 4
+
+
 @pytest.mark.parametrize("lane", [(0, 2), (3, 2), (1, 0)])
 def test_bad_lanes_are_refused(tmp_path: Path, lane: tuple[int, int]) -> None:
     with pytest.raises(ValueError, match="lane must be"):

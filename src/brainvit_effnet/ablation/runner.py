@@ -158,12 +158,13 @@ def run_ablation(
 
     records: list[dict[str, Any]] = []
     counts = {"trained": 0, "redone": 0, "reused": 0, "pending": 0}
+    pending: list[AblationRun] = []
     for index, run in enumerate(runs, 1):
         state = run.state()
         if state == "finished":
             record, status = _load_finished(run), "reused"
         elif lane is not None and (index - 1) % lane[1] != lane[0] - 1:
-            counts["pending"] += 1  # another lane's run, not finished yet: never touched here
+            pending.append(run)  # another lane's run, not finished yet: never touched here
             continue
         else:
             status = "trained"
@@ -205,6 +206,13 @@ def run_ablation(
         if on_run is not None:
             on_run({**record, "status": status, "index": index, "total": len(runs)})
 
+    # Other lanes kept working meanwhile: what they have finished since counts; the rest is pending.
+    for run in pending:
+        if run.state() == "finished":
+            records.append(_load_finished(run))
+            counts["reused"] += 1
+        else:
+            counts["pending"] += 1
     summary = summarize_ablation(
         records,
         study.factors,
