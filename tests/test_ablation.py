@@ -510,17 +510,13 @@ def test_cli_ablate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "did you mean 'transformer'" in capsys.readouterr().err
 
 
+# A tiny one-batch study from the command line (the flags both CLI tests share).
+TINY_CLI = ["ablate", "--model-size", "test", "--epochs", "1", "--set", "train.limit_train_batches=1"]
+TINY_CLI += ["--set", "model_kwargs.img_size=64", "--set", "bootstrap=0"]
+
+
 def test_cli_ablate_lanes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ["ablate", "--model-size", "test", "--folds", "1", "--epochs", "1", "--factor", "cbam=false,true"]
-    argv += [
-        "--set",
-        "train.limit_train_batches=1",
-        "--set",
-        "model_kwargs.img_size=64",
-        "--set",
-        "bootstrap=0",
-    ]
-    argv += ["--out", str(tmp_path / "study")]
+    argv = [*TINY_CLI, "--folds", "1", "--factor", "cbam=false,true", "--out", str(tmp_path / "study")]
     with pytest.raises(SystemExit):
         main([*argv, "--lane", "0/2"])
     assert "--lane takes I/N with 1 <= I <= N" in capsys.readouterr().err
