@@ -63,7 +63,9 @@ with tempfile.TemporaryDirectory() as tmp:
     print("model card sections:", [line[3:] for line in card.splitlines() if line.startswith("## ")])
 
     # 2. Load it back: same architecture, same weights, same labels, so the same logits.
-    model.eval()
+    # The Trainer trained it channels-last (faster on CPU); a loaded model is in the default layout,
+    # and the two layouts run different convolution kernels. Same layout, same arithmetic.
+    model.eval().to(memory_format=torch.contiguous_format)
     with torch.no_grad():
         expected = model(batch)
         reloaded = bve.from_pretrained(folder).eval()
