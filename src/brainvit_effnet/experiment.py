@@ -9,7 +9,11 @@ Data sources (``ExperimentConfig.data``):
 * ``"figshare:PATH"``: a Figshare folder in any layout (official patient-disjoint folds);
 * ``"folder:PATH"``: a class-per-folder tree; with ``Training``/``Testing`` folders those are
   used (with a grouped validation hold-out from training), otherwise a grouped, stratified
-  train/validation/test hold-out is drawn.
+  train/validation/test hold-out is drawn. Hold-outs are drawn with ``split_seed``, not
+  ``train.seed``, so another training seed keeps the test set.
+
+:func:`open_dataset` opens a config's data once; ``run_experiment(cfg, dataset=...)`` reuses it,
+as :func:`cross_validate` does for its folds and :class:`DatasetReuse` for a series of runs.
 
 Examples:
     >>> from brainvit_effnet.experiment import ExperimentConfig, run_experiment
@@ -425,7 +429,9 @@ def _record_split(out: Path, parts: tuple[MRIDataset, ...], *, resuming: bool) -
             )
             raise ValueError(
                 f"cannot resume {out}: its data split differs from the one it started with ({detail}; "
-                f"the files changed since). Restore the data as it was, or start a new run."
+                f"the files, or the split_seed, changed since; runs from before split_seed existed drew "
+                f"folder splits with train.seed: set split_seed to it). Restore the data as it was, or "
+                f"start a new run."
             )
         return
     if is_main():
