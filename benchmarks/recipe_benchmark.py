@@ -49,10 +49,11 @@ from brainvit_effnet.data import FigshareDataset, create_transforms
 from brainvit_effnet.experiment import run_experiment
 from brainvit_effnet.metrics import classification_report
 from brainvit_effnet.recipes import DEFAULT_RECIPE, recipe_config
+from brainvit_effnet.results import KEY_METRICS
 
 RESULTS = Path(__file__).parent / "results" / "recipe_benchmark"
 TARGET_ACCURACY, TARGET_MACRO_F1, TARGET_MINUTES = 0.93, 0.92, 45.0
-_METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "ece", "nll")
+_METRICS = (*KEY_METRICS, "nll")
 
 
 def _test_summary(report: dict[str, Any]) -> dict[str, Any]:

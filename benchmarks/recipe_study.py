@@ -34,6 +34,7 @@ from _common import machine_info, write_json
 
 from brainvit_effnet.experiment import ExperimentConfig, apply_overrides, run_experiment
 from brainvit_effnet.recipes import DEFAULT_RECIPE, RECIPES
+from brainvit_effnet.results import KEY_METRICS
 
 RESULTS = Path(__file__).parent / "results" / "recipe"
 
@@ -101,8 +102,7 @@ def execute(name: str, cfg: ExperimentConfig, out: Path) -> dict[str, Any]:
         "wall_minutes_this_process": round(seconds / 60, 2),
         "best_epoch": result["fit"]["best_epoch"],
         "val": best_val(history, cfg.train.monitor),
-        "test": {k: test[k] for k in ("accuracy", "balanced_accuracy", "macro_f1", "ece", "nll") if k in test}
-        | {"ci95": test.get("ci95", {})},
+        "test": {k: test[k] for k in (*KEY_METRICS, "nll") if k in test} | {"ci95": test.get("ci95", {})},
         "history": history,
         "machine": machine_info(torch.device("cpu")),
     }

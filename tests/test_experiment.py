@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -105,3 +106,86 @@ def test_a_corrupt_test_image_stops_the_run_before_training(tmp_path: Path) -> N
     with pytest.raises(ValueError, match=r"5\.png: unreadable image"):
         run_experiment(cfg)
     assert not (tmp_path / "run" / "log.jsonl").exists()  # stopped before the first epoch
+
+
+def _tree(root: Path, per_class: int = 10) -> Path:
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for name in ("glioma", "meningioma", "pituitary"):
+        (root / name).mkdir(parents=True)
+        for i in range(per_class):
+            Image.fromarray(rng.integers(0, 255, (40, 40), dtype=np.uint8)).save(root / name / f"{i}.png")
+    return root
+
+
+def _split_of(cfg: ExperimentConfig) -> list[list[str]]:
+    import torch
+
+    with torch.device("meta"):
+        probe = bve.create_model(cfg.model, **cfg.model_kwargs)
+    return [sorted(r.source for r in part.records) for part in experiment.load_data(cfg, probe)]
+
+
+def test_the_training_seed_does_not_move_a_folder_test_set(tmp_path: Path) -> None:
+    tree = _tree(tmp_path / "tree")
+
+    def cfg(seed: int, split_seed: int | None = None) -> ExperimentConfig:
+        values: dict = {"model": "effnet_test", "data": f"folder:{tree}", "train": {"seed": seed}}
+        if split_seed is not None:
+            values["split_seed"] = split_seed
+        return ExperimentConfig.from_dict(values)
+
+    assert _split_of(cfg(0)) == _split_of(cfg(1)) == _split_of(cfg(7))
+    # The split still has a seed of its own: choosing another one draws another test set.
+    assert _split_of(cfg(0, split_seed=1))[2] != _split_of(cfg(0))[2]
+
+
+def test_cross_validation_opens_and_decodes_the_data_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from collections import Counter
+
+    from brainvit_effnet.data import FigshareDataset
+
+    opened: list[int] = []
+    decoded: Counter[str] = Counter()
+    real_load, real_decode = experiment.load_sample, FigshareDataset.decode_record
+
+    def counting_load(*args: object, **kwargs: object) -> FigshareDataset:
+        opened.append(1)
+        return real_load(*args, **kwargs)
+
+    def counting_decode(self: FigshareDataset, record: object) -> object:
+        decoded[record.source] += 1  # type: ignore[attr-defined]
+        return real_decode(self, record)
+
+    monkeypatch.setattr(experiment, "load_sample", counting_load)
+    monkeypatch.setattr(FigshareDataset, "decode_record", counting_decode)
+    cfg = _cfg(tmp_path / "cv")
+    cfg.cache = True
+    result = cross_validate(cfg)
+    assert [r["test_fold"] for r in result["folds"]] == [1, 2, 3, 4, 5]
+    assert len(opened) == 1  # one scan for five folds
+    assert len(decoded) == len(bve.data.load_sample()) and set(decoded.values()) == {1}
+
+
+def test_a_dataset_opened_for_other_options_is_refused(tmp_path: Path) -> None:
+    cfg = _cfg(tmp_path / "run")
+    uncropped = dataclasses.replace(cfg, crop=False)
+    with pytest.raises(ValueError, match=r"crop: False vs True"):
+        run_experiment(cfg, dataset=experiment.open_dataset(uncropped))
+    assert not (tmp_path / "run").exists()
+
+
+def test_dataset_reuse_opens_each_dataset_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(experiment, "run_experiment", lambda cfg, **kw: calls.append(cfg.data) or kw)
+    reuse = experiment.DatasetReuse()
+    a = _cfg(tmp_path / "a")
+    first = reuse.run_experiment(a)
+    second = reuse.run_experiment(dataclasses.replace(a, test_folds=[4], val_folds=[3]))
+    assert first["dataset"] is second["dataset"] and reuse.opened == 1
+    third = reuse.run_experiment(dataclasses.replace(a, crop=False))
+    assert third["dataset"] is not first["dataset"] and reuse.opened == 2

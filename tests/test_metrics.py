@@ -668,3 +668,52 @@ def test_bootstrap_resamples_patients_when_groups_are_known() -> None:
     assert one_group["ci_unit"] == "image"
     with pytest.raises(ValueError, match="groups has 3 entries for 200 samples"):
         classification_report(y, probs, bootstrap=10, groups=[1, 2, 3])
+
+
+# Every public name `from brainvit_effnet.metrics import X` gave while metrics was one module (it
+# is a package of modules by job since): each must keep working, and __all__ must keep them.
+_PUBLIC_BEFORE_THE_SPLIT = (
+    "PrecisionRecallF1",
+    "ReliabilityDiagram",
+    "RocAuc",
+    "accuracy",
+    "apply_temperature",
+    "balanced_accuracy",
+    "bootstrap_ci",
+    "brier_score",
+    "classification_report",
+    "confusion_matrix",
+    "expected_calibration_error",
+    "fit_temperature",
+    "negative_log_likelihood",
+    "precision_recall_f1",
+    "reliability_diagram",
+    "roc_auc_ovr",
+    "summarize_folds",
+)
+
+
+def test_the_public_names_of_the_former_module_still_import() -> None:
+    import brainvit_effnet.metrics as metrics
+
+    for name in (*_PUBLIC_BEFORE_THE_SPLIT, "ArrayLike", "logger"):
+        assert hasattr(metrics, name), name
+    assert set(_PUBLIC_BEFORE_THE_SPLIT) <= set(metrics.__all__)
+    assert metrics.logger.name == "brainvit_effnet.metrics"  # the logger callers filter on
+    for name in metrics.__all__:
+        exec(f"from brainvit_effnet.metrics import {name}", {})
+
+
+def test_report_keys_are_the_shared_constant() -> None:
+    from brainvit_effnet.results import CI_METRICS, ClassificationReport
+    from brainvit_effnet.results import REPORT_KEYS as SHARED_KEYS
+
+    r = classification_report([0, 1, 1], [[0.7, 0.3], [0.4, 0.6], [0.8, 0.2]], ["a", "b"])
+    assert set(r) == set(SHARED_KEYS) == REPORT_KEYS  # this file's own spelling of the schema
+    assert len(SHARED_KEYS) == len(REPORT_KEYS)
+    assert set(SHARED_KEYS) <= set(ClassificationReport.__annotations__)
+    with_ci = classification_report(
+        [0, 1, 1, 0], [[0.7, 0.3], [0.4, 0.6], [0.8, 0.2], [0.6, 0.4]], bootstrap=20
+    )
+    assert tuple(with_ci["ci95"]) == CI_METRICS
+    assert tuple(summarize_folds([r, r])) == CI_METRICS  # the default summary keys

@@ -289,7 +289,7 @@ def test_failed_plot_leaves_existing_report_untouched(
 
     for name in ("plot_confusion_matrix", "plot_reliability", "plot_training_curves"):
         with monkeypatch.context() as patch:
-            patch.setattr(reports, name, broken)
+            patch.setattr(reports.folders, name, broken)  # where the report writer looks it up
             with pytest.raises(RuntimeError, match="plotting failed"):
                 write_evaluation_report(
                     make_report(shift=0.1), tmp_path, history=HISTORY, extra={"run": "2nd"}
@@ -307,7 +307,7 @@ def test_failed_save_leaves_existing_figure_untouched(
         fh.write(b"\x89PNG half")
         raise OSError("disk full")
 
-    monkeypatch.setattr(reports.Figure, "savefig", half_written)
+    monkeypatch.setattr(reports.figures.Figure, "savefig", half_written)
     with pytest.raises(OSError, match="disk full"):
         plot_confusion_matrix([[5, 5], [5, 5]], ["a", "b"], target)
     assert snapshot(tmp_path) == before
@@ -332,16 +332,20 @@ def test_plotting_keeps_global_backend(tmp_path: Path) -> None:
 
 
 def test_import_has_no_matplotlib_side_effects(tmp_path: Path) -> None:
-    # Load reports.py in a fresh interpreter without the package's __init__ (no torch import), with
+    # Load the reports package in a fresh interpreter without brainvit_effnet's __init__ (no torch), with
     # a non-default backend chosen first: importing and plotting must keep it, and never import pyplot.
     probe = f"""
 import importlib.util, sys, types
 import matplotlib
 matplotlib.use("svg")
 package = types.ModuleType("brainvit_effnet")  # a bare package: its relative imports resolve
-package.__path__ = [{str(Path(reports.__file__).parent)!r}]
+package.__path__ = [{str(Path(reports.__file__).parent.parent)!r}]
 sys.modules["brainvit_effnet"] = package
-spec = importlib.util.spec_from_file_location("brainvit_effnet.reports", {str(Path(reports.__file__))!r})
+spec = importlib.util.spec_from_file_location(
+    "brainvit_effnet.reports",
+    {str(Path(reports.__file__))!r},
+    submodule_search_locations=[{str(Path(reports.__file__).parent)!r}],
+)
 module = importlib.util.module_from_spec(spec)
 sys.modules[spec.name] = module
 spec.loader.exec_module(module)
@@ -453,3 +457,19 @@ def test_bad_cv_inputs_raise(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="sequence"):
         write_cv_report(make_report(), {}, tmp_path)  # type: ignore[arg-type]
     assert os.listdir(tmp_path) == []
+
+
+def test_the_public_names_of_the_former_module_still_import() -> None:
+    # reports was one module; it is a package of modules by job since. Same names, same paths.
+    before = (
+        "DISCLAIMER",
+        "plot_confusion_matrix",
+        "plot_reliability",
+        "plot_training_curves",
+        "render_markdown",
+        "write_cv_report",
+        "write_evaluation_report",
+    )
+    for name in (*before, "PathLike"):
+        assert hasattr(reports, name), name
+    assert set(before) <= set(reports.__all__)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import signal
@@ -375,7 +376,46 @@ def test_gradient_accumulation_matches_a_larger_batch(tmp_path: Path) -> None:
     assert torch.allclose(a.model.fc.weight, b.model.fc.weight, atol=1e-6)
 
 
-def test_options_bf16_ema_freeze_clip_balanced(tmp_path: Path) -> None:
+class Imbalanced(Dataset):
+    """20 blobs of class a, 2 of b, 2 of c; items are tagged so prepare_batch sees training batches."""
+
+    classes = Blobs.classes
+
+    def __init__(self) -> None:
+        blobs = Blobs(60)
+        keep = [i for i in range(60) if blobs.targets[i] == 0][:20]
+        keep += [i for i in range(60) if blobs.targets[i] == 1][:2]
+        keep += [i for i in range(60) if blobs.targets[i] == 2][:2]
+        self.images = blobs.images[keep]
+        self.targets = [blobs.targets[i] for i in keep]
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int, str]:
+        return self.images[i], self.targets[i], "train"
+
+
+def test_options_bf16_ema_freeze_clip_balanced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    drawn: list[int] = []  # labels of the training batches
+
+    def recording(batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        images, labels = bve.train.trainer.default_prepare_batch(batch)
+        if len(batch) == 3:  # an Imbalanced (training) batch
+            drawn.extend(labels.tolist())
+        return images, labels
+
+    norms: list[tuple[float, float]] = []  # (before, after) clipping, per optimiser step
+    real_clip = torch.nn.utils.clip_grad_norm_
+
+    def clip_and_measure(parameters: Any, max_norm: float, *args: Any, **kwargs: Any) -> torch.Tensor:
+        parameters = [p for p in parameters if p.grad is not None]
+        before = real_clip(parameters, max_norm, *args, **kwargs)
+        after = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in parameters]))
+        norms.append((float(before), float(after)))
+        return before
+
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", clip_and_measure)
     model = tiny()
     stem = model.backbone.conv_stem.weight.detach().clone()
     cfg = config(
@@ -385,15 +425,22 @@ def test_options_bf16_ema_freeze_clip_balanced(tmp_path: Path) -> None:
         ema_decay=0.9,
         freeze_backbone_epochs=1,
         pretrained=True,  # freezing is for pretrained backbones (a random one warns)
-        clip_grad_norm=1.0,
+        clip_grad_norm=0.05,
         balanced_sampler=True,
         limit_train_batches=2,
     )
-    trainer = bve.Trainer(model, cfg)
-    trainer.fit(Blobs(24), Blobs(6))
+    trainer = bve.Trainer(model, cfg, prepare_batch=recording)
+    trainer.fit(Imbalanced(), Blobs(6))
     assert torch.equal(model.backbone.conv_stem.weight, stem)  # frozen during epoch 1
     best = load_file(str(tmp_path / "run" / "checkpoints" / "best" / "model.safetensors"))
     assert not torch.equal(best["head.weight"], model.head.weight.detach())  # best = EMA weights
+    # Clipping: every optimiser step clipped, to at most clip_grad_norm, and it did bind.
+    assert len(norms) == trainer.progress.step == 2
+    assert all(after <= 0.05 * (1 + 1e-3) for _, after in norms)
+    assert any(before > 0.05 for before, _ in norms)
+    # The balanced sampler: 16 draws from 20/2/2 slices; without it class a would fill ~13 of them.
+    counts = np.bincount(drawn, minlength=3)
+    assert counts.sum() == 16 and counts.min() >= 2 and counts[0] <= 9, counts
     with pytest.raises(ValueError, match="fp16"):
         bve.Trainer(tiny(), config(tmp_path / "x", precision="fp16")).fit(Blobs(6))
 
@@ -412,9 +459,26 @@ def test_config_round_trip_and_unknown_options(tmp_path: Path) -> None:
 def test_trains_on_the_bundled_sample_with_the_study_transforms(tmp_path: Path) -> None:
     model = bve.create_model("effnet_test_tf", num_classes=3)
     train_tf, eval_tf = create_transforms(model)
-    trainer = bve.Trainer(model, config(tmp_path, epochs=1, limit_train_batches=2, batch_size=8))
-    result = trainer.fit(load_sample([1, 2, 3], transform=train_tf), load_sample([5], transform=eval_tf))
-    assert len(result["history"]) == 1 and 0.0 <= result["history"][0]["val_accuracy"] <= 1.0
+    shapes: set[tuple[int, ...]] = set()
+
+    def recording(batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        images, labels = bve.train.trainer.default_prepare_batch(batch)
+        shapes.add(tuple(images.shape[1:]))
+        return images, labels
+
+    head = model.head.weight.detach().clone()
+    trainer = bve.Trainer(
+        model, config(tmp_path, epochs=1, limit_train_batches=2, batch_size=8), prepare_batch=recording
+    )
+    val = load_sample([5], transform=eval_tf)
+    result = trainer.fit(load_sample([1, 2, 3], transform=train_tf), val)
+    # The study transforms turn the sample's slices into the model's input size, and it trains on them.
+    assert shapes == {tuple(model.pretrained_cfg["input_size"])}
+    assert len(result["history"]) == 1 and trainer.progress.step == 2
+    assert math.isfinite(result["history"][0]["train_loss"]) and result["history"][0]["train_loss"] > 0
+    assert not torch.equal(model.head.weight.detach(), head)
+    # The logged validation accuracy is the trained model's accuracy on the sample's fold 5.
+    assert result["history"][0]["val_accuracy"] == trainer.evaluate(val)["accuracy"]
 
 
 def test_evaluation_intervals_resample_patients_when_the_data_names_them(tmp_path: Path) -> None:

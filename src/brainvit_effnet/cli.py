@@ -24,7 +24,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -144,7 +144,7 @@ def _print_files(title: str, files: dict[str, Any]) -> None:
         print(f"  {name:<18} {path}")
 
 
-def _headline(report: dict[str, Any]) -> str:
+def _headline(report: Mapping[str, Any]) -> str:
     ci = report.get("ci95", {})
 
     def fmt(key: str) -> str:
@@ -176,12 +176,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
     cfg = _experiment(args)
     try:
         if args.cv:
-            result = cross_validate(cfg)
+            cv = cross_validate(cfg)
             if dist.is_main():  # under torchrun, one summary, not one per rank
                 print("Cross-validation over the official folds (mean ± std):")
-                for metric, stats in result["summary"].items():
+                for metric, stats in cv["summary"].items():
                     print(f"  {metric:<18} {stats['mean']:.4f} ± {stats['std']:.4f}")
-                _print_files("Files:", result["report_files"])
+                _print_files("Files:", cv["report_files"])
             return 0
         result = run_experiment(cfg, resume=args.resume)
         if dist.is_main():

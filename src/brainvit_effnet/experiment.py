@@ -9,7 +9,11 @@ Data sources (``ExperimentConfig.data``):
 * ``"figshare:PATH"``: a Figshare folder in any layout (official patient-disjoint folds);
 * ``"folder:PATH"``: a class-per-folder tree; with ``Training``/``Testing`` folders those are
   used (with a grouped validation hold-out from training), otherwise a grouped, stratified
-  train/validation/test hold-out is drawn.
+  train/validation/test hold-out is drawn. Hold-outs are drawn with ``split_seed``, not
+  ``train.seed``, so another training seed keeps the test set.
+
+:func:`open_dataset` opens a config's data once; ``run_experiment(cfg, dataset=...)`` reuses it,
+as :func:`cross_validate` does for its folds and :class:`DatasetReuse` for a series of runs.
 
 Examples:
     >>> from brainvit_effnet.experiment import ExperimentConfig, run_experiment
@@ -26,6 +30,7 @@ import json
 import logging
 import signal
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,13 +47,24 @@ from .hub import save_pretrained
 from .metrics import summarize_folds
 from .models import create_model
 from .reports import write_cv_report, write_evaluation_report
+from .results import KEY_METRICS, ClassificationReport, CVResult, ExperimentResult
 from .train import TrainConfig, Trainer
 from .train.checkpoint import check_output_dir
 from .train.config import check_field_types, check_known_options, read_mapping
 from .train.distributed import is_main
 from .train.seeding import seed_everything
 
-__all__ = ["ExperimentConfig", "cross_validate", "load_data", "run_experiment"]
+__all__ = [
+    "DatasetReuse",
+    "ExperimentConfig",
+    "cross_validate",
+    "load_data",
+    "open_dataset",
+    "run_experiment",
+]
+
+#: The default ``ExperimentConfig.split_seed``: folder hold-outs stay put whatever ``train.seed`` is.
+DEFAULT_SPLIT_SEED = 0
 
 _logger = logging.getLogger(__name__)
 
@@ -66,6 +82,9 @@ class ExperimentConfig:
         val_folds, test_folds: Official folds for validation and test (Figshare and the sample);
             training uses the rest.
         val_size, test_size: Fractions for a grouped hold-out on folder data without split folders.
+        split_seed: Seed of that hold-out (and of the validation hold-out from a ``Training``
+            folder). It is separate from ``train.seed`` on purpose: repeating a run with another
+            training seed keeps the same test set, so the seeds' results compare on the same images.
         crop: The study's brain crop.
         strict: Folder data: raise on unknown class folders, stray or unreadable files (default);
             ``False`` skips them with one warning listing the count (CLI ``--lenient``).
@@ -89,6 +108,7 @@ class ExperimentConfig:
     test_folds: list[int] = field(default_factory=lambda: [5])
     val_size: float = 0.1
     test_size: float = 0.2
+    split_seed: int = DEFAULT_SPLIT_SEED
     crop: bool = True
     strict: bool = True
     aliases: dict[str, str] = field(default_factory=dict)
@@ -140,18 +160,88 @@ def _split_source(data: str) -> tuple[str, Path | None]:
     return source.kind, source.path
 
 
-def load_data(cfg: ExperimentConfig, model: Any) -> tuple[MRIDataset, MRIDataset, MRIDataset]:
-    """Train, validation and test datasets (with the model's transforms), patient/fold-disjoint."""
-    train_tf, eval_tf = create_transforms(model, **cfg.augment)
+def _dataset_options(cfg: ExperimentConfig) -> tuple[Any, ...]:
+    """The options that decide what :func:`open_dataset` opens (two configs equal here share it)."""
+    return (
+        cfg.data,
+        cfg.crop,
+        cfg.cache,
+        tuple(cfg.classes or ()),
+        cfg.strict,
+        tuple(sorted(cfg.aliases.items())),
+    )
+
+
+# Datasets opened by open_dataset and the options they were opened with, to refuse reusing one for
+# a config it does not fit. Weak keys: an entry goes with its dataset.
+_OPENED: weakref.WeakKeyDictionary[MRIDataset, tuple[Any, ...]] = weakref.WeakKeyDictionary()
+
+
+def open_dataset(cfg: ExperimentConfig) -> MRIDataset:
+    """The whole dataset that ``cfg.data`` names, with the config's ``classes``, ``crop``, ``cache``,
+    ``strict`` and ``aliases`` and no transform (every part gets its own).
+
+    Opening scans the files (a Figshare release reads every ``.mat`` header); with ``cache`` the
+    decoded slices are kept in it. Pass it as ``dataset=`` to :func:`run_experiment` or
+    :func:`load_data` to run several experiments on one scan and one cache:
+    :func:`cross_validate` opens its data once for all folds, and :class:`DatasetReuse` does the
+    same for a series of experiments (an ablation).
+
+    Examples:
+        >>> cfg = ExperimentConfig(data="sample")
+        >>> len(open_dataset(cfg).classes)
+        3
+    """
     kind, path = _split_source(cfg.data)
     common: dict[str, Any] = {"crop": cfg.crop, "cache": cfg.cache}
     if cfg.classes:
         common["classes"] = cfg.classes
     if kind in ("sample", "figshare"):
+        full: MRIDataset = load_sample(**common) if path is None else FigshareDataset(path, **common)
+    else:
+        assert path is not None
+        full = FolderDataset(path, strict=cfg.strict, aliases=cfg.aliases, **common)
+    _OPENED[full] = _dataset_options(cfg)
+    return full
+
+
+def _check_dataset(cfg: ExperimentConfig, dataset: MRIDataset) -> None:
+    """A dataset from :func:`open_dataset` must have been opened with ``cfg``'s data options."""
+    opened = _OPENED.get(dataset)
+    if opened is None:  # built by the caller: used as given
+        return
+    wanted = _dataset_options(cfg)
+    if opened != wanted:
+        names = ("data", "crop", "cache", "classes", "strict", "aliases")
+        diff = ", ".join(
+            f"{n}: {o!r} vs {w!r}" for n, o, w in zip(names, opened, wanted, strict=True) if o != w
+        )
+        raise ValueError(
+            f"the dataset passed as dataset= was opened for other data options than this config's "
+            f"({diff}); open it with open_dataset(cfg) for this config, or leave dataset= out."
+        )
+
+
+def load_data(
+    cfg: ExperimentConfig, model: Any, *, dataset: MRIDataset | None = None
+) -> tuple[MRIDataset, MRIDataset, MRIDataset]:
+    """Train, validation and test datasets (with the model's transforms), patient/fold-disjoint.
+
+    Args:
+        cfg: The experiment (data source, folds or hold-out sizes, ``split_seed``, augmentation).
+        model: The model whose preprocessing config sets the transforms.
+        dataset: The whole dataset, already opened (:func:`open_dataset`); default: opened here.
+            The three parts are subsets of it and share its cache.
+    """
+    train_tf, eval_tf = create_transforms(model, **cfg.augment)
+    kind, _ = _split_source(cfg.data)
+    if dataset is not None:
+        _check_dataset(cfg, dataset)
+    full = open_dataset(cfg) if dataset is None else dataset
+    if kind in ("sample", "figshare"):
         held_out = set(cfg.val_folds) | set(cfg.test_folds)
         if set(cfg.val_folds) & set(cfg.test_folds):
             raise ValueError(f"val_folds {cfg.val_folds} and test_folds {cfg.test_folds} overlap.")
-        full: MRIDataset = load_sample(**common) if path is None else FigshareDataset(path, **common)
         folds = sorted({r.fold for r in full.records if r.fold is not None})
         train_folds = [f for f in folds if f not in held_out]
         if not train_folds:
@@ -163,8 +253,6 @@ def load_data(cfg: ExperimentConfig, model: Any) -> tuple[MRIDataset, MRIDataset
             )
 
         return part(train_folds, train_tf), part(cfg.val_folds, eval_tf), part(cfg.test_folds, eval_tf)
-    assert path is not None
-    full = FolderDataset(path, strict=cfg.strict, aliases=cfg.aliases, **common)
     splits = {r.split for r in full.records}
     if {"train", "test"} <= splits:
         train_idx = [i for i, r in enumerate(full.records) if r.split == "train"]
@@ -172,7 +260,7 @@ def load_data(cfg: ExperimentConfig, model: Any) -> tuple[MRIDataset, MRIDataset
         _warn_exact_copies(full, train_idx, test_idx)
         train_part = full.subset(train_idx)
         holdout = grouped_holdout(
-            train_part.targets, train_part.groups, test_size=cfg.val_size, seed=cfg.train.seed
+            train_part.targets, train_part.groups, test_size=cfg.val_size, seed=cfg.split_seed
         )
         return (
             train_part.subset(holdout.train, transform=train_tf),
@@ -180,7 +268,7 @@ def load_data(cfg: ExperimentConfig, model: Any) -> tuple[MRIDataset, MRIDataset
             full.subset(test_idx, transform=eval_tf),
         )
     split = grouped_holdout(
-        full.targets, full.groups, test_size=cfg.test_size, val_size=cfg.val_size, seed=cfg.train.seed
+        full.targets, full.groups, test_size=cfg.test_size, val_size=cfg.val_size, seed=cfg.split_seed
     )
     return (
         full.subset(split.train, transform=train_tf),
@@ -209,7 +297,9 @@ def _warn_exact_copies(data: MRIDataset, train_idx: list[int], test_idx: list[in
     return copies
 
 
-def run_experiment(cfg: ExperimentConfig, *, resume: str | Path | None = None) -> dict[str, Any]:
+def run_experiment(
+    cfg: ExperimentConfig, *, resume: str | Path | None = None, dataset: MRIDataset | None = None
+) -> ExperimentResult:
     """Train on the training part, pick the best epoch on validation, report on the test part.
 
     Writes into ``cfg.train.output_dir``: the Trainer's log and checkpoints, ``model/`` (the best
@@ -218,14 +308,21 @@ def run_experiment(cfg: ExperimentConfig, *, resume: str | Path | None = None) -
     seeded with ``cfg.train.seed`` before the model is built, so a run is reproducible. Under
     torchrun every rank trains and evaluates; only rank 0 writes ``model/`` and ``report/``.
 
+    Args:
+        cfg: The experiment.
+        resume: A checkpoint folder (``<output_dir>/checkpoints/last``) to continue from.
+        dataset: The whole dataset, opened once by :func:`open_dataset` for several experiments
+            on the same data (its scan and cache are reused); default: opened here.
+
     Returns:
-        ``{"output_dir", "model_dir", "report_files", "test": report, "fit": fit_result,
-        "sizes": {"train", "val", "test"}, "preprocess_seconds"}`` (slice counts; the time taken
-        to decode and crop every slice into the cache when ``cfg.cache``).
+        An :class:`~brainvit_effnet.results.ExperimentResult`: ``{"output_dir", "model_dir",
+        "report_files", "test": report, "fit": fit_result, "sizes": {"train", "val", "test"},
+        "preprocess_seconds"}`` (slice counts; the time taken to decode and crop every slice into
+        the cache when ``cfg.cache``).
     """
     with torch.device("meta"):  # only its preprocessing config is needed: no weights allocated
         probe = create_model(cfg.model, **cfg.model_kwargs)
-    train_data, val_data, test_data = load_data(cfg, probe)
+    train_data, val_data, test_data = load_data(cfg, probe, dataset=dataset)
     out_dir = Path(cfg.train.output_dir)
     if not cfg.train.overwrite:  # never write into someone else's run folder
         check_output_dir(out_dir, overwrite=False, resuming=resume is not None)
@@ -255,7 +352,7 @@ def run_experiment(cfg: ExperimentConfig, *, resume: str | Path | None = None) -
             f"training was stopped by {fit['signal']} after optimiser step {trainer.progress.step}; no model "
             f"or report was written. A resumable checkpoint is in {last}: run the same command again with "
             f"--resume {last} (API: run_experiment(cfg, resume=...)).",
-            signum=int(signal.Signals[fit["signal"]]),
+            signum=int(signal.Signals[str(fit["signal"])]),
             checkpoint=last,
         )
     best = Path(fit["checkpoints"]["best"])
@@ -272,15 +369,17 @@ def run_experiment(cfg: ExperimentConfig, *, resume: str | Path | None = None) -
         "test_size": len(test_data),
         "best_epoch": fit["best_epoch"],
         "epochs_run": len(fit["history"]),
-        # Slices whose brain crop collapsed and were used uncropped (known once they were decoded).
-        "crop_fallbacks": len(train_data.crop_fallbacks),
+        # Slices of this run whose brain crop collapsed and were used uncropped (known once they
+        # were decoded). The set is shared with every experiment on the same opened dataset.
+        "crop_fallbacks": len(
+            train_data.crop_fallbacks
+            & {r.source for part in (train_data, val_data, test_data) for r in part.records}
+        ),
     }
     card = {
         "training_data": f"{cfg.data}: {len(train_data)} training slices ({', '.join(train_data.classes)}).",
         "split_protocol": _protocol(cfg, train_data, val_data, test_data),
-        "metrics": {
-            k: round(float(test[k]), 4) for k in ("accuracy", "balanced_accuracy", "macro_f1", "ece")
-        },
+        "metrics": {k: round(float(test[k]), 4) for k in KEY_METRICS},  # type: ignore[literal-required]
     }
     model_dir = out / "model"
     files: dict[str, Path] = {}
@@ -330,7 +429,9 @@ def _record_split(out: Path, parts: tuple[MRIDataset, ...], *, resuming: bool) -
             )
             raise ValueError(
                 f"cannot resume {out}: its data split differs from the one it started with ({detail}; "
-                f"the files changed since). Restore the data as it was, or start a new run."
+                f"the files, or the split_seed, changed since; runs from before split_seed existed drew "
+                f"folder splits with train.seed: set split_seed to it). Restore the data as it was, or "
+                f"start a new run."
             )
         return
     if is_main():
@@ -373,19 +474,20 @@ def _protocol(cfg: ExperimentConfig, train: MRIDataset, val: MRIDataset, test: M
     return f"Grouped, stratified hold-out of a folder dataset ({len(train)}/{len(val)}/{len(test)} slices)."
 
 
-def cross_validate(cfg: ExperimentConfig) -> dict[str, Any]:
+def cross_validate(cfg: ExperimentConfig) -> CVResult:
     """K-fold over the official folds: each fold is the test set once, the next one validates.
 
     Writes ``fold_K/`` runs and ``cv_report.json``/``.md`` with mean ± std per metric. Each fold's
-    report in the result carries its ``test_fold``. Under torchrun only rank 0 writes files.
+    report in the result carries its ``test_fold``. Under torchrun only rank 0 writes files. The
+    data are opened (scanned, and with ``cache`` decoded) once for all folds.
     """
-    kind, path = _split_source(cfg.data)
+    kind, _ = _split_source(cfg.data)
     if kind == "folder":
         raise ValueError("cross-validation uses official folds: use data 'sample' or 'figshare:PATH'.")
-    full = load_sample() if path is None else FigshareDataset(path)
+    full = open_dataset(cfg)
     folds = sorted({r.fold for r in full.records if r.fold is not None})
     base = Path(cfg.train.output_dir)
-    reports = []
+    reports: list[ClassificationReport] = []
     for test_fold in folds:
         fold_cfg = dataclasses.replace(
             cfg,
@@ -394,7 +496,7 @@ def cross_validate(cfg: ExperimentConfig) -> dict[str, Any]:
             train=dataclasses.replace(cfg.train, output_dir=str(base / f"fold_{test_fold}")),
         )
         _logger.info("Cross-validation: test fold %d of %s", test_fold, folds)
-        report = run_experiment(fold_cfg)["test"]
+        report = run_experiment(fold_cfg, dataset=full)["test"]
         report["test_fold"] = test_fold  # which fold this report is about
         reports.append(report)
     summary = summarize_folds(reports)
@@ -404,3 +506,40 @@ def cross_validate(cfg: ExperimentConfig) -> dict[str, Any]:
             reports, summary, base, extra={"model": cfg.model, "data": cfg.data, "folds": folds}
         )
     return {"summary": summary, "folds": reports, "report_files": {k: str(v) for k, v in files.items()}}
+
+
+class DatasetReuse:
+    """Runs a series of experiments, opening each dataset once (see :func:`open_dataset`).
+
+    Consecutive experiments whose data options (``data``, ``crop``, ``cache``, ``classes``,
+    ``strict``, ``aliases``) agree share one opened dataset, its scan and its in-memory cache;
+    the first one with other options opens its own and the previous one is let go (one is held at
+    a time, to bound memory). The ablation runner runs its study's experiments through one.
+
+    The files are scanned when the dataset is opened: files added or removed later in the series
+    are not seen by it (an edited slice still is, through the on-disk cache's file stamps, only
+    when ``cache_dir`` is used and the in-memory copy was not filled yet).
+
+    Examples:
+        >>> reuse = DatasetReuse()
+        >>> result = reuse.run_experiment(cfg)  # doctest: +SKIP
+    """
+
+    def __init__(self) -> None:
+        self._options: tuple[Any, ...] | None = None
+        self._dataset: MRIDataset | None = None
+        #: How many datasets were opened so far.
+        self.opened = 0
+
+    def dataset(self, cfg: ExperimentConfig) -> MRIDataset:
+        """The opened dataset for ``cfg``: the current one when its data options agree."""
+        options = _dataset_options(cfg)
+        if self._dataset is None or options != self._options:
+            self._dataset, self._options = None, None  # let the previous one go before opening
+            self._dataset, self._options = open_dataset(cfg), options
+            self.opened += 1
+        return self._dataset
+
+    def run_experiment(self, cfg: ExperimentConfig, *, resume: str | Path | None = None) -> ExperimentResult:
+        """:func:`run_experiment` on the shared dataset."""
+        return run_experiment(cfg, resume=resume, dataset=self.dataset(cfg))

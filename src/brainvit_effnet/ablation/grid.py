@@ -22,6 +22,7 @@ from ..data.splits import validation_fold
 from ..errors import UnknownModelError
 from ..experiment import ExperimentConfig, apply_overrides
 from ..models import create_model, list_models
+from ..results import KEY_METRICS
 from ..train import TrainConfig
 from ..train.config import check_known_options, read_mapping
 
@@ -30,8 +31,8 @@ DEFAULT_FACTORS: dict[str, list[Any]] = {
     "label_smoothing": [0.0, 0.1],
     "cbam": [False, True],
 }
-#: Metrics summarised by default (names of :func:`~brainvit_effnet.metrics.classification_report`).
-DEFAULT_METRICS: tuple[str, ...] = ("accuracy", "balanced_accuracy", "macro_f1", "ece")
+#: Metrics summarised by default: :data:`~brainvit_effnet.results.KEY_METRICS`.
+DEFAULT_METRICS: tuple[str, ...] = KEY_METRICS
 
 _NAMED_FACTORS = ("transformer", "label_smoothing", "cbam")
 # The experiment-config keys each named factor sets (to detect two factors setting one thing).

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .._version import __version__
-from ..experiment import ExperimentConfig, run_experiment
+from ..experiment import DatasetReuse, ExperimentConfig
 from ..train.seeding import seed_everything
 from ._files import _write_json
 from .grid import _RESULT, AblationRun, AblationStudy, _comparable
@@ -125,7 +125,8 @@ def run_ablation(
     Args:
         study: The study.
         runner: Trains and tests one configuration and returns a mapping with the test report
-            under ``"test"``; default :func:`~brainvit_effnet.experiment.run_experiment`.
+            under ``"test"``; default :func:`~brainvit_effnet.experiment.run_experiment`, with
+            the data opened once for all runs on it (:class:`~brainvit_effnet.experiment.DatasetReuse`).
         on_run: Called after each run with its record plus ``"status"`` (``"trained"``,
             ``"redone"`` or ``"reused"``), ``"index"`` and ``"total"``; e.g. to print progress.
         lane: ``(i, n)``: train only this lane's runs (see above); ``None`` trains them all.
@@ -141,7 +142,8 @@ def run_ablation(
         FileExistsError: ``output_dir`` is a non-empty folder that holds no study.
         ValueError: invalid study, or a finished run whose configuration differs from the study's.
     """
-    runner = run_experiment if runner is None else runner
+    # One opened dataset for all runs on the same data: scanned (and with cache, decoded) once.
+    runner = DatasetReuse().run_experiment if runner is None else runner
     if lane is not None:
         lane_index, lanes = lane
         if not (isinstance(lanes, int) and isinstance(lane_index, int) and 1 <= lane_index <= lanes):

@@ -31,7 +31,7 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -42,6 +42,7 @@ from tqdm.auto import tqdm
 from ..errors import BrainvitError, CheckpointError
 from ..losses import create_loss
 from ..metrics import classification_report
+from ..results import KEY_METRICS, ClassificationReport, FitResult
 from . import distributed as dist
 from .checkpoint import check_output_dir, check_same_architecture, tidy_checkpoints, write_checkpoint
 from .config import TrainConfig, default_backbone_lr_scale
@@ -98,7 +99,7 @@ class Callback:
     def on_epoch_end(self, trainer: Trainer, logs: dict[str, Any]) -> None:
         """After evaluation and checkpointing of an epoch."""
 
-    def on_fit_end(self, trainer: Trainer, result: dict[str, Any]) -> None:
+    def on_fit_end(self, trainer: Trainer, result: FitResult) -> None:
         """After the last epoch or an early stop."""
 
 
@@ -117,6 +118,18 @@ class _Progress:
     best_epoch: int | None = None
     bad_epochs: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class _Run:
+    """What one ``fit`` call trains with: the model (and its wrapped/compiled form), optimiser & co."""
+
+    model: nn.Module  # on the device; checkpoints save this one
+    train_model: nn.Module  # the same, wrapped for DDP and compiled where asked
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    scaler: torch.amp.GradScaler
+    ema: Any
 
 
 class Trainer:
@@ -327,8 +340,9 @@ class Trainer:
         val_data: Dataset[Any] | None = None,
         *,
         resume: str | Path | None = None,
-    ) -> dict[str, Any]:
-        """Train; returns ``{"history", "best_epoch", "best", "checkpoints", "stopped_early"}``.
+    ) -> FitResult:
+        """Train; returns a :class:`~brainvit_effnet.results.FitResult` (``history``, ``best_epoch``,
+        ``best``, ``monitor``, ``checkpoints``, ``stopped_early``, ``interrupted``, ``signal``).
 
         Raises:
             ValueError: labels or class count that do not fit the model.
@@ -336,6 +350,25 @@ class Trainer:
             CheckpointError: a corrupted checkpoint, or one from another model configuration.
             TrainingDivergedError: a NaN/inf loss (the last good checkpoint is left intact).
         """
+        run = self._start_fit(train_data, val_data, resume)
+        for cb in self.callbacks:
+            cb.on_fit_start(self)
+        stopped_early = False
+        with self._signal_guard():
+            while self.progress.epoch < self.config.epochs and not self._max_steps_reached():
+                outcome = self._fit_epoch(run, train_data, val_data)
+                if outcome != "next":
+                    stopped_early = outcome == "early_stop"
+                    break
+        result = self._fit_result(val_data is not None, stopped_early)
+        for cb in self.callbacks:
+            cb.on_fit_end(self, result)
+        return result
+
+    def _start_fit(
+        self, train_data: Dataset[Any], val_data: Dataset[Any] | None, resume: str | Path | None
+    ) -> _Run:
+        """Everything before the first epoch: checks, seeding, optimiser, resume, ``train_config.json``."""
         self.config = cfg = self._resolve_config(self.config)
         dist.init()  # no-op unless launched by torchrun
         if dist.is_distributed() and torch.cuda.is_available():
@@ -374,86 +407,81 @@ class Trainer:
         if dist.is_main():
             self.output_dir.mkdir(parents=True, exist_ok=True)
             (self.output_dir / "train_config.json").write_text(cfg.to_json(), encoding="utf-8")
-        for cb in self.callbacks:
-            cb.on_fit_start(self)
+        return _Run(model, train_model, optimizer, scheduler, scaler, ema)
 
-        stopped_early = False
-        with self._signal_guard():
-            while self.progress.epoch < cfg.epochs and not self._max_steps_reached():
-                epoch = self.progress.epoch
-                self._apply_freeze(epoch)
-                start = time.perf_counter()
-                train_loss, images = self._train_epoch(
-                    train_model, train_data, optimizer, scheduler, scaler, ema, epoch
-                )
-                if self.stop_requested:
-                    self._save("last", model, optimizer, scheduler, scaler, ema)
-                    _logger.warning(
-                        "Interrupted: saved a resumable checkpoint to %s",
-                        self.output_dir / "checkpoints/last",
-                    )
-                    break
-                seconds = time.perf_counter() - start
-                logs: dict[str, Any] = {
-                    "epoch": epoch + 1,
-                    "step": self.progress.step,
-                    "train_loss": train_loss,
-                    "lr": optimizer.param_groups[-1]["lr"],
-                    "img_per_s": images / seconds if seconds > 0 else None,
-                    "seconds": seconds,
-                }
-                if epoch == 0:  # the run log says which learning-rate rule was applied
-                    logs["lr_rule"] = self.lr_rule
-                if val_data is not None:
-                    report = self.evaluate(val_data, _model=ema.module if ema is not None else model)
-                    logs.update(
-                        {
-                            f"val_{k}": report[k]
-                            for k in ("loss", "accuracy", "balanced_accuracy", "macro_f1", "ece")
-                        }
-                    )
-                if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau) and cfg.monitor in logs:
-                    scheduler.step(logs[cfg.monitor])
-                self.progress.epoch = epoch + 1
-                self.progress.batch, self.progress.partial_loss, self.progress.partial_seen = 0, 0.0, 0
-                improved = self._track_best(logs)
-                self.progress.history.append(logs)
-                best_model = ema.module if ema is not None else model
-                if improved and val_data is not None:  # without validation, best is simply last
-                    self._save("best", best_model, optimizer, scheduler, scaler, ema)
-                self._save("last", model, optimizer, scheduler, scaler, ema)
-                self._log(logs)
-                for cb in self.callbacks:
-                    cb.on_epoch_end(self, logs)
-                if (
-                    cfg.early_stopping_patience is not None
-                    and self.progress.bad_epochs >= cfg.early_stopping_patience
-                ):
-                    _logger.info(
-                        "Early stop after epoch %d: no %s improvement for %d epochs.",
-                        epoch + 1,
-                        cfg.monitor,
-                        self.progress.bad_epochs,
-                    )
-                    stopped_early = True
-                    break
-        result = {
+    def _fit_epoch(
+        self, run: _Run, train_data: Dataset[Any], val_data: Dataset[Any] | None
+    ) -> Literal["next", "interrupted", "early_stop"]:
+        """One epoch: train, validate, step a plateau scheduler, checkpoint, log, callbacks."""
+        cfg = self.config
+        epoch = self.progress.epoch
+        self._apply_freeze(epoch)
+        start = time.perf_counter()
+        train_loss, images = self._train_epoch(
+            run.train_model, train_data, run.optimizer, run.scheduler, run.scaler, run.ema, epoch
+        )
+        if self.stop_requested:
+            self._save("last", run.model, run.optimizer, run.scheduler, run.scaler, run.ema)
+            _logger.warning(
+                "Interrupted: saved a resumable checkpoint to %s", self.output_dir / "checkpoints/last"
+            )
+            return "interrupted"
+        seconds = time.perf_counter() - start
+        logs: dict[str, Any] = {
+            "epoch": epoch + 1,
+            "step": self.progress.step,
+            "train_loss": train_loss,
+            "lr": run.optimizer.param_groups[-1]["lr"],
+            "img_per_s": images / seconds if seconds > 0 else None,
+            "seconds": seconds,
+        }
+        if epoch == 0:  # the run log says which learning-rate rule was applied
+            logs["lr_rule"] = self.lr_rule
+        best_model = run.ema.module if run.ema is not None else run.model
+        if val_data is not None:
+            report = self.evaluate(val_data, model=best_model)
+            logs.update({f"val_{k}": report[k] for k in ("loss", *KEY_METRICS)})  # type: ignore[literal-required]
+        if isinstance(run.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau) and cfg.monitor in logs:
+            run.scheduler.step(logs[cfg.monitor])
+        self.progress.epoch = epoch + 1
+        self.progress.batch, self.progress.partial_loss, self.progress.partial_seen = 0, 0.0, 0
+        improved = self._track_best(logs)
+        self.progress.history.append(logs)
+        if improved and val_data is not None:  # without validation, best is simply last
+            self._save("best", best_model, run.optimizer, run.scheduler, run.scaler, run.ema)
+        self._save("last", run.model, run.optimizer, run.scheduler, run.scaler, run.ema)
+        self._log(logs)
+        for cb in self.callbacks:
+            cb.on_epoch_end(self, logs)
+        if (
+            cfg.early_stopping_patience is not None
+            and self.progress.bad_epochs >= cfg.early_stopping_patience
+        ):
+            _logger.info(
+                "Early stop after epoch %d: no %s improvement for %d epochs.",
+                epoch + 1,
+                cfg.monitor,
+                self.progress.bad_epochs,
+            )
+            return "early_stop"
+        return "next"
+
+    def _fit_result(self, validated: bool, stopped_early: bool) -> FitResult:
+        checkpoints = self.output_dir / "checkpoints"
+        return {
             "history": self.progress.history,
             "best_epoch": self.progress.best_epoch,
             "best": self.progress.best,
-            "monitor": cfg.monitor,
+            "monitor": self.config.monitor,
             "checkpoints": {
-                "best": str(self.output_dir / "checkpoints" / ("best" if val_data is not None else "last")),
-                "last": str(self.output_dir / "checkpoints" / "last"),
+                "best": str(checkpoints / ("best" if validated else "last")),
+                "last": str(checkpoints / "last"),
             },
             "stopped_early": stopped_early,
             "interrupted": self.stop_requested,
             # The signal that stopped the run (e.g. "SIGTERM"), or None.
             "signal": signal.Signals(self._interrupted_by).name if self._interrupted_by else None,
         }
-        for cb in self.callbacks:
-            cb.on_fit_end(self, result)
-        return result
 
     def _train_epoch(
         self,
@@ -542,7 +570,7 @@ class Trainer:
     # -- evaluation and prediction ----------------------------------------------------------------
     @torch.no_grad()
     def predict(
-        self, data: Dataset[Any], *, return_logits: bool = False, _model: nn.Module | None = None
+        self, data: Dataset[Any], *, return_logits: bool = False, model: nn.Module | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Class probabilities ``(N, C)`` and labels ``(N,)`` for every sample, in dataset order.
 
@@ -550,10 +578,12 @@ class Trainer:
             data: A labelled dataset (unlabelled samples carry label -1).
             return_logits: Return the raw logits instead of probabilities, e.g. to fit a
                 temperature with :func:`brainvit_effnet.metrics.fit_temperature`.
+            model: Predict with this module instead of ``trainer.model`` (e.g. the EMA copy of the
+                weights, as ``fit`` validates), on the Trainer's device, batching and precision.
 
         In a distributed run the data are sharded over the ranks and every rank gets all predictions.
         """
-        model = (_model or self.model).to(self.device).eval()
+        model = (model or self.model).to(self.device).eval()
         loader = self._loader(data, train=False)
         limit = self.config.limit_val_batches or len(loader)
         outputs, labels = [], []
@@ -572,11 +602,18 @@ class Trainer:
         return p.numpy().astype(np.float64), y.numpy().astype(np.int64)
 
     def evaluate(
-        self, data: Dataset[Any], *, bootstrap: int = 0, _model: nn.Module | None = None
-    ) -> dict[str, Any]:
-        """Metrics on ``data`` (see :func:`brainvit_effnet.metrics.classification_report`) plus ``loss``."""
+        self, data: Dataset[Any], *, bootstrap: int = 0, model: nn.Module | None = None
+    ) -> ClassificationReport:
+        """Metrics on ``data`` (see :func:`brainvit_effnet.metrics.classification_report`) plus ``loss``.
+
+        Args:
+            data: A labelled dataset.
+            bootstrap: Resamples for 95% intervals (``ci95``); over patients when every record of
+                ``data`` names its patient.
+            model: Evaluate this module instead of ``trainer.model`` (see :meth:`predict`).
+        """
         self._check_data(data, "the evaluation data")
-        probs, labels = self.predict(data, _model=_model)
+        probs, labels = self.predict(data, model=model)
         names = getattr(data, "classes", None) or getattr(self.model, "pretrained_cfg", {}).get("label_names")
         groups = _patient_groups(data)
         report = classification_report(
