@@ -33,6 +33,7 @@ from typing import Any
 import torch
 
 from ._atomic import write_text_atomically
+from ._progress import progress_bar
 from .data import FigshareDataset, FolderDataset, MRIDataset, create_transforms, grouped_holdout, load_sample
 from .data.slice_cache import load_slice_cache, save_slice_cache
 from .data.sources import DataSource
@@ -386,7 +387,10 @@ def cross_validate(cfg: ExperimentConfig) -> dict[str, Any]:
     folds = sorted({r.fold for r in full.records if r.fold is not None})
     base = Path(cfg.train.output_dir)
     reports = []
-    for test_fold in folds:
+    bar = progress_bar(
+        folds, progress=cfg.train.progress, enabled=is_main(), desc="cross-validation", unit="fold"
+    )
+    for test_fold in bar:
         fold_cfg = dataclasses.replace(
             cfg,
             test_folds=[test_fold],
