@@ -7,7 +7,8 @@ callback raises an ``ImportError`` that names it.
 Examples:
     >>> from brainvit_effnet.train import Trainer, TrainConfig
     >>> from brainvit_effnet.train.tensorboard import TensorBoardLogger
-    >>> trainer = Trainer(model, TrainConfig(output_dir="runs/b0"), callbacks=[TensorBoardLogger()])  # doctest: +SKIP
+    >>> logger = TensorBoardLogger(every_n_steps=10)  # doctest: +SKIP
+    >>> trainer = Trainer(model, TrainConfig(output_dir="runs/b0"), callbacks=[logger])  # doctest: +SKIP
     >>> trainer.fit(train, val)  # doctest: +SKIP
 
     then ``tensorboard --logdir runs/b0/tensorboard``.
