@@ -66,6 +66,26 @@ def test_zoo_parameter_counts_match_the_built_models() -> None:
     assert info.family == "transformer" and info.backbone == "test_efficientnet"
 
 
+def test_model_options_are_read_from_the_model_classes(hook: ModuleType) -> None:
+    import inspect
+
+    from brainvit_effnet.models.effnet import EffNetBaseline, EffNetTransformer
+
+    table = hook._model_options()
+    rows = {line.split(" | ")[0].strip("| `"): line for line in table.splitlines()[2:]}
+    for cls, column in ((EffNetBaseline, 1), (EffNetTransformer, 2)):
+        params = inspect.signature(cls.__init__).parameters
+        options = {n for n in params if n not in {"self", "backbone", "device", "dtype"}}
+        assert options <= set(rows), options - set(rows)  # every option of every family is listed
+        for name in options - {"img_size"}:  # img_size: each variant's own
+            assert rows[name].split(" | ")[column] == f"`{params[name].default!r}`", name
+    assert rows["depth"].split(" | ")[1] == "—"  # a transformer-only option
+    assert "Attention heads; must divide `embed_dim`." in rows["num_heads"]
+    assert "<!-- generated: model-options -->" in (DOCS / "zoo.md").read_text(encoding="utf-8")
+    model = bve.create_model("effnet_test_tf", num_classes=3, in_chans=1, depth=2, pos_embed="sincos")
+    assert model.in_chans == 1 and model.num_classes == 3  # the options work as the page says
+
+
 def test_hook_fills_markers_and_rejects_unknown_ones(hook: ModuleType) -> None:
     page = "# Zoo\n\n<!-- generated: model-zoo -->\n\ntext\n"
     out = hook.on_page_markdown(page, page=_page("zoo.md"))

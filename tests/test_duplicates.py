@@ -491,3 +491,14 @@ def test_no_image_pairs_with_its_own_mirror_and_distinct_slices_stay_apart() -> 
     refs = [ImageRef(p) for p in sorted((sample_root() / "images").glob("*.png"))]
     report = find_duplicates(refs)
     assert not [p for p in report.pairs if p.mirrored]  # 96 distinct slices, each roughly symmetric
+
+
+def test_fingerprinting_shows_a_bar_only_when_asked_or_on_a_terminal(
+    planted: Planted, capsys: pytest.CaptureFixture[str]
+) -> None:
+    refs = planted.train[:3]
+    compute_fingerprints(refs)
+    assert "fingerprints" not in capsys.readouterr().err  # capsys' stderr is not a terminal: quiet
+    find_duplicates(refs, progress=True, workers=2)
+    err = capsys.readouterr().err
+    assert "fingerprints" in err and "/3 " in err  # a bar over the 3 files

@@ -71,6 +71,40 @@ def test_cli_explain_dataset_and_files(
     assert sorted(p.name for p in files_out.iterdir()) == ["overlays_gradcam.png"]
 
 
+def test_cli_explain_writes_pdf_and_svg_grids(saved_model: Path, tmp_path: Path) -> None:
+    from brainvit_effnet.data import sample_root
+
+    image = str(sample_root() / "images" / "16.png")
+    for fmt, magic in (("pdf", (b"%PDF",)), ("svg", (b"<?xml", b"<svg"))):
+        out = tmp_path / fmt
+        argv = [
+            "explain",
+            str(saved_model),
+            image,
+            "--methods",
+            "gradcam",
+            "--out",
+            str(out),
+            "--format",
+            fmt,
+        ]
+        assert main(argv) == 0
+        assert sorted(p.name for p in out.iterdir()) == [f"overlays_gradcam.{fmt}"]
+        assert (out / f"overlays_gradcam.{fmt}").read_bytes().startswith(magic)
+
+
+def test_explanation_scoring_shows_a_bar_only_when_asked_or_on_a_terminal(
+    saved_model: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = bve.from_pretrained(saved_model).eval()
+    _, eval_tf = create_transforms(model)
+    data = load_sample([5], transform=eval_tf, return_mask=True)
+    score_explanations(model, data, ["gradcam"], limit=2, faithfulness=False)
+    assert "explain" not in capsys.readouterr().err  # capsys' stderr is not a terminal: quiet
+    score_explanations(model, data, ["gradcam"], limit=2, faithfulness=False, progress=True)
+    assert "explain" in capsys.readouterr().err
+
+
 def test_pytorch_grad_cam_runs_on_our_models_through_the_seams() -> None:
     pgc = pytest.importorskip("pytorch_grad_cam", reason="optional extra brainvit-effnet[gradcam] is absent")
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget

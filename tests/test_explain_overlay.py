@@ -297,3 +297,42 @@ def test_half_precision_tensors_are_accepted() -> None:
     image = torch.full((1, 8, 8), 0.5, dtype=torch.bfloat16)
     out = overlay_heatmap(image, torch.zeros(8, 8, dtype=torch.float16))
     assert np.asarray(out)[0, 0].tolist() == [128, 128, 128]
+
+
+# -- legend and figure formats ----------------------------------------------------------------------
+def test_legend_names_the_outline_and_the_caption_colours_in_use() -> None:
+    images, heat = grid_inputs(3, 48)
+    masks = np.zeros((3, 48, 48), dtype=bool)
+    masks[:, 10:30, 10:30] = True
+    labelled = {"true_labels": [0, 1, 2], "pred_labels": [0, 2, 2], "class_names": NAMES}
+    grid = explanation_grid(images, heat, masks=masks, tile=48, outline_color=(255, 0, 255), **labelled)
+    assert grid.info["legend"] == [
+        "outline: tumour mask",
+        "caption: prediction correct",
+        "caption: prediction wrong",
+    ]
+    without = explanation_grid(images, heat, masks=masks, tile=48, legend=False, **labelled)
+    assert without.info["legend"] == [] and without.height < grid.height
+    legend_band = np.asarray(grid).astype(int)[without.height :]  # below the colour bar
+    for colour in ((255, 0, 255), tuple(GREEN), tuple(RED)):  # a swatch of each colour is drawn
+        assert (legend_band == colour).all(axis=-1).sum() > 10, colour
+    unlabelled = explanation_grid(images, heat, tile=48)  # no outline, no caption: nothing to explain
+    assert unlabelled.info["legend"] == []
+    assert explanation_grid(images, heat, tile=48, true_labels=[0, 1, 2]).info["legend"] == [
+        "caption: true label unknown"  # no prediction given: the grey band
+    ]
+
+
+@pytest.mark.parametrize(("suffix", "magic"), [(".pdf", (b"%PDF",)), (".svg", (b"<?xml", b"<svg"))])
+def test_grids_and_overlays_are_written_as_pdf_and_svg(tmp_path: Path, suffix: str, magic: tuple) -> None:
+    images, heat = grid_inputs(2, 32)
+    grid = save_grid(tmp_path / f"grid{suffix}", images, heat, true_labels=[0, 1], pred_labels=[0, 0])
+    single = save_overlay(tmp_path / f"one{suffix}", images[0], heat[0])
+    for path in (grid, single):
+        assert path.read_bytes().lstrip().startswith(magic), path.read_bytes()[:40]
+    if suffix == ".svg":
+        assert "<svg" in grid.read_text() and "<image" in grid.read_text()  # the grid's pixels
+    first = grid.read_bytes()
+    save_grid(tmp_path / f"grid{suffix}", images, heat, true_labels=[0, 1], pred_labels=[0, 0])
+    assert grid.read_bytes() == first  # no creation date: the same grid gives the same file
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f"grid{suffix}", f"one{suffix}"])

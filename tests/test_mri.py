@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import sys
 from pathlib import Path
 
@@ -172,3 +173,63 @@ def test_predict_on_a_nifti_volume_and_a_dicom_series(
     np.testing.assert_allclose([float(summary[k]) for k in labels], mean, atol=1e-5)
     assert any(r["kind"] == "volume" and "series=" in r["path"] for r in rows)
     assert "volume(s)" in capsys.readouterr().out
+
+
+# -- duplicate checks -----------------------------------------------------------------------------
+def _mri_tree(root: Path) -> dict[str, Path]:
+    """A glioma folder: a slice as PNG and as DICOM, a NIfTI volume holding another slice (plus a
+    distinct one) and that slice's PNG; the PNG of a third, distinct slice as a decoy."""
+    folder = root / "glioma"
+    folder.mkdir(parents=True)
+    Image.fromarray(real_slice("1.png")).save(folder / "a.png")
+    write_dicom(folder / "a.dcm", real_slice("1.png"))
+    shown = real_slice("1029.png")
+    ras = shown[::-1, ::-1].T  # stored so that the volume's slice shows as `shown` (see above)
+    other = real_slice("1043.png")[::-1, ::-1].T
+    write_nifti(folder / "vol.nii.gz", np.stack([other, ras], -1))
+    Image.fromarray(shown).save(folder / "b.png")
+    Image.fromarray(real_slice("1105.png")).save(folder / "decoy.png")
+    return {
+        "png": folder / "a.png",
+        "dcm": folder / "a.dcm",
+        "vol": folder / "vol.nii.gz",
+        "b": folder / "b.png",
+    }
+
+
+def test_duplicates_across_png_dicom_and_nifti_slices(tmp_path: Path) -> None:
+    from brainvit_effnet.data.duplicates import ImageRef, expand_volumes, find_duplicates
+
+    files = _mri_tree(tmp_path / "tree")
+    refs = [ImageRef(p, label="glioma") for p in sorted((tmp_path / "tree" / "glioma").iterdir())]
+    expanded, skipped = expand_volumes(refs)
+    assert not skipped and f"{files['vol']}::z=1" in {str(r.path) for r in expanded}
+    assert len(expanded) == len(refs) + 1  # the 2-slice volume became two items
+    report = find_duplicates(refs)
+    pairs = {frozenset((str(p.query.path), str(p.reference.path))): p for p in report.pairs}
+    assert set(pairs) == {
+        frozenset((str(files["png"]), str(files["dcm"]))),
+        frozenset((str(files["b"]), f"{files['vol']}::z=1")),
+    }, [(p.query.key, p.reference.key, p.kind, p.similarity) for p in report.pairs]
+    for pair in pairs.values():  # the same picture, stored differently: near, nearly identical
+        assert pair.similarity > 0.995 and pair.labels_agree
+        assert not pair.same_bytes
+
+
+def test_the_same_dicom_pixels_with_other_metadata_are_exact(tmp_path: Path) -> None:
+    from brainvit_effnet.data.duplicates import ImageRef, find_duplicates
+
+    a = write_dicom(tmp_path / "a.dcm", real_slice(), patient="P1")
+    b = write_dicom(tmp_path / "b.dcm", real_slice(), patient="P2")
+    report = find_duplicates([ImageRef(a), ImageRef(b)])
+    assert [(p.kind, p.same_bytes) for p in report.pairs] == [("exact", False)]
+
+
+def test_leakage_cli_reads_dicom_and_nifti_trees(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _mri_tree(tmp_path / "tree")
+    out = tmp_path / "leakage"
+    assert main(["leakage", str(tmp_path / "tree"), "--out", str(out)]) == 0
+    report = json.loads((out / "leakage.json").read_text())
+    assert report["counts"]["n_exact_pairs"] + report["counts"]["n_near_pairs"] == 2
+    assert (out / "pairs.png").read_bytes()[:4] == b"\x89PNG"
+    assert "vol.nii.gz::z=1" in (out / "leakage.md").read_text()

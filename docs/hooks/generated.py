@@ -5,6 +5,8 @@ A page asks for generated content with an HTML comment on a line of its own:
 * ``<!-- generated: model-zoo -->`` and ``<!-- generated: model-weights -->``: the model-zoo
   table and where each tag's weights live, from the registry
   (:func:`brainvit_effnet.models.catalog.describe_models`);
+* ``<!-- generated: model-options -->``: the options of ``create_model`` for each family, from
+  the signatures and docstrings of the two model classes;
 * ``<!-- generated: benchmark-results -->``: the benchmark tables, from
   ``benchmarks/results/*.json`` (``benchmarks/results_page.py``);
 * ``<!-- generated: recipe-results -->``: the from-scratch recipe study and benchmark, from
@@ -39,6 +41,73 @@ def _model_weights() -> str:
     from brainvit_effnet.models.catalog import describe_models, markdown_weights_table
 
     return markdown_weights_table(describe_models())
+
+
+# Arguments of the model classes that are not options of create_model (see models/_factory.py).
+_NOT_OPTIONS = {"self", "backbone", "device", "dtype"}
+_ARG_LINE = re.compile(r"^(\s*)([a-z_][a-z0-9_]*): (.*)$")
+
+
+def _arg_docs(doc: str) -> dict[str, str]:
+    """``name -> description`` from the ``Args:`` section of a Google-style docstring."""
+    lines = doc.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.strip() == "Args:"), None)
+    if start is None:
+        return {}
+    found: dict[str, str] = {}
+    name, indent = None, None
+    for line in lines[start + 1 :]:
+        if not line.strip():
+            break
+        match = _ARG_LINE.match(line)
+        if match and (indent is None or len(match.group(1)) == indent):
+            indent, name = len(match.group(1)), match.group(2)
+            found[name] = match.group(3).strip()
+        elif name is not None and indent is not None and len(line) - len(line.lstrip()) > indent:
+            found[name] += " " + line.strip()  # a continuation line
+        else:
+            break
+    return found
+
+
+def _model_options() -> str:
+    """Every option of the two model families: default per family and meaning, from the code."""
+    import inspect
+
+    from brainvit_effnet.models.effnet import EffNetBaseline, EffNetTransformer
+
+    families = {"baseline": EffNetBaseline, "transformer": EffNetTransformer}
+    defaults: dict[str, dict[str, Any]] = {}
+    meanings: dict[str, dict[str, str]] = {}
+    for family, cls in families.items():
+        docs = _arg_docs(inspect.getdoc(cls) or "")
+        for name, param in inspect.signature(cls.__init__).parameters.items():
+            if name in _NOT_OPTIONS or param.kind is param.VAR_KEYWORD:
+                continue
+            defaults.setdefault(name, {})[family] = param.default
+            meanings.setdefault(name, {})[family] = docs.get(name, "")
+
+    def meaning(name: str) -> str:
+        texts = meanings[name]
+        if len(set(texts.values())) == 1:
+            return next(iter(texts.values()))
+        return " ".join(f"*{family}:* {text}" for family, text in texts.items())  # they differ
+
+    def shown(name: str, family: str) -> str:
+        if family not in defaults[name]:
+            return "—"  # the family has no such option
+        if name == "img_size":
+            return "the variant's"  # create_model passes each variant's native size
+        return f"`{defaults[name][family]!r}`"
+
+    lines = [
+        "| option | baseline (`effnet_bX`) | transformer (`effnet_bX_tf`) | meaning |",
+        "|---|---|---|---|",
+    ]
+    for name in defaults:
+        text = meaning(name).replace("|", "\\|").replace("``", "`")
+        lines.append(f"| `{name}` | {shown(name, 'baseline')} | {shown(name, 'transformer')} | {text} |")
+    return "\n".join(lines) + "\n"
 
 
 def _benchmark_module(name: str) -> Any:
@@ -79,6 +148,7 @@ def _study_results() -> str:
 GENERATORS = {
     "model-zoo": _model_zoo,
     "model-weights": _model_weights,
+    "model-options": _model_options,
     "benchmark-results": _benchmark_results,
     "recipe-results": _recipe_results,
     "study-results": _study_results,

@@ -99,6 +99,22 @@ def _add_folder_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_figure_flags(p: argparse.ArgumentParser, figures: str) -> None:
+    """``--format`` of the figures a command writes, and ``--progress``."""
+    p.add_argument(
+        "--format",
+        choices=("png", "pdf", "svg"),
+        default="png",
+        help=f"file format of {figures} (pdf and svg place in a paper at any size)",
+    )
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bars (default: on a terminal)",
+    )
+
+
 def _experiment(args: argparse.Namespace) -> ExperimentConfig:
     flags: dict[str, Any] = {}
     for flag, key in (
@@ -444,18 +460,23 @@ def _leakage_refs(path: str, args: argparse.Namespace) -> list[Any]:
 
 
 def _pairs_figure(pairs: Sequence[Any], out: Path) -> Path:
-    """Example pairs side by side (query | reference), captioned with kind, distance and labels."""
+    """Example pairs side by side (query | reference), captioned with kind, distance and labels.
+
+    The format is the suffix of ``out`` (``.png``, ``.pdf`` or ``.svg``); images, DICOM files and
+    NIfTI slices are shown as the datasets read them.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from PIL import Image
+
+    from .data.images import read_unit
 
     rows = max(1, len(pairs))
     fig, axes = plt.subplots(rows, 2, figsize=(5, 2.5 * rows), dpi=100, squeeze=False)
     for row, pair in zip(axes, pairs, strict=False):
         for ax, ref in zip(row, (pair.query, pair.reference), strict=True):
-            ax.imshow(Image.open(ref.path).convert("L"), cmap="gray")
+            ax.imshow(read_unit(str(ref.path)), cmap="gray", vmin=0.0, vmax=1.0)
             ax.set_title(f"{Path(ref.path).name} ({ref.label or '?'})", fontsize=7)
             ax.axis("off")
         row[0].text(
@@ -470,7 +491,10 @@ def _pairs_figure(pairs: Sequence[Any], out: Path) -> Path:
     for ax in axes[len(pairs) :].ravel() if len(pairs) < rows else []:
         ax.axis("off")
     fig.tight_layout()
-    fig.savefig(out)
+    # No creation date in PDF/SVG metadata: the same report gives the same file.
+    metadata = {"pdf": {"CreationDate": None}, "svg": {"Date": None}}.get(out.suffix.lower()[1:])
+    with matplotlib.rc_context({"svg.hashsalt": "brainvit-effnet"}):  # fixed SVG ids, not random ones
+        fig.savefig(out, metadata=metadata)
     plt.close(fig)
     return out
 
@@ -482,13 +506,15 @@ def _cmd_leakage(args: argparse.Namespace) -> int:
 
     a = _leakage_refs(args.a, args)
     if args.b is not None:
-        report = find_duplicates(a, _leakage_refs(args.b, args), query_name=args.a, reference_name=args.b)
+        report = find_duplicates(
+            a, _leakage_refs(args.b, args), query_name=args.a, reference_name=args.b, progress=args.progress
+        )
     elif {"train", "test"} <= {r.split for r in a}:
         train = [r for r in a if r.split == "train"]
         test = [r for r in a if r.split == "test"]
-        report = leakage_report(train, test)
+        report = leakage_report(train, test, progress=args.progress)
     else:
-        report = find_duplicates(a, query_name=args.a)
+        report = find_duplicates(a, query_name=args.a, progress=args.progress)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file; give a folder for the report.")
@@ -496,15 +522,18 @@ def _cmd_leakage(args: argparse.Namespace) -> int:
     files = {
         "json": write_text_atomically(out / "leakage.json", json.dumps(report.to_dict(), indent=2)),
         "markdown": write_text_atomically(out / "leakage.md", report.to_markdown(max_examples=args.examples)),
-        "pairs figure": _pairs_figure(report.examples(args.examples), out / "pairs.png"),
+        "pairs figure": _pairs_figure(report.examples(args.examples), out / f"pairs.{args.format}"),
     }
     print(report.summary())
     _print_files("Files:", files)
     return 0
 
 
-def _overlays(model: Any, data: Any, methods: Sequence[str], out: Path, n: int) -> dict[str, Path]:
-    """One grid PNG per method for the first ``n`` samples (outlines drawn when masks exist)."""
+def _overlays(
+    model: Any, data: Any, methods: Sequence[str], out: Path, n: int, fmt: str = "png"
+) -> dict[str, Path]:
+    """One grid per method for the first ``n`` samples (outlines drawn when masks exist), as
+    ``overlays_<method>.<fmt>`` (png, pdf or svg)."""
     from .explain import explain, save_grid
 
     batch = [data[i] for i in range(min(n, len(data)))]
@@ -519,7 +548,7 @@ def _overlays(model: Any, data: Any, methods: Sequence[str], out: Path, n: int) 
     for method in methods:
         heat = explain(model, images, method)  # the predicted class
         files[f"overlay_{method}"] = save_grid(
-            out / f"overlays_{method}.png",
+            out / f"overlays_{method}.{fmt}",
             images,
             heat,
             true_labels=[names[k] for k in known] if min(known) >= 0 else None,  # unlabelled files: -1
@@ -543,13 +572,15 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     files: dict[str, Any] = {}
     if args.paths:
         data: Any = ImageFiles(args.paths, transform=eval_transform, crop=not args.no_crop)
-        files.update(_overlays(model, data, methods, out, args.n))
+        files.update(_overlays(model, data, methods, out, args.n, args.format))
     else:
         args.split = getattr(args, "split", None)
         data = _evaluation_data(args, model, return_mask=True)
-        files.update(_overlays(model, data, methods, out, args.n))
+        files.update(_overlays(model, data, methods, out, args.n, args.format))
         if len(data) and any(bool(data[i][2].any()) for i in range(min(4, len(data)))):
-            report = score_explanations(model, data, methods, limit=args.limit, steps=args.steps)
+            report = score_explanations(
+                model, data, methods, limit=args.limit, steps=args.steps, progress=args.progress
+            )
             files.update(
                 write_explanation_report(
                     report, out, title=f"Explanations of {args.model_dir} on {args.data}"
@@ -650,7 +681,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     overlays = _overlays(model, spread, methods, output_dir / "explain", n=8)  # every class shown
     # Localisation against the masks only: the deletion/insertion curves cost a forward pass per
     # step and slice, minutes on a CPU (brainvit-effnet explain computes them).
-    scores = score_explanations(model, data, methods, limit=args.explain_limit, faithfulness=False)
+    scores = score_explanations(
+        model, data, methods, limit=args.explain_limit, faithfulness=False, progress=args.progress
+    )
     explain_files = write_explanation_report(
         scores, output_dir / "explain", title=f"Explanations of {BUNDLED_MODEL} against tumour masks"
     )
@@ -881,6 +914,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--limit", type=int, help="score at most this many slices")
     explain.add_argument("--steps", type=int, default=10, help="deletion/insertion steps")
     explain.add_argument("--no-crop", action="store_true", help="skip the study's brain crop")
+    _add_figure_flags(explain, "the overlay grids")
     _add_folder_flags(explain)
     explain.set_defaults(func=_cmd_explain)
 
@@ -892,6 +926,7 @@ def build_parser() -> argparse.ArgumentParser:
     leakage.add_argument("b", nargs="?", help="a second tree: duplicates of A's images in B")
     leakage.add_argument("--out", default="leakage", help="report folder")
     leakage.add_argument("--examples", type=int, default=8, help="example pairs in the report and figure")
+    _add_figure_flags(leakage, "the figure of example pairs")
     _add_folder_flags(leakage)
     leakage.set_defaults(func=_cmd_leakage)
 

@@ -38,6 +38,7 @@ from typing import Any
 import torch
 
 from ._atomic import write_text_atomically
+from ._progress import progress_bar
 from .data import FigshareDataset, FolderDataset, MRIDataset, create_transforms, grouped_holdout, load_sample
 from .data.slice_cache import load_slice_cache, save_slice_cache
 from .data.sources import DataSource
@@ -487,8 +488,16 @@ def cross_validate(cfg: ExperimentConfig) -> CVResult:
     full = open_dataset(cfg)
     folds = sorted({r.fold for r in full.records if r.fold is not None})
     base = Path(cfg.train.output_dir)
+<<<<<<< HEAD
     reports: list[ClassificationReport] = []
     for test_fold in folds:
+=======
+    reports = []
+    bar = progress_bar(
+        folds, progress=cfg.train.progress, enabled=is_main(), desc="cross-validation", unit="fold"
+    )
+    for test_fold in bar:
+>>>>>>> wt/viz
         fold_cfg = dataclasses.replace(
             cfg,
             test_folds=[test_fold],

@@ -26,6 +26,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
+from .._progress import progress_bar
 from .attention import attention_rollout, last_layer_attention_map, upsample
 from .cam import BaseCAM, GradCAM, GradCAMPlusPlus, TokenGradCAM
 from .scores import deletion_auc, energy_inside, insertion_auc, iou_at_threshold, mask_fraction, pointing_game
@@ -114,11 +115,16 @@ def score_explanations(
     faithfulness: bool = True,
     steps: int = 10,
     iou_threshold: float = 0.5,
+    progress: bool | None = None,
 ) -> dict[str, Any]:
     """Score methods over ``data`` (yielding ``(image, label, mask)``); see the module docstring.
 
     Heatmaps explain each sample's true class, so localisation is judged on the evidence for the
     right answer. Samples with an empty mask are skipped.
+
+    Args:
+        progress: A progress bar over the batches: ``True``/``False`` forces it on/off; ``None``
+            (default) draws it when stderr is a terminal.
 
     Returns:
         ``{"n", "mask_fraction", "methods": {method: {"overall": {...}, "per_class": {...}}}}``.
@@ -131,7 +137,9 @@ def score_explanations(
     labels_all: list[np.ndarray] = []
     fractions: list[np.ndarray] = []
     seen = 0
-    for batch in loader:
+    # With a limit the loop may stop before the last batch; the bar goes away when it does.
+    bar = progress_bar(loader, progress=progress, desc="explain", unit="batch", leave=False)
+    for batch in bar:
         if len(batch) != 3:
             raise ValueError(
                 "score_explanations needs data that yields masks: create the dataset with return_mask=True."
@@ -160,6 +168,7 @@ def score_explanations(
                 scores["insertion_auc"] = insertion_auc(model, images, heat, labels, steps=steps)
             for key, values in scores.items():
                 columns[method].setdefault(key, []).append(np.asarray(values, dtype=float))
+    bar.close()  # also when the limit ended the loop early
     if not labels_all:
         raise ValueError("no sample with a non-empty tumour mask to score.")
     labels = np.concatenate(labels_all)

@@ -47,6 +47,7 @@ from ._arrays import to_numpy as _to_numpy
 
 __all__ = [
     "COLORMAPS",
+    "FIGURE_FORMATS",
     "Colormap",
     "colorize",
     "draw_outline",
@@ -94,6 +95,15 @@ _CAPTION_WRONG: RGB = (190, 0, 0)
 _CAPTION_UNKNOWN: RGB = (70, 70, 70)
 _TEXT: RGB = (255, 255, 255)
 _RANGE_ATOL = 1e-3
+_CAPTION_MEANING = {
+    _CAPTION_CORRECT: "caption: prediction correct",
+    _CAPTION_WRONG: "caption: prediction wrong",
+    _CAPTION_UNKNOWN: "caption: true label unknown",
+}
+_OUTLINE_LABEL = "outline: tumour mask"
+
+#: File suffixes :func:`save_grid` and :func:`save_overlay` write (PDF and SVG through matplotlib).
+FIGURE_FORMATS = (".png", ".pdf", ".svg")
 
 
 # -- input conversion -------------------------------------------------------------------------------
@@ -373,11 +383,37 @@ def draw_outline(
     return out
 
 
+def _save_vector(image: Image.Image, fh: Any, fmt: str) -> None:
+    """The picture, pixel for pixel, as a one-page PDF or an SVG (matplotlib, no axes or margins).
+
+    The tiles are pixels whatever the container; PDF and SVG let a paper place the figure at any
+    size and keep the file's metadata clean (no creation date: the same grid gives the same file).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display needed; harmless when a backend is already in use
+    from matplotlib.figure import Figure  # no pyplot: no global figure state
+
+    dpi = 100
+    fig = Figure(figsize=(image.width / dpi, image.height / dpi), dpi=dpi)
+    fig.figimage(np.asarray(image.convert("RGB")), xo=0, yo=0, origin="upper", resize=False)
+    metadata = {"Creator": "brainvit-effnet", "CreationDate": None} if fmt == "pdf" else {"Date": None}
+    with matplotlib.rc_context({"svg.hashsalt": "brainvit-effnet"}):  # fixed SVG ids, not random ones
+        fig.savefig(fh, format=fmt, dpi=dpi, metadata=metadata)
+
+
 def _atomic_save_png(image: Image.Image, path: str | os.PathLike[str]) -> Path:
+    """Write ``image`` as PNG, PDF or SVG (by the suffix of ``path``), atomically."""
     target = Path(path)
-    if target.suffix.lower() != ".png":
-        raise ValueError(f"path must end in .png; got {str(target)!r}. Use a .png file name.")
-    write_atomically(target, lambda fh: image.save(fh, format="PNG"))
+    suffix = target.suffix.lower()
+    if suffix not in FIGURE_FORMATS:
+        raise ValueError(
+            f"path must end in .png, .pdf or .svg; got {str(target)!r}. Use one of those file names."
+        )
+    if suffix == ".png":
+        write_atomically(target, lambda fh: image.save(fh, format="PNG"))
+    else:
+        write_atomically(target, lambda fh: _save_vector(image, fh, suffix[1:]))
     logger.debug("wrote %s", target)
     return target
 
@@ -392,13 +428,13 @@ def save_overlay(
     outline_width: int = 1,
     **kw: Any,
 ) -> Path:
-    """Write :func:`overlay_heatmap` (plus an optional outline) as a PNG, atomically.
+    """Write :func:`overlay_heatmap` (plus an optional outline) as a PNG, PDF or SVG, atomically.
 
-    The PNG is written to a temporary file in the same folder and moved into place with
+    The file is written to a temporary file in the same folder and moved into place with
     ``os.replace``, so readers never see a half-written file; parent folders are created.
 
     Args:
-        path: Destination, ending in ``.png``.
+        path: Destination, ending in ``.png``, ``.pdf`` or ``.svg`` (the format).
         image: As for :func:`overlay_heatmap`.
         heatmap: As for :func:`overlay_heatmap`.
         outline: Optional ``(K, 2)`` outline or ``(H, W)`` bool mask, as for :func:`draw_outline`.
@@ -547,6 +583,7 @@ def explanation_grid(
     colormap: Colormap = "jet",
     outline_color: Sequence[int] = (0, 255, 0),
     colorbar: bool = True,
+    legend: bool | None = None,
 ) -> Image.Image:
     """Lay out one captioned overlay tile per sample.
 
@@ -581,9 +618,14 @@ def explanation_grid(
         colorbar: Add a colour bar under the tiles: the colour map from 0 (no relevance) to 1
             (the most relevant pixel of each map; every heatmap is min-max scaled on its own).
         outline_color: Outline colour ``(R, G, B)``.
+        legend: Add a legend under the tiles (and the colour bar): a swatch and a label for the
+            outline colour when an outline is drawn and for each caption colour in use ("caption:
+            prediction correct" / "wrong" / "true label unknown"). ``None`` (default): with the
+            colour bar.
 
     Returns:
-        RGB PIL image of width ``cols * tile + (cols + 1) * 4``.
+        RGB PIL image of width ``cols * tile + (cols + 1) * 4``. Its ``info["legend"]`` lists the
+        legend's labels, in order (empty without a legend).
 
     Raises:
         ValueError: on mismatched lengths, bad shapes, labels outside ``class_names``, bad layout.
@@ -671,8 +713,21 @@ def explanation_grid(
     title_h = line_h + 2 * pad if title else 0
     width = cols * tile + (cols + 1) * pad
     bar_h = 2 * line_h + 2 * pad if colorbar else 0
-    height = title_h + rows * (tile + cap_h) + (rows + 1) * pad + bar_h
+    shapes = [
+        _tile_outline(outline_list[i], mask_list[i], *_tile_sizes(image_list[i], tile), i) for i in range(n)
+    ]
+    entries: list[tuple[RGB, str]] = []
+    if colorbar if legend is None else legend:
+        if any(shape is not None for shape in shapes):
+            entries.append((colour, _OUTLINE_LABEL))
+        if cap_h:
+            used = {band for _, band in captions}
+            entries += [(band, label) for band, label in _CAPTION_MEANING.items() if band in used]
+    legend_rows = _legend_layout(entries, probe, font, width - 2 * pad, line_h)
+    legend_h = len(legend_rows) * line_h + 2 * pad if legend_rows else 0
+    height = title_h + rows * (tile + cap_h) + (rows + 1) * pad + bar_h + legend_h
     grid = Image.new("RGB", (width, height), _BACKGROUND)
+    grid.info["legend"] = [label for _, label in entries]
     draw = ImageDraw.Draw(grid)
     if title:
         draw.text((pad, pad), _fit_font_text(draw, title, font, width - 2 * pad), fill=_TEXT, font=font)
@@ -687,7 +742,7 @@ def explanation_grid(
         src_hw = (overlay.height, overlay.width)
         dst_hw = _fit_size(*src_hw, tile)
         overlay = overlay.resize((dst_hw[1], dst_hw[0]), Image.Resampling.BILINEAR)
-        shape = _tile_outline(outline_list[i], mask_list[i], src_hw, dst_hw, i)
+        shape = shapes[i]
         if shape is not None:
             overlay = draw_outline(overlay, shape, color=colour, width=1)
         grid.paste(overlay, (x0 + (tile - dst_hw[1]) // 2, y0 + (tile - dst_hw[0]) // 2))
@@ -697,8 +752,39 @@ def explanation_grid(
             for k, line in enumerate(lines):
                 draw.text((x0 + 2, y0 + tile + 2 + k * line_h), line, fill=_TEXT, font=font)
     if colorbar:
-        _draw_colorbar(grid, draw, font, colormap, top=height - bar_h, height=line_h, pad=pad)
+        _draw_colorbar(grid, draw, font, colormap, top=height - legend_h - bar_h, height=line_h, pad=pad)
+    for k, row in enumerate(legend_rows):
+        y = height - legend_h + pad + k * line_h
+        for x, (swatch, label) in row:
+            draw.rectangle((x, y + 1, x + line_h - 4, y + line_h - 3), fill=swatch, outline=_TEXT)
+            draw.text((x + line_h, y), label, fill=_TEXT, font=font)
     return grid
+
+
+def _tile_sizes(image: Any, tile: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(source, tile) sizes ``(H, W)`` of one image in the grid."""
+    if isinstance(image, Image.Image):
+        src_hw = (image.height, image.width)
+    else:
+        shape = tuple(_to_numpy(image, "image").shape)
+        src_hw = (int(shape[-2]), int(shape[-1]))
+    return src_hw, _fit_size(*src_hw, tile)
+
+
+def _legend_layout(
+    entries: Sequence[tuple[RGB, str]], draw: ImageDraw.ImageDraw, font: Any, max_w: int, line_h: int
+) -> list[list[tuple[int, tuple[RGB, str]]]]:
+    """Legend entries placed left to right, wrapped onto new rows: rows of ``(x, entry)``."""
+    rows: list[list[tuple[int, tuple[RGB, str]]]] = []
+    x = _GRID_PADDING
+    for entry in entries:
+        w = line_h + int(draw.textlength(entry[1], font=font)) + 12
+        if not rows or (x + w > max_w + _GRID_PADDING and x > _GRID_PADDING):
+            rows.append([])
+            x = _GRID_PADDING
+        rows[-1].append((x, entry))
+        x += w
+    return rows
 
 
 def _draw_colorbar(
@@ -726,10 +812,11 @@ def _draw_colorbar(
 
 
 def save_grid(path: str | os.PathLike[str], images: Any, heatmaps: Any, **kwargs: Any) -> Path:
-    """Write :func:`explanation_grid` as a PNG, atomically (temporary file + ``os.replace``).
+    """Write :func:`explanation_grid` as a PNG, PDF or SVG, atomically (temporary file + ``os.replace``).
 
     Args:
-        path: Destination, ending in ``.png``; parent folders are created.
+        path: Destination, ending in ``.png``, ``.pdf`` or ``.svg`` (the format; PDF and SVG hold
+            the grid's pixels, through matplotlib); parent folders are created.
         images: As for :func:`explanation_grid`.
         heatmaps: As for :func:`explanation_grid`.
         **kwargs: Keyword arguments of :func:`explanation_grid`.

@@ -25,7 +25,6 @@ import json
 import logging
 import math
 import signal
-import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -37,8 +36,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, RandomSampler, SequentialSampler, WeightedRandomSampler
-from tqdm.auto import tqdm
 
+from .._progress import progress_bar
 from ..errors import BrainvitError, CheckpointError
 from ..losses import create_loss
 from ..metrics import classification_report
@@ -637,10 +636,11 @@ class Trainer:
         return images.contiguous(memory_format=torch.channels_last) if self.config.channels_last else images
 
     def _bar(self, loader: DataLoader[Any], total: int, desc: str) -> Any:
-        show = self.config.progress if self.config.progress is not None else sys.stderr.isatty()
         # An epoch's bar stays on screen (one line per epoch); evaluation bars go when done.
         leave = desc.startswith("epoch")
-        return tqdm(loader, total=total, desc=desc, disable=not show or not dist.is_main(), leave=leave)
+        return progress_bar(
+            loader, progress=self.config.progress, enabled=dist.is_main(), total=total, desc=desc, leave=leave
+        )
 
     def _max_steps_reached(self) -> bool:
         return self.config.max_steps is not None and self.progress.step >= self.config.max_steps

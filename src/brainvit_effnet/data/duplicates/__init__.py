@@ -6,6 +6,10 @@ resized, re-encoded or slightly shifted copies of training images. Nickparvar's 
 Dataset" merges Figshare, Bhuvaji and Br35H, so it overlaps both. Any accuracy measured on such a
 split is inflated. This module finds those copies before a model is trained.
 
+Inputs: image files Pillow reads, DICOM files and NIfTI images or volumes (with the ``mri`` extra;
+a 3-D volume stands for its axial slices, :func:`expand_volumes`), each read as the datasets read
+it, so a slice exported to PNG pairs with its DICOM or NIfTI original.
+
 Method:
 
 * **Exact duplicates**: the SHA-256 of the file bytes (byte-identical files), and the SHA-256 of
@@ -78,6 +82,7 @@ from .fingerprints import (
     ImageRef,
     UnreadableImageError,
     compute_fingerprints,
+    expand_volumes,
     hamming_distances,
     thumbnail_similarity,
 )
@@ -95,6 +100,7 @@ __all__ = [
     "UnreadableImageError",
     "compute_fingerprints",
     "drop_duplicates_of",
+    "expand_volumes",
     "find_duplicates",
     "hamming_distances",
     "leakage_report",

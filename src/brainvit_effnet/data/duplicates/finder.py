@@ -15,11 +15,13 @@ import numpy.typing as npt
 from .fingerprints import (
     Fingerprints,
     ImageRef,
+    UnreadableImageError,
     _as_words,
     _check_hash_size,
     _check_refs,
     _popcount,
     compute_fingerprints,
+    expand_volumes,
     thumbnail_similarity,
 )
 from .report import DuplicatePair, DuplicateReport, HashMethod
@@ -63,7 +65,12 @@ def _close_pairs(
 
 
 def _fingerprints_of(
-    items: Sequence[ImageRef] | Fingerprints, name: str, hash_size: int, workers: int, strict: bool
+    items: Sequence[ImageRef] | Fingerprints,
+    name: str,
+    hash_size: int,
+    workers: int,
+    strict: bool,
+    progress: bool | None = None,
 ) -> Fingerprints:
     if isinstance(items, Fingerprints):
         if items.hash_size != hash_size:
@@ -73,7 +80,9 @@ def _fingerprints_of(
                 f"the fingerprints."
             )
         return items
-    return compute_fingerprints(_check_refs(items, name), hash_size=hash_size, workers=workers, strict=strict)
+    return compute_fingerprints(
+        _check_refs(items, name), hash_size=hash_size, workers=workers, strict=strict, progress=progress
+    )
 
 
 def _labels_agree(a: ImageRef, b: ImageRef) -> bool | None:
@@ -95,6 +104,7 @@ def find_duplicates(
     query_name: str = "query",
     reference_name: str = "reference",
     mirrors: bool = True,
+    progress: bool | None = None,
 ) -> DuplicateReport:
     """Exact and near-duplicate pairs within one set, or between a query set and a reference set.
 
@@ -118,6 +128,12 @@ def find_duplicates(
         mirrors: Also find mirrored copies: each query image's horizontal mirror is matched
             against the reference images with the same thresholds and verification, and such
             pairs carry ``mirrored=True``. A pair that matches plainly is reported plainly.
+        progress: A progress bar while the files are fingerprinted: ``True``/``False`` forces it
+            on/off; ``None`` (default) draws it when stderr is a terminal.
+
+    DICOM files and NIfTI images are read as the datasets read them (the ``mri`` extra); a 3-D
+    NIfTI volume stands for its axial slices (see :func:`expand_volumes`), so a slice and a PNG
+    export of it pair up.
 
     Returns:
         A :class:`DuplicateReport`.
@@ -152,8 +168,12 @@ def find_duplicates(
     if method not in ("phash", "dhash", "both"):
         raise ValueError(f"method must be 'phash', 'dhash' or 'both'; got {method!r}.")
     within = reference is None
-    fq = _fingerprints_of(query, "query", hash_size, workers, strict)
-    fr = fq if reference is None else _fingerprints_of(reference, "reference", hash_size, workers, strict)
+    fq = _fingerprints_of(query, "query", hash_size, workers, strict, progress)
+    fr = (
+        fq
+        if reference is None
+        else _fingerprints_of(reference, "reference", hash_size, workers, strict, progress)
+    )
 
     pq, pr = _as_words(fq.phash), _as_words(fr.phash)
     dq, dr = _as_words(fq.dhash), _as_words(fr.dhash)
@@ -345,7 +365,7 @@ def drop_duplicates_of(
 
     Use it to train on data that cannot have memorised the test set. Items are matched by
     :attr:`ImageRef.key`; unreadable training items skipped in lenient mode are kept (nothing is
-    known about them).
+    known about them). A 3-D NIfTI volume among ``train`` comes back as its slices that are kept.
 
     Args:
         test: Test items.
@@ -362,7 +382,12 @@ def drop_duplicates_of(
     Examples:
         >>> clean_train = drop_duplicates_of(test_refs, train_refs, max_distance=6)  # doctest: +SKIP
     """
-    train_refs = _check_refs(train, "train")
+    train_refs: list[ImageRef] = []
+    for ref in _check_refs(train, "train"):  # volumes as their slices, which the report pairs
+        try:
+            train_refs += expand_volumes([ref])[0]
+        except UnreadableImageError:  # nothing is known about it: kept, as unreadable files are
+            train_refs.append(ref)
     if report is None:
         report = leakage_report(train_refs, _check_refs(test, "test"), **kw)
     elif kw:

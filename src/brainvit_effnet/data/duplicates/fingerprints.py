@@ -24,12 +24,16 @@ import numpy.typing as npt
 from PIL import Image
 from scipy.fft import dctn, rfft2
 
+from ..._progress import progress_bar
+from ..mri import NIFTI_SUFFIXES, is_mri_file, nifti_slices, read_mri_slice
+
 __all__ = [
     "THUMBNAIL_SIZE",
     "Fingerprints",
     "ImageRef",
     "UnreadableImageError",
     "compute_fingerprints",
+    "expand_volumes",
     "hamming_distances",
     "thumbnail_similarity",
 ]
@@ -63,7 +67,9 @@ class ImageRef:
     """One image to check: where it is, and optionally its label, the set it belongs to and an id.
 
     Args:
-        path: Image file (any format Pillow reads).
+        path: Image file: any format Pillow reads, a DICOM file (``.dcm``), a NIfTI image or volume
+            (``.nii``, ``.nii.gz``; a 3-D volume stands for its axial slices), or one slice of a
+            volume addressed as ``"file.nii.gz::z=N"`` (DICOM and NIfTI need the ``mri`` extra).
         label: Class label, compared between the two items of a pair; ``None`` if unknown.
         split: The set the item belongs to (``"train"``, ``"test"``, a dataset name); informative.
         key: Identifier used in reports and to match items; defaults to ``str(path)``.
@@ -179,8 +185,10 @@ def _greyscale(image: Image.Image) -> Image.Image:
 
 
 def _pixel_digest(image: Image.Image) -> str:
-    arr = np.asarray(image)
-    mode = image.mode
+    return _array_digest(np.asarray(image), image.mode)
+
+
+def _array_digest(arr: npt.NDArray[np.generic], mode: str) -> str:
     if (
         mode == "RGB"
         and arr.ndim == 3
@@ -221,8 +229,25 @@ class _Row(NamedTuple):
     mirror_dhash: npt.NDArray[np.uint8]
 
 
+def _decode_mri(ref: ImageRef, data: bytes) -> tuple[str, Image.Image]:
+    """A DICOM file or NIfTI slice as (pixel digest, greyscale "F" image), decoded as the datasets
+    read it (:func:`~brainvit_effnet.data.mri.read_mri_slice`: rescale, window, volume scaling)."""
+    try:
+        unit = read_mri_slice(str(ref.path))
+    except (ValueError, FileNotFoundError) as exc:  # an ImportError (no mri extra) names the extra
+        raise UnreadableImageError(
+            f"Cannot decode MRI file {str(ref.path)!r} (item {ref.name!r}, {len(data)} bytes): {exc} "
+            f"Replace or remove the file, or pass strict=False to skip unreadable files."
+        ) from exc
+    # The digest is of the decoded slice: the same stored pixels with other metadata are exact.
+    return _array_digest(unit, "F"), Image.fromarray((unit * 255.0).astype(np.float32))
+
+
 def _fingerprint_one(ref: ImageRef, hash_size: int) -> _Row:
-    path = Path(ref.path)
+    # A volume slice "file::z=N" reads its file; its byte digest also covers the slice address,
+    # so two slices of one file are not "byte-identical" while the same slice of two copies is.
+    file_path, sep, address = str(ref.path).partition("::")
+    path = Path(file_path) if sep else Path(ref.path)
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -230,19 +255,22 @@ def _fingerprint_one(ref: ImageRef, hash_size: int) -> _Row:
             f"Cannot read image file {str(path)!r} (item {ref.name!r}): {exc}. Expected an existing, "
             f"readable image file; fix the path or pass strict=False to skip unreadable files."
         ) from exc
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
-            pixel_digest = _pixel_digest(image)
-            grey = _greyscale(image)
-    except _DECODE_ERRORS as exc:
-        raise UnreadableImageError(
-            f"Cannot decode image file {str(path)!r} (item {ref.name!r}, {len(data)} bytes): "
-            f"{type(exc).__name__}: {exc}. Expected a complete image Pillow can read; replace or "
-            f"remove the file, or pass strict=False to skip unreadable files."
-        ) from exc
+    if is_mri_file(ref.path):
+        pixel_digest, grey = _decode_mri(ref, data)
+    else:
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                image.load()
+                pixel_digest = _pixel_digest(image)
+                grey = _greyscale(image)
+        except _DECODE_ERRORS as exc:
+            raise UnreadableImageError(
+                f"Cannot decode image file {str(path)!r} (item {ref.name!r}, {len(data)} bytes): "
+                f"{type(exc).__name__}: {exc}. Expected a complete image Pillow can read; replace or "
+                f"remove the file, or pass strict=False to skip unreadable files."
+            ) from exc
     return _Row(
-        sha256=hashlib.sha256(data).hexdigest(),
+        sha256=hashlib.sha256(data + (f"::{address}".encode() if sep else b"")).hexdigest(),
         pixel_sha256=pixel_digest,
         phash=np.packbits(_phash_bits(grey, hash_size)),
         dhash=np.packbits(_dhash_bits(grey, hash_size)),
@@ -270,6 +298,47 @@ def _check_refs(items: object, name: str) -> tuple[ImageRef, ...]:
     return refs
 
 
+def _is_volume_file(ref: ImageRef) -> bool:
+    return "::" not in str(ref.path) and str(ref.path).lower().endswith(NIFTI_SUFFIXES)
+
+
+def expand_volumes(items: Sequence[ImageRef], *, strict: bool = True) -> tuple[list[ImageRef], list[str]]:
+    """The items with every 3-D NIfTI volume replaced by one item per axial slice.
+
+    A slice item has the path ``"<file>::z=N"`` (see :mod:`brainvit_effnet.data.mri`), the key
+    ``"<key>::z=N"`` and the volume's label and split; 2-D NIfTI images, DICOM files and other
+    images stay as they are, so every item is one 2-D picture.
+
+    Returns:
+        ``(items, skipped)``: skipped are the volumes whose header could not be read (only with
+        ``strict=False``; strict raises :class:`UnreadableImageError` naming the file).
+    """
+    refs = _check_refs(items, "items")
+    out: list[ImageRef] = []
+    skipped: list[str] = []
+    for ref in refs:
+        if not _is_volume_file(ref):
+            out.append(ref)
+            continue
+        try:
+            sources = nifti_slices(ref.path)
+        except (ValueError, FileNotFoundError) as exc:
+            if strict:
+                raise UnreadableImageError(
+                    f"Cannot read NIfTI file {str(ref.path)!r} (item {ref.name!r}): {exc} Replace or "
+                    f"remove the file, or pass strict=False to skip unreadable files."
+                ) from exc
+            skipped.append(str(ref.path))
+            continue
+        if sources == [str(ref.path)]:  # a 2-D image
+            out.append(ref)
+            continue
+        for source in sources:
+            suffix = source[len(str(ref.path)) :]  # "::z=NNN"
+            out.append(ImageRef(source, label=ref.label, split=ref.split, key=f"{ref.name}{suffix}"))
+    return out, skipped
+
+
 def _check_hash_size(hash_size: object) -> int:
     if isinstance(hash_size, bool) or not isinstance(hash_size, int) or not 2 <= hash_size <= 64:
         raise ValueError(
@@ -287,18 +356,26 @@ def _n_threads(workers: object) -> int:
 
 
 def compute_fingerprints(
-    items: Sequence[ImageRef], hash_size: int = 8, workers: int = 0, *, strict: bool = True
+    items: Sequence[ImageRef],
+    hash_size: int = 8,
+    workers: int = 0,
+    *,
+    strict: bool = True,
+    progress: bool | None = None,
 ) -> Fingerprints:
     """SHA-256 of file bytes and pixels, pHash and dHash of every item.
 
     Args:
-        items: The images to fingerprint.
+        items: The images to fingerprint. A 3-D NIfTI volume stands for its axial slices
+            (:func:`expand_volumes`): the fingerprints then hold one item per slice.
         hash_size: Side of the hash block; hashes have ``hash_size ** 2`` bits (default 64).
         workers: ``0`` hashes in this thread; ``k > 0`` uses ``k`` threads (decoding releases the
             GIL); ``-1`` uses one thread per CPU.
         strict: If True, an unreadable, truncated or non-image file raises
             :class:`UnreadableImageError` (a ``ValueError``) naming it. If False, such files are
             skipped, recorded in ``Fingerprints.skipped``, and one warning with their count is logged.
+        progress: A progress bar over the files: ``True``/``False`` forces it on/off; ``None``
+            (default) draws it when stderr is a terminal.
 
     Returns:
         The fingerprints, row-aligned with the readable items.
@@ -312,9 +389,10 @@ def compute_fingerprints(
         >>> fp.phash.shape  # doctest: +SKIP
         (2, 8)
     """
-    refs = _check_refs(items, "items")
     hash_size = _check_hash_size(hash_size)
     threads = _n_threads(workers)
+    expanded, unreadable_volumes = expand_volumes(items, strict=strict)
+    refs = tuple(expanded)
 
     def one(ref: ImageRef) -> _Row | UnreadableImageError:
         try:
@@ -324,15 +402,22 @@ def compute_fingerprints(
                 raise
             return exc
 
-    if threads > 1 and len(refs) > 1:
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            results = list(pool.map(one, refs))
-    else:
-        results = [one(ref) for ref in refs]
+    bar = progress_bar(total=len(refs), progress=progress, desc="fingerprints", unit="image", leave=False)
+    results: list[_Row | UnreadableImageError] = []
+    with bar:
+        if threads > 1 and len(refs) > 1:
+            with ThreadPoolExecutor(max_workers=threads) as pool:
+                for result in pool.map(one, refs):
+                    results.append(result)
+                    bar.update(1)
+        else:
+            for ref in refs:
+                results.append(one(ref))
+                bar.update(1)
 
     kept: list[ImageRef] = []
     rows: list[_Row] = []
-    skipped: list[str] = []
+    skipped: list[str] = list(unreadable_volumes)
     for ref, result in zip(refs, results, strict=True):
         if isinstance(result, UnreadableImageError):
             skipped.append(str(ref.path))
@@ -343,7 +428,7 @@ def compute_fingerprints(
         logger.warning(
             "Skipped %d unreadable image file(s) of %d (strict=False), e.g. %s",
             len(skipped),
-            len(refs),
+            len(refs) + len(unreadable_volumes),
             skipped[0],
         )
     n_bytes = math.ceil(hash_size * hash_size / 8)
