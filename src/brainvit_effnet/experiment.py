@@ -488,16 +488,11 @@ def cross_validate(cfg: ExperimentConfig) -> CVResult:
     full = open_dataset(cfg)
     folds = sorted({r.fold for r in full.records if r.fold is not None})
     base = Path(cfg.train.output_dir)
-<<<<<<< HEAD
     reports: list[ClassificationReport] = []
-    for test_fold in folds:
-=======
-    reports = []
     bar = progress_bar(
         folds, progress=cfg.train.progress, enabled=is_main(), desc="cross-validation", unit="fold"
     )
     for test_fold in bar:
->>>>>>> wt/viz
         fold_cfg = dataclasses.replace(
             cfg,
             test_folds=[test_fold],
