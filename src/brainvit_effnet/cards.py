@@ -66,7 +66,6 @@ def _ci_text(ci: Sequence[float] | None) -> str:
 
 
 def _eval_results(
-    model_name: str,
     metrics: Mapping[str, Any],
     ci95: Mapping[str, Sequence[float]],
     *,
@@ -143,7 +142,8 @@ The same model also loads with {also}. Use `bve.preprocess_for(model)`, not
 no brain crop and centre-crops, so it feeds the model inputs it was not trained on."""
 
 
-def _preprocessing_text(cfg: Mapping[str, Any], input_size: Any) -> str:
+def _preprocessing_text(cfg: Mapping[str, Any], input_size: Any, *, key: str) -> str:
+    """The card's "Preprocessing" section; ``key`` is where config.json records it."""
     pre = preprocessing_of(cfg)
     resize = pre.get("resize") or (
         f"{pre['interpolation']}{' with antialiasing' if pre.get('antialias') else ''} (torchvision)"
@@ -153,7 +153,7 @@ def _preprocessing_text(cfg: Mapping[str, Any], input_size: Any) -> str:
 Brain crop: {"on" if pre.get("brain_crop") else "off"}; resize to {list(input_size)} ({resize}), no
 centre crop; {channels}; normalised with mean {list(cfg.get("mean", ()))} and std
 {list(cfg.get("std", ()))}. `brainvit_effnet.preprocess_for(model)` applies exactly this (config.json
-records it under `pretrained_cfg.preprocessing`)."""
+records it under `{key}`)."""
 
 
 def _card(data: Any, model_name: str, body: str) -> str:
@@ -180,7 +180,6 @@ def build_model_card(arch_tag: str, provenance: Mapping[str, Any], repo_id: str)
     held_out = ", ".join(str(f) for f in provenance.get("held_out_folds") or [])
     metrics = {k: m[k] for k in CARD_METRICS if k in m}
     results = _eval_results(
-        arch_tag,
         metrics,
         ci95,
         dataset_name=(
@@ -213,6 +212,9 @@ def build_model_card(arch_tag: str, provenance: Mapping[str, Any], repo_id: str)
     arch, recipe = arch_tag.split(".")[0], provenance.get("recipe")
     pre_cfg = {**provenance.get("preprocessing", {})}
     pseudo_cfg = {"mean": pre_cfg.get("mean", ()), "std": pre_cfg.get("std", ()), "preprocessing": pre_cfg}
+    preprocessing_section = _preprocessing_text(
+        pseudo_cfg, provenance.get("input_size", ()), key="pretrained_cfg.provenance.preprocessing"
+    )
     body = f"""## Model
 `{arch_tag}`: brainvit-effnet's `{arch}`, {start} with the `{recipe}` recipe
 (`brainvit-effnet train --recipe {provenance.get("recipe")}`) in {provenance.get("train_minutes")}
@@ -234,7 +236,7 @@ These weights are a derivative of that data and are shared under CC BY 4.0 with 
 {provenance.get("split_protocol")}. Accuracy on image-level random splits overstates what a
 model does on new patients; compare only patient-disjoint numbers.
 
-{_preprocessing_text(pseudo_cfg, provenance.get("input_size", ()))}
+{preprocessing_section}
 
 ## Held-out metrics (95% bootstrap intervals)
 Every slice of held-out fold {held_out} of the full release.
@@ -331,7 +333,6 @@ def render_model_card(
     base_model = cfg.get("base_model")
     licence, licence_text = _licence(card, datasets, cfg)
     results = _eval_results(
-        arch,
         metrics,
         ci95,
         dataset_name=str(card.get("evaluation_data") or "held-out test split"),
@@ -377,7 +378,7 @@ def render_model_card(
 Accuracy on image-level random splits overstates what a model does on new patients; prefer
 patient-disjoint splits (e.g. the official Figshare folds) when comparing numbers.
 
-{_preprocessing_text(pre_cfg, cfg.get("input_size", ()))}
+{_preprocessing_text(pre_cfg, cfg.get("input_size", ()), key="pretrained_cfg.preprocessing")}
 
 ## Metrics
 {_metrics_table(metrics, ci95)}
