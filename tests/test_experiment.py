@@ -39,6 +39,17 @@ def test_run_experiment_reports_split_sizes(tmp_path: Path) -> None:
         "test": by_fold[5],
     }
     assert (Path(result["model_dir"]) / "model.safetensors").is_file()
+    # The card names the Figshare data, its licence and the test split; config.json the crop.
+    from huggingface_hub import metadata_load
+
+    card = metadata_load(Path(result["model_dir"]) / "README.md") or {}
+    assert card["datasets"] == ["figshare-brain-tumor"] and card["license"] == "cc-by-4.0"
+    assert "base_model" not in card  # pretrained=False by default here: trained from scratch
+    assert (
+        card["model-index"][0]["results"][0]["dataset"]["name"] == f"sample: test part ({by_fold[5]} slices)"
+    )
+    config = json.loads((Path(result["model_dir"]) / "config.json").read_text())
+    assert config["pretrained_cfg"]["preprocessing"]["brain_crop"] is True
 
 
 def test_only_rank_zero_writes_model_and_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -56,7 +56,9 @@ def test_dependency_direction() -> None:
         "brainvit_effnet.labels": set(),
         "brainvit_effnet.data": {"brainvit_effnet.labels"},
         "brainvit_effnet.models": {"brainvit_effnet.errors", "brainvit_effnet.labels"},
-        "brainvit_effnet.hub": {"brainvit_effnet.models"},
+        # Cards and config.json record the data layer's preprocessing (brain crop, resize).
+        "brainvit_effnet.cards": {"brainvit_effnet.models", "brainvit_effnet.data"},
+        "brainvit_effnet.hub": {"brainvit_effnet.models", "brainvit_effnet.data", "brainvit_effnet.cards"},
         "brainvit_effnet.losses": set(),
         "brainvit_effnet.metrics": set(),
         "brainvit_effnet.reports": set(),

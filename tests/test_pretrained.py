@@ -369,6 +369,7 @@ def test_push_to_hub_uploads_the_saved_folder(monkeypatch: pytest.MonkeyPatch) -
     assert calls["files"] == ["README.md", "config.json", "model.safetensors"]
     assert calls["create_repo"] == ("me/brain", {"private": True, "exist_ok": True})
     assert "Figshare" in str(calls["card"])
+    assert 'timm.create_model("hf-hub:me/brain", pretrained=True)' in str(calls["card"])  # how to load it
 
 
 def test_bundled_model_beats_chance_on_its_held_out_slices() -> None:

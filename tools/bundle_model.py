@@ -13,6 +13,11 @@ Run from the repository root, after the benchmark's fold-1 recipe part::
 
     python tools/bundle_model.py benchmarks/results/recipe_benchmark/fold1_recipe.json
 
+To rewrite only the model card from the bundled ``config.json``'s provenance (the weights and the
+config stay as they are)::
+
+    python tools/bundle_model.py --card-only
+
 To publish (not run here: no machine of this project reaches the Hub)::
 
     huggingface-cli upload brainvit-effnet/effnet_b0.figshare \
@@ -44,8 +49,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("record", type=Path, help="the benchmark's fold<K>_recipe.json")
+    parser.add_argument("record", type=Path, nargs="?", help="the benchmark's fold<K>_recipe.json")
+    parser.add_argument(
+        "--card-only", action="store_true", help="rewrite README.md from the bundled config.json only"
+    )
     args = parser.parse_args(argv)
+    if args.card_only:
+        out = write_card(BUNDLED_WEIGHTS[BUNDLED_MODEL])
+        print(f"wrote {out}")
+        return 0
+    if args.record is None:
+        parser.error("give the benchmark's fold<K>_recipe.json, or --card-only")
     record = json.loads(args.record.read_text())
     cfg = record["config"]
     model = bve.from_pretrained(record["model_dir"]).eval()
@@ -88,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     metadata = {"format": "pt", "architecture": BUNDLED_MODEL.split(".")[0], "library": "brainvit-effnet"}
     with tempfile.TemporaryDirectory() as tmp:
-        folder = bve.save_pretrained(model, Path(tmp) / "m")
+        folder = bve.save_pretrained(model, Path(tmp) / "m", brain_crop=bool(cfg["crop"]))
         state = load_file(str(folder / "model.safetensors"))
         config = json.loads((folder / "config.json").read_text())
     half = {k: (v.half() if v.is_floating_point() else v) for k, v in state.items()}
@@ -105,8 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         provenance=provenance,
     )
     write_text_atomically(out / "config.json", json.dumps(config, indent=2) + "\n")
-    card = build_model_card(BUNDLED_MODEL, provenance, BRAIN_TUMOUR_HUB_REPOS[BUNDLED_MODEL])
-    write_text_atomically(out / "README.md", card)
+    write_card(out)
     size = (out / "model.safetensors").stat().st_size
     if size > MAX_BYTES:
         raise SystemExit(f"{out / 'model.safetensors'} is {size / 2**20:.1f} MiB, over the 15 MiB limit.")
@@ -114,6 +127,14 @@ def main(argv: list[str] | None = None) -> int:
     check = fp16_check(model, load_file(str(out / "model.safetensors")))  # what the file really holds
     print(f"wrote {out} ({size / 2**20:.2f} MiB); fp16 storage vs fp32: {check}")
     return 0 if check["argmax_agreement"] == 1.0 else 1
+
+
+def write_card(folder: Path) -> Path:
+    """Write ``folder/README.md`` from the provenance in ``folder/config.json``; returns its path."""
+    provenance = json.loads((folder / "config.json").read_text())["pretrained_cfg"]["provenance"]
+    card = build_model_card(BUNDLED_MODEL, provenance, BRAIN_TUMOUR_HUB_REPOS[BUNDLED_MODEL])
+    write_text_atomically(folder / "README.md", card)
+    return folder / "README.md"
 
 
 def _list(values: list[int]) -> str:

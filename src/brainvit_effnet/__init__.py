@@ -7,9 +7,11 @@ Examples:
     >>> bve.list_models("effnet_b2*")
     ['effnet_b2', 'effnet_b2_tf']
     >>> model = bve.create_model("effnet_test_tf", num_classes=3)
+    >>> preprocess = bve.preprocess_for(model)  # brain crop, resize, normalise: as in training
 """
 
 from ._version import __version__
+from .data import preprocess_for
 from .errors import (
     BrainvitError,
     CheckpointError,
@@ -42,6 +44,7 @@ __all__ = [
     "create_model",
     "from_pretrained",
     "list_models",
+    "preprocess_for",
     "push_to_hub",
     "save_pretrained",
 ]

@@ -39,6 +39,7 @@ import torch
 
 from ._atomic import write_text_atomically
 from ._progress import progress_bar
+from .cards import FIGSHARE_DATASET_ID
 from .data import FigshareDataset, FolderDataset, MRIDataset, create_transforms, grouped_holdout, load_sample
 from .data.slice_cache import load_slice_cache, save_slice_cache
 from .data.sources import DataSource
@@ -381,11 +382,15 @@ def run_experiment(
         "training_data": f"{cfg.data}: {len(train_data)} training slices ({', '.join(train_data.classes)}).",
         "split_protocol": _protocol(cfg, train_data, val_data, test_data),
         "metrics": {k: round(float(test[k]), 4) for k in KEY_METRICS},  # type: ignore[literal-required]
+        "ci95": dict(test.get("ci95") or {}),
+        "evaluation_data": f"{cfg.data}: test part ({len(test_data)} slices)",
     }
+    if DataSource.parse(cfg.data).has_official_folds:  # Figshare: the card gets its licence and attribution
+        card["datasets"] = [FIGSHARE_DATASET_ID]
     model_dir = out / "model"
     files: dict[str, Path] = {}
     if is_main():  # under torchrun every rank evaluated (a collective); one writes the files
-        save_pretrained(trainer.model, model_dir, model_card=card)
+        save_pretrained(trainer.model, model_dir, model_card=card, brain_crop=cfg.crop)
         files = write_evaluation_report(
             test,
             out / "report",

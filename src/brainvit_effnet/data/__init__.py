@@ -32,6 +32,7 @@ from .folders import (
     NickparvarDataset,
     canonical_class,
 )
+from .inference import Preprocess, preprocess_for, preprocessing_of
 from .preprocess import brain_bbox, crop_to_brain, to_unit_float
 from .sample import SAMPLE_ATTRIBUTION, heldout_root, load_heldout_sample, load_sample, sample_root
 from .splits import (
@@ -60,6 +61,7 @@ __all__ = [
     "MRIDataset",
     "MRITransform",
     "NickparvarDataset",
+    "Preprocess",
     "SampleRecord",
     "Split",
     "brain_bbox",
@@ -77,6 +79,8 @@ __all__ = [
     "load_heldout_sample",
     "load_sample",
     "official_folds_split",
+    "preprocess_for",
+    "preprocessing_of",
     "sample_root",
     "stratified_group_kfold",
     "to_unit_float",

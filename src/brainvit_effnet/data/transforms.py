@@ -39,7 +39,14 @@ from torchvision.transforms.v2 import functional as F
 from .images import grey_levels
 from .preprocess import to_unit_float
 
-__all__ = ["ImageInput", "MRITransform", "MaskInput", "create_transforms"]
+__all__ = [
+    "RESIZE_ANTIALIAS",
+    "RESIZE_INTERPOLATION",
+    "ImageInput",
+    "MRITransform",
+    "MaskInput",
+    "create_transforms",
+]
 
 ImageInput: TypeAlias = torch.Tensor | np.ndarray | PILImage.Image
 """An image as :class:`MRITransform` accepts it (see :meth:`MRITransform.__call__`)."""
@@ -47,6 +54,13 @@ MaskInput: TypeAlias = torch.Tensor | np.ndarray
 """A mask as :class:`MRITransform` accepts it: bool or integer ``(H, W)`` / ``(1, H, W)``."""
 
 _RANGE_TOLERANCE = 1e-3
+
+#: How :class:`MRITransform` resizes an image, whatever a config's ``interpolation`` says; saved
+#: configs record these (``pretrained_cfg["interpolation"]`` and ``["preprocessing"]``).
+RESIZE_INTERPOLATION = "bilinear"
+#: Whether that resize antialiases (torchvision's ``antialias=True``) when it downscales.
+RESIZE_ANTIALIAS = True
+_RESIZE_MODE = v2.InterpolationMode(RESIZE_INTERPOLATION)
 
 
 class MRITransform:
@@ -164,9 +178,7 @@ class MRITransform:
         pixels = _as_image_tensor(image)
         target = None if mask is None else _as_mask_tensor(mask, pixels.shape[-2:])
 
-        pixels = F.resize(
-            pixels, list(self.size), interpolation=v2.InterpolationMode.BILINEAR, antialias=True
-        )
+        pixels = F.resize(pixels, list(self.size), interpolation=_RESIZE_MODE, antialias=RESIZE_ANTIALIAS)
         if target is not None:
             # NEAREST_EXACT samples pixel centres, like the image's bilinear resize.
             target = F.resize(target, list(self.size), interpolation=v2.InterpolationMode.NEAREST_EXACT)

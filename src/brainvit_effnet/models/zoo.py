@@ -87,7 +87,9 @@ def _cfg(size: _Size, **kwargs: Any) -> dict[str, Any]:
         "min_input_size": (3, MIN_INPUT_SIZE, MIN_INPUT_SIZE),
         "mean": IMAGENET_DEFAULT_MEAN,
         "std": IMAGENET_DEFAULT_STD,
-        "interpolation": "bicubic",
+        # What the library's transform does (data.transforms.RESIZE_INTERPOLATION), not timm's
+        # ImageNet recipe (bicubic): the config says how inputs are really resized.
+        "interpolation": "bilinear",
         # No centre crop: a tumour can sit near the border of a brain-cropped slice.
         "crop_pct": 1.0,
         "num_classes": len(BRAIN_TUMOUR_CLASSES),
@@ -164,6 +166,20 @@ def _provenance(raw_cfg: Any, cfg: dict[str, Any]) -> dict[str, Any]:
         return dict(raw_cfg["provenance"])
     file = cfg.get("file")
     return _read_provenance(Path(file)) if file and Path(file).is_dir() else {}
+
+
+def _base_model(raw_cfg: Any, cfg: dict[str, Any]) -> str | None:
+    """The Hub id of the ImageNet weights the loaded weights started from, or ``None``.
+
+    An ``.in1k`` tag loads timm's ImageNet backbone: that repo is the base model. Weights saved
+    after fine-tuning from it carry the id in their config.json (``pretrained_cfg["base_model"]``),
+    read back here, so a reloaded and re-saved model still names it.
+    """
+    if isinstance(raw_cfg, dict) and isinstance(raw_cfg.get("base_model"), str):
+        return str(raw_cfg["base_model"])
+    if cfg.get("tag") == "in1k" and not cfg.get("file") and cfg.get("hf_hub_id"):
+        return str(cfg["hf_hub_id"])
+    return None
 
 
 default_cfgs = generate_default_cfgs(cast(Any, _all_cfgs()))
@@ -259,6 +275,12 @@ def _create(variant: str, pretrained: bool = False, **kwargs: Any) -> nn.Module:
         provenance = _provenance(raw_cfg, cfg)
         if provenance:  # trained weights say how they were made: folds, preprocessing, metrics
             model.pretrained_cfg["provenance"] = provenance
+        base_model = _base_model(raw_cfg, cfg)
+        if base_model:  # for the model card's base_model (fine-tuned from ImageNet weights)
+            model.pretrained_cfg["base_model"] = base_model
+        if isinstance(raw_cfg, dict) and isinstance(raw_cfg.get("preprocessing"), dict):
+            # How the weights were trained (brain crop, resize), as save_pretrained recorded it.
+            model.pretrained_cfg["preprocessing"] = dict(raw_cfg["preprocessing"])
     return model
 
 

@@ -1,0 +1,391 @@
+"""Hub model cards (``README.md``), written with ``huggingface_hub.ModelCardData``/``ModelCard``.
+
+Two cards, one builder:
+
+* :func:`render_model_card`: the card ``save_pretrained``/``push_to_hub`` write for any model,
+  from its ``pretrained_cfg`` and the fields a caller knows (training data, split, metrics);
+* :func:`build_model_card`: the card of weights that carry a full ``provenance`` record (the
+  bundled ``effnet_b0.figshare``; ``tools/bundle_model.py`` writes it).
+
+The YAML header is what the Hub parses: ``license``, ``datasets``, ``metrics``, ``base_model``
+(only for weights fine-tuned from timm's ImageNet-1k backbone, an ``.in1k`` tag) and a
+``model-index`` whose results name their 95% interval where one was measured (the Hub's
+``model-index`` has no interval field; the body's table has them too). Every card ends with how to
+load the model: ``pip install brainvit-effnet``, then ``import brainvit_effnet`` before
+``timm.create_model``, and :func:`~brainvit_effnet.preprocess_for` for its inputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from torch import nn
+
+from .data.inference import preprocessing_of
+from .models._pretrained import pretrained_cfg_of
+
+__all__ = [
+    "FIGSHARE_ATTRIBUTION",
+    "FIGSHARE_DATASET_ID",
+    "FIGSHARE_LICENSE",
+    "build_model_card",
+    "card_license",
+    "how_to_load",
+    "render_model_card",
+]
+
+#: The Figshare brain-tumour release as the cards' ``datasets`` name it (not a Hub dataset repo:
+#: the data lives on Figshare, article 1512427).
+FIGSHARE_DATASET_ID = "figshare-brain-tumor"
+#: Licence of the Figshare release, and so of weights trained on it (a derivative).
+FIGSHARE_LICENSE = "cc-by-4.0"
+FIGSHARE_ATTRIBUTION = (
+    'J. Cheng, "brain tumor dataset", figshare, 2017 (article 1512427), licence CC BY 4.0; cite '
+    "Cheng J. et al., PLoS One 10(10):e0140381, 2015 and 11(6):e0157112, 2016."
+)
+#: Metrics a card reports, in this order, when they were measured.
+CARD_METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "ece", "nll")
+
+_NOT_RECORDED = "Not recorded. Pass `model_card={...}` to `save_pretrained` to describe it."
+_TAGS = ["image-classification", "medical-imaging", "mri", "brain-tumour", "timm", "not-for-clinical-use"]
+_CARD_TEMPLATE = """---
+{{ card_data }}
+---
+# {{ model_name }}
+
+> **Not for clinical use.** This model is research software. It is not a medical device, has not
+> been validated for diagnosis, and must not be used to make decisions about patients.
+
+{{ body }}
+"""
+
+
+def _ci_text(ci: Sequence[float] | None) -> str:
+    return f" [{float(ci[0]):.3f}, {float(ci[1]):.3f}]" if ci else ""
+
+
+def _eval_results(
+    metrics: Mapping[str, Any],
+    ci95: Mapping[str, Sequence[float]],
+    *,
+    dataset_name: str,
+    dataset_type: str,
+    dataset_split: str | None = None,
+) -> list[Any]:
+    """``EvalResult`` entries of the numeric metrics; an interval, where known, goes in the name."""
+    from huggingface_hub import EvalResult
+
+    results = []
+    for key, value in metrics.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue  # counts and notes are not metrics
+        ci = ci95.get(key)
+        results.append(
+            EvalResult(
+                task_type="image-classification",
+                dataset_type=dataset_type,
+                dataset_name=dataset_name,
+                dataset_split=dataset_split,
+                metric_type=key,
+                metric_value=round(float(value), 4),
+                metric_name=f"{key} (95% CI{_ci_text(ci)})" if ci else key,
+            )
+        )
+    return results
+
+
+def _hub_source(repo_id: str) -> str:
+    """timm's name for a Hub repo ``org/name`` or a local folder."""
+    if repo_id.startswith(("hf-hub:", "local-dir:")):
+        return repo_id
+    looks_like_repo = repo_id.count("/") == 1 and not repo_id.startswith((".", "/", "~"))
+    return f"hf-hub:{repo_id}" if looks_like_repo else f"local-dir:{repo_id}"
+
+
+def how_to_load(repo_id: str, *, bundled_tag: str | None = None) -> str:
+    """The card's "How to load" section for the Hub repo (or folder) ``repo_id``.
+
+    Args:
+        repo_id: ``org/name`` of the Hub repo, or the folder the card lives in.
+        bundled_tag: ``arch.tag`` of weights shipped inside the package, loadable offline.
+    """
+    source = _hub_source(repo_id)
+    name = source.split(":", 1)[1]
+    if bundled_tag:
+        create = (
+            f'model = timm.create_model("{bundled_tag}", pretrained=True).eval()  '
+            f"# offline: shipped in the package\n"
+            f'# or, once published: timm.create_model("{source}", pretrained=True)'
+        )
+        also = f'`bve.create_model("{bundled_tag}", pretrained=True)` or `bve.from_pretrained("{name}")`'
+    else:
+        create = f'model = timm.create_model("{source}", pretrained=True).eval()'
+        also = f'`bve.from_pretrained("{name}")`'
+    return f"""## How to load
+```bash
+pip install brainvit-effnet
+```
+
+```python
+import brainvit_effnet as bve  # first: registers brainvit-effnet's architectures with timm
+import timm
+
+{create}
+preprocess = bve.preprocess_for(model)  # brain crop, resize, channels, normalisation: as trained
+x = preprocess("slice.png")[None]  # an image file, DICOM, NIfTI slice, array or tensor
+probabilities = model(x).softmax(-1)
+```
+
+The same model also loads with {also}. Use `bve.preprocess_for(model)`, not
+`timm.data.create_transform(**timm.data.resolve_model_data_config(model))`: timm's transform has
+no brain crop and centre-crops, so it feeds the model inputs it was not trained on."""
+
+
+def _preprocessing_text(cfg: Mapping[str, Any], input_size: Any, *, key: str) -> str:
+    """The card's "Preprocessing" section; ``key`` is where config.json records it."""
+    pre = preprocessing_of(cfg)
+    resize = pre.get("resize") or (
+        f"{pre['interpolation']}{' with antialiasing' if pre.get('antialias') else ''} (torchvision)"
+    )
+    channels = pre.get("channels") or "the greyscale slice repeated to every input channel"
+    return f"""## Preprocessing
+Brain crop: {"on" if pre.get("brain_crop") else "off"}; resize to {list(input_size)} ({resize}), no
+centre crop; {channels}; normalised with mean {list(cfg.get("mean", ()))} and std
+{list(cfg.get("std", ()))}. `brainvit_effnet.preprocess_for(model)` applies exactly this (config.json
+records it under `{key}`)."""
+
+
+def _card(data: Any, model_name: str, body: str) -> str:
+    from huggingface_hub import ModelCard
+
+    card = ModelCard.from_template(data, template_str=_CARD_TEMPLATE, body=body, model_name=model_name)
+    return str(card)
+
+
+def build_model_card(arch_tag: str, provenance: Mapping[str, Any], repo_id: str) -> str:
+    """A Hub model card for trained weights, from their provenance record.
+
+    Args:
+        arch_tag: ``"<architecture>.<tag>"``, e.g. ``"effnet_b0.figshare"``.
+        provenance: What ``pretrained_cfg["provenance"]`` records: folds, preprocessing, label
+            names, ``held_out_metrics`` (with ``ci95``), recipe, training minutes, and
+            ``base_model`` when the weights were fine-tuned from ImageNet weights.
+        repo_id: The Hub repo the card is written for.
+    """
+    from huggingface_hub import ModelCardData
+
+    m = dict(provenance.get("held_out_metrics", {}))
+    ci95 = dict(m.get("ci95", {}))
+    held_out = ", ".join(str(f) for f in provenance.get("held_out_folds") or [])
+    metrics = {k: m[k] for k in CARD_METRICS if k in m}
+    results = _eval_results(
+        metrics,
+        ci95,
+        dataset_name=(
+            f"Figshare brain tumour dataset, official fold {held_out} held out ({m.get('n')} slices)"
+        ),
+        dataset_type=FIGSHARE_DATASET_ID,
+        dataset_split=f"fold {held_out}" if held_out else None,
+    )
+    base_model = provenance.get("base_model")
+    data = ModelCardData(
+        model_name=arch_tag,
+        base_model=base_model or None,
+        datasets=[FIGSHARE_DATASET_ID],
+        metrics=list(metrics) or None,
+        license=FIGSHARE_LICENSE,
+        library_name="brainvit-effnet",
+        pipeline_tag="image-classification",
+        tags=_TAGS,
+        eval_results=results or None,
+    )
+    labels = "\n".join(f"{i}. `{name}`" for i, name in enumerate(provenance.get("label_names", [])))
+    metric_rows = "\n".join(
+        f"| {key} | {float(v):.4f}{_ci_text(ci95.get(key))} |" for key, v in metrics.items()
+    )
+    start = (
+        f"fine-tuned from timm's ImageNet-1k weights `{base_model}`"
+        if base_model
+        else "**trained from scratch** (random\ninitialisation, no ImageNet weights)"
+    )
+    arch, recipe = arch_tag.split(".")[0], provenance.get("recipe")
+    pre_cfg = {**provenance.get("preprocessing", {})}
+    pseudo_cfg = {"mean": pre_cfg.get("mean", ()), "std": pre_cfg.get("std", ()), "preprocessing": pre_cfg}
+    preprocessing_section = _preprocessing_text(
+        pseudo_cfg, provenance.get("input_size", ()), key="pretrained_cfg.provenance.preprocessing"
+    )
+    body = f"""## Model
+`{arch_tag}`: brainvit-effnet's `{arch}`, {start} with the `{recipe}` recipe
+(`brainvit-effnet train --recipe {provenance.get("recipe")}`) in {provenance.get("train_minutes")}
+minutes on a CPU ({provenance.get("machine")}); best epoch {provenance.get("best_epoch")} by
+validation macro-F1.
+
+## Intended use
+Research on brain-tumour classification of T1-weighted contrast-enhanced MRI slices: a baseline
+to compare against, a model for the library's demo, tutorials and explanation studies.
+
+## Labels
+{labels}
+
+## Training data and licence
+{provenance.get("dataset")}. {FIGSHARE_ATTRIBUTION}
+These weights are a derivative of that data and are shared under CC BY 4.0 with that attribution.
+
+## Split protocol
+{provenance.get("split_protocol")}. Accuracy on image-level random splits overstates what a
+model does on new patients; compare only patient-disjoint numbers.
+
+{preprocessing_section}
+
+## Held-out metrics (95% bootstrap intervals)
+Every slice of held-out fold {held_out} of the full release.
+
+| metric | value |
+|---|---|
+{metric_rows}
+
+ECE is the expected calibration error (15 bins); lower is better calibrated.
+
+{how_to_load(repo_id, bundled_tag=arch_tag)}
+
+## Limitations
+Trained on one public dataset (233 patients, one scanner protocol family, three tumour types, no
+healthy class). Performance on other sites, sequences or populations is unknown.
+"""
+    return _card(data, arch_tag, body)
+
+
+def _metrics_table(metrics: Mapping[str, Any] | None, ci95: Mapping[str, Sequence[float]]) -> str:
+    if not metrics:
+        return _NOT_RECORDED
+    rows = "\n".join(f"| {name} | {value}{_ci_text(ci95.get(name))} |" for name, value in metrics.items())
+    return f"| metric | value |\n|---|---|\n{rows}"
+
+
+def card_license(model: nn.Module, card: Mapping[str, Any] | None = None) -> str | None:
+    """The licence :func:`render_model_card` gives ``model`` (``save_pretrained`` records it in
+    ``config.json`` too): the card's ``license``, else CC BY 4.0 for weights trained on the
+    Figshare release, else the config's."""
+    card = dict(card or {})
+    return _licence(card, list(card.get("datasets") or []), pretrained_cfg_of(model))[0]
+
+
+def _licence(card: Mapping[str, Any], datasets: list[str], cfg: Mapping[str, Any]) -> tuple[str | None, str]:
+    """The card's ``license`` and its paragraph: given, else that of Figshare-trained weights, else the
+    config's (timm's ImageNet backbone licence for ``.in1k`` models)."""
+    if card.get("license"):
+        attribution = card.get("attribution")
+        text = f"Licence: {card['license']}." + (f" Attribution: {attribution}" if attribution else "")
+        return str(card["license"]), text
+    if FIGSHARE_DATASET_ID in datasets:
+        return FIGSHARE_LICENSE, (
+            f"Trained on the Figshare brain tumour dataset: {FIGSHARE_ATTRIBUTION} These weights are a "
+            "derivative of that data and are shared under CC BY 4.0 with that attribution."
+        )
+    licence = cfg.get("license")
+    return (str(licence) if licence else None), (
+        f"Licence of the weights: {licence} (that of their starting point). Give the training data's "
+        "licence with `model_card={'license': ..., 'attribution': ...}`."
+        if licence
+        else "The training data's licence was not given: pass "
+        "`model_card={'license': ..., 'attribution': ...}`."
+    )
+
+
+def render_model_card(
+    model: nn.Module,
+    card: Mapping[str, Any] | None = None,
+    *,
+    repo_id: str | None = None,
+    preprocessing: Mapping[str, Any] | None = None,
+) -> str:
+    """Markdown model card for ``model``, with a Hub-parsable YAML header.
+
+    Args:
+        model: A model with ``pretrained_cfg``.
+        card: Optional fields: ``training_data``, ``split_protocol``, ``metrics`` (name -> value),
+            ``ci95`` (name -> ``[low, high]``), ``evaluation_data`` (what the metrics were measured
+            on), ``datasets`` (ids; :data:`FIGSHARE_DATASET_ID` for the Figshare release, whose
+            CC BY 4.0 licence and attribution the card then carries), ``license`` and
+            ``attribution`` (of the training data), ``intended_use``, ``notes``. Missing fields are
+            marked as not recorded, never invented.
+        repo_id: The Hub repo (``org/name``) or folder the card is for, used in "How to load".
+        preprocessing: The preprocessing record saved with the model (``save_pretrained`` passes
+            it); by default what the model's config records.
+    """
+    from huggingface_hub import ModelCardData
+
+    card = dict(card or {})
+    cfg = pretrained_cfg_of(model)
+    arch = str(cfg.get("architecture") or type(model).__name__)
+    labels = cfg.get("label_names") or [f"class_{i}" for i in range(getattr(model, "num_classes", 0))]
+    n_params = sum(p.numel() for p in model.parameters())
+    label_lines = "\n".join(f"{i}. `{name}`" for i, name in enumerate(labels))
+    intended = card.get(
+        "intended_use",
+        "Research on brain-tumour classification of T1-weighted contrast-enhanced MRI slices: "
+        "benchmarking, ablations and explainability studies.",
+    )
+    datasets = list(card.get("datasets") or [])
+    metrics = dict(card.get("metrics") or {})
+    ci95 = dict(card.get("ci95") or {})
+    base_model = cfg.get("base_model")
+    licence, licence_text = _licence(card, datasets, cfg)
+    results = _eval_results(
+        metrics,
+        ci95,
+        dataset_name=str(card.get("evaluation_data") or "held-out test split"),
+        dataset_type=datasets[0] if datasets else "custom",
+    )
+    data = ModelCardData(
+        model_name=arch,
+        base_model=base_model or None,
+        datasets=datasets or None,
+        metrics=[r.metric_type for r in results] or None,
+        license=licence,
+        library_name="brainvit-effnet",
+        pipeline_tag="image-classification",
+        tags=_TAGS,
+        eval_results=results or None,
+    )
+    pre_cfg = {**cfg, **({"preprocessing": dict(preprocessing)} if preprocessing else {})}
+    start = (
+        f"fine-tuned from timm's ImageNet-1k weights [`{base_model}`](https://huggingface.co/{base_model})"
+        if base_model
+        else "no ImageNet starting point recorded (trained from scratch, or from weights that name none)"
+    )
+    body = f"""## Model
+- Architecture: `{arch}` ({type(model).__name__}, {n_params / 1e6:.2f}M parameters), built with
+  [brainvit-effnet](https://pypi.org/project/brainvit-effnet/) on a timm EfficientNet backbone.
+- Initialisation: {start}.
+- Input: {tuple(cfg.get("input_size", ()))} (channels, height, width).
+
+## Intended use
+{intended}
+
+## Labels
+{label_lines}
+
+## Training data
+{card.get("training_data", _NOT_RECORDED)}
+
+{licence_text}
+
+## Split protocol
+{card.get("split_protocol", _NOT_RECORDED)}
+
+Accuracy on image-level random splits overstates what a model does on new patients; prefer
+patient-disjoint splits (e.g. the official Figshare folds) when comparing numbers.
+
+{_preprocessing_text(pre_cfg, cfg.get("input_size", ()), key="pretrained_cfg.preprocessing")}
+
+## Metrics
+{_metrics_table(metrics, ci95)}
+
+## Notes
+{card.get("notes", "None.")}
+
+{how_to_load(repo_id or "<this folder or org/repo>")}
+"""
+    return _card(data, arch, body)
