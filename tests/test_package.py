@@ -410,3 +410,18 @@ def test_console_script_is_installed() -> None:
         [str(exe), "--help"], capture_output=True, text=True, timeout=120, env={**os.environ}
     )
     assert out.returncode == 0 and "demo" in out.stdout
+
+
+def test_cli_crops_to_the_brain_as_the_model_was_trained(tmp_path: Path) -> None:
+    """evaluate/predict/explain follow the crop that config.json records; --no-crop always wins."""
+    from brainvit_effnet.cli import _crop
+    from brainvit_effnet.models.zoo import BUNDLED_MODEL, BUNDLED_WEIGHTS
+
+    uncropped = bve.save_pretrained(
+        bve.create_model("effnet_test", num_classes=3), tmp_path / "m", brain_crop=False
+    )
+    bundled = bve.from_pretrained(BUNDLED_WEIGHTS[BUNDLED_MODEL])  # records brain_crop: true
+    flags = argparse.Namespace(no_crop=False)
+    assert _crop(flags, bundled) is True
+    assert _crop(flags, bve.from_pretrained(uncropped)) is False
+    assert _crop(argparse.Namespace(no_crop=True), bundled) is False

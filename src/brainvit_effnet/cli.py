@@ -44,6 +44,7 @@ from .data import (
     load_heldout_sample,
     load_sample,
 )
+from .data.inference import preprocessing_of
 from .data.preprocess import brain_bbox, crop_is_plausible
 from .data.sources import DataSource
 from .errors import (
@@ -345,12 +346,24 @@ def _evaluation_folds(args: argparse.Namespace, model: Any) -> list[int]:
     return folds
 
 
+#: The brain crop follows the model: ``config.json`` records whether it was trained on cropped slices.
+_NO_CROP_HELP = (
+    "skip the study's brain crop (default: crop when the model was trained on cropped slices, as its "
+    "config.json records)"
+)
+
+
+def _crop(args: argparse.Namespace, model: Any) -> bool:
+    """Crop to the brain when the model was trained that way and ``--no-crop`` was not given."""
+    return bool(preprocessing_of(model)["brain_crop"]) and not args.no_crop
+
+
 def _evaluation_data(args: argparse.Namespace, model: Any, return_mask: bool = False) -> MRIDataset:
     _, eval_transform = create_transforms(model)
     classes = list(model.pretrained_cfg.get("label_names") or []) or None
     common: dict[str, Any] = {
         "transform": eval_transform,
-        "crop": not args.no_crop,
+        "crop": _crop(args, model),
         "return_mask": return_mask,
     }
     if classes:
@@ -397,7 +410,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     model: Any = from_pretrained(args.model_dir).eval()
     labels = list(model.pretrained_cfg.get("label_names") or [f"class_{i}" for i in range(model.num_classes)])
     _, eval_transform = create_transforms(model)
-    files = ImageFiles(args.paths, transform=eval_transform, crop=not args.no_crop, axis=args.axis)
+    files = ImageFiles(args.paths, transform=eval_transform, crop=_crop(args, model), axis=args.axis)
     errors: dict[str, str] = {
         source: f"unsupported file type {Path(source).suffix or '(none)'!r}: not an image this model reads"
         for source in files.unsupported
@@ -571,7 +584,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     _, eval_transform = create_transforms(model)
     files: dict[str, Any] = {}
     if args.paths:
-        data: Any = ImageFiles(args.paths, transform=eval_transform, crop=not args.no_crop)
+        data: Any = ImageFiles(args.paths, transform=eval_transform, crop=_crop(args, model))
         files.update(_overlays(model, data, methods, out, args.n, args.format))
     else:
         args.split = getattr(args, "split", None)
@@ -877,7 +890,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--batch-size", type=int, default=32, help="images per forward pass")
     _add_folder_flags(evaluate)
-    evaluate.add_argument("--no-crop", action="store_true", help="skip the study's brain crop")
+    evaluate.add_argument("--no-crop", action="store_true", help=_NO_CROP_HELP)
     evaluate.set_defaults(func=_cmd_evaluate)
 
     predict = sub.add_parser("predict", help="class probabilities for images, as CSV")
@@ -885,7 +898,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("paths", nargs="+", help="image files and/or folders")
     predict.add_argument("--out", default="predictions.csv", help="the CSV file to write")
     predict.add_argument("--batch-size", type=int, default=32, help="images per forward pass")
-    predict.add_argument("--no-crop", action="store_true", help="skip the study's brain crop")
+    predict.add_argument("--no-crop", action="store_true", help=_NO_CROP_HELP)
     predict.add_argument(
         "--axis",
         type=int,
@@ -913,7 +926,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--n", type=int, default=8, help="slices shown in the overlay grids")
     explain.add_argument("--limit", type=int, help="score at most this many slices")
     explain.add_argument("--steps", type=int, default=10, help="deletion/insertion steps")
-    explain.add_argument("--no-crop", action="store_true", help="skip the study's brain crop")
+    explain.add_argument("--no-crop", action="store_true", help=_NO_CROP_HELP)
     _add_figure_flags(explain, "the overlay grids")
     _add_folder_flags(explain)
     explain.set_defaults(func=_cmd_explain)
