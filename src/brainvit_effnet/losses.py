@@ -38,7 +38,6 @@ Examples:
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import logging
 import math
@@ -49,6 +48,8 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from ._suggest import close_matches
 
 __all__ = [
     "CrossEntropyLoss",
@@ -71,14 +72,9 @@ ClassWeight: TypeAlias = Tensor | Sequence[float]
 # --------------------------------------------------------------------------------------------------
 
 
-def _did_you_mean(name: str, candidates: Sequence[str]) -> str:
-    matches = difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.5)
-    return f" Did you mean {', '.join(repr(m) for m in matches)}?" if matches else ""
-
-
 def _check_reduction(reduction: object) -> str:
     if not isinstance(reduction, str) or reduction not in _REDUCTIONS:
-        hint = _did_you_mean(reduction, _REDUCTIONS) if isinstance(reduction, str) else ""
+        hint = close_matches(reduction, _REDUCTIONS) if isinstance(reduction, str) else ""
         raise ValueError(f"reduction must be one of {list(_REDUCTIONS)}; got {reduction!r}.{hint}")
     return reduction
 
@@ -708,13 +704,13 @@ def create_loss(name: str, num_classes: int | None = None, **kwargs: Any) -> nn.
     key = name.strip().lower().replace("-", "_").replace(" ", "_")
     if key not in _ALIASES:
         known = ", ".join(repr(n) for n in _ALIASES)
-        raise ValueError(f"unknown loss {name!r}; known names: {known}.{_did_you_mean(key, list(_ALIASES))}")
+        raise ValueError(f"unknown loss {name!r}; known names: {known}.{close_matches(key, list(_ALIASES))}")
     canonical = _ALIASES[key]
     cls = _LOSSES[canonical]
     accepted = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "num_classes")]
     for arg in kwargs:
         if arg not in accepted:
-            hint = _PARAMETER_HINTS.get((canonical, arg)) or _did_you_mean(arg, accepted)
+            hint = _PARAMETER_HINTS.get((canonical, arg)) or close_matches(arg, accepted)
             raise TypeError(
                 f"loss {canonical!r} ({cls.__name__}) takes no argument {arg!r}; "
                 f"it accepts num_classes and {', '.join(accepted)}.{hint}"

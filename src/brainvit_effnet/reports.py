@@ -29,7 +29,6 @@ Examples:
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -43,6 +42,7 @@ from matplotlib.ticker import MaxNLocator
 from numpy.typing import ArrayLike
 
 from ._atomic import reserve_temp, write_atomically, write_text_atomically
+from ._json import dumps as dump_json
 
 __all__ = [
     "DISCLAIMER",
@@ -273,37 +273,6 @@ def _settings(report: Mapping[str, Any], extra: Mapping[str, Any] | None) -> dic
     if extra is not None and "extra" in report:
         raise ValueError("report already has an 'extra' entry (a reloaded report.json?); pass extra=None")
     return _check_mapping(extra if extra is not None else report.get("extra"), "extra")
-
-
-def _jsonable(value: Any, where: str) -> Any:
-    """Plain-JSON copy of ``value``: numpy values to Python, paths to str, non-finite floats to None."""
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        number = float(value)
-        return number if math.isfinite(number) else None
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist(), where)
-    if isinstance(value, Mapping):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            if not isinstance(key, (str, int)) or isinstance(key, bool):
-                raise TypeError(f"{where} has a key of type {type(key).__name__}; JSON keys must be str")
-            out[str(key)] = _jsonable(item, f"{where}[{key!r}]")
-        return out
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(item, f"{where}[{i}]") for i, item in enumerate(value)]
-    raise TypeError(f"{where} is a {type(value).__name__}, which cannot be written to JSON")
-
-
-def _dump_json(payload: Any, where: str) -> str:
-    return json.dumps(_jsonable(payload, where), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -548,7 +517,7 @@ def _setting(value: Any) -> str:
     if isinstance(value, (float, np.floating)):
         return _cell(repr(float(value)))
     if isinstance(value, (Mapping, list, tuple, np.ndarray)):
-        return "`" + _cell(json.dumps(_jsonable(value, "extra"), ensure_ascii=False)) + "`"
+        return "`" + _cell(dump_json(value, "extra", indent=None)) + "`"
     return _fmt(value)
 
 
@@ -760,7 +729,7 @@ def write_evaluation_report(
     settings = _settings(report, extra)
     entries = None if history is None else _check_history(history)
     body = {key: value for key, value in report.items() if key != "extra"}
-    json_text = _dump_json({**body, "extra": settings}, "report")
+    json_text = dump_json({**body, "extra": settings}, "report")
     images = {"Confusion matrix": "confusion_matrix.png", "Reliability diagram": "reliability.png"}
     if entries is not None:
         images["Training curves"] = "training_curves.png"
@@ -899,7 +868,7 @@ def write_cv_report(
         "summary": stats,
         "extra": settings,
     }
-    json_text = _dump_json(payload, "cv report")
+    json_text = dump_json(payload, "cv report")
     markdown = _render_cv_markdown(fold_reports, stats, title, settings)
 
     folder = _out_dir(out_dir)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import difflib
 import itertools
 import json
 import numbers
@@ -16,6 +15,7 @@ from typing import Any
 
 import torch
 
+from .._suggest import did_you_mean
 from ..data import FigshareDataset, load_sample
 from ..data.sources import DataSource
 from ..data.splits import validation_fold
@@ -78,11 +78,6 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "x"
 
 
-def _suggest(name: str, known: Sequence[str]) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 def _check_generic_factor(name: str) -> None:
     """A dotted factor must name an experiment option (``train.*`` a training option)."""
     if name in _SET_PER_RUN:
@@ -96,11 +91,12 @@ def _check_generic_factor(name: str) -> None:
     head, _, rest = name.partition(".")
     if head not in fields:
         raise ValueError(
-            f"unknown factor {name!r}{_suggest(name, known)}; a factor is one of {list(_NAMED_FACTORS)} or a "
+            f"unknown factor {name!r}{did_you_mean(name, known)}; a factor is one of "
+            f"{list(_NAMED_FACTORS)} or a "
             f"dotted experiment option such as 'train.lr' or 'model_kwargs.depth'."
         )
     if head == "train" and rest and rest.split(".")[0] not in train_fields:
-        raise ValueError(f"unknown factor {name!r}{_suggest(name, known)}: not a training option.")
+        raise ValueError(f"unknown factor {name!r}{did_you_mean(name, known)}: not a training option.")
     if rest and head not in ("train", "model_kwargs", "augment"):
         raise ValueError(f"factor {name!r}: {head!r} is not a section; use {head!r} itself.")
 

@@ -30,10 +30,10 @@ from timm.models._builder import resolve_pretrained_cfg
 from timm.models._pretrained import PretrainedCfg
 from torch import nn
 
+from .._suggest import close_matches
 from ..errors import UnknownModelError
 from ..labels import BRAIN_TUMOUR_CLASSES, TUMOUR_TYPE_CLASSES
 from ._pretrained import load_pretrained_weights
-from ._suggest import close_matches
 from .effnet import MIN_INPUT_SIZE, EffNetBaseline, EffNetTransformer
 
 __all__ = [

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
 import types
 import typing
@@ -12,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from .._suggest import did_you_mean
 
 __all__ = [
     "TrainConfig",
@@ -39,8 +40,7 @@ def check_known_options(config_cls: type, values: dict[str, Any], what: str) -> 
     names = [f.name for f in dataclasses.fields(config_cls)]
     unknown = [k for k in values if k not in names]
     if unknown:
-        hints = {k: difflib.get_close_matches(k, names, n=1) for k in unknown}
-        detail = ", ".join(f"{k!r}" + (f" (did you mean {h[0]!r}?)" if h else "") for k, h in hints.items())
+        detail = ", ".join(f"{k!r}{did_you_mean(k, names)}" for k in unknown)
         raise ValueError(f"unknown {what} option(s) {detail}; known: {names}.")
 
 
