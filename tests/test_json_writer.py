@@ -36,7 +36,11 @@ def test_non_finite_numbers_become_null_everywhere(tmp_path: Path) -> None:
 
 
 def test_numpy_values_paths_and_int_keys_are_made_plain() -> None:
-    assert jsonable({1: np.int64(3), "b": np.bool_(True), "p": Path("a/b")}) == {"1": 3, "b": True, "p": "a/b"}
+    assert jsonable({1: np.int64(3), "b": np.bool_(True), "p": Path("a/b")}) == {
+        "1": 3,
+        "b": True,
+        "p": "a/b",
+    }
     assert dumps([1, "é"], indent=None) == '[1, "é"]'  # UTF-8, not \u escapes
 
 

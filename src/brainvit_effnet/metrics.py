@@ -47,6 +47,8 @@ from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, logsumexp
 from scipy.stats import rankdata
 
+from ._tensors import to_numpy
+
 __all__ = [
     "PrecisionRecallF1",
     "ReliabilityDiagram",
@@ -117,10 +119,7 @@ class ReliabilityDiagram(TypedDict):
 def _to_numpy(x: ArrayLike, name: str) -> NDArray[Any]:
     """Convert an ndarray, torch tensor or nested sequence to a numpy array."""
     if isinstance(x, torch.Tensor):
-        t = x.detach().cpu()
-        if t.is_floating_point() and t.dtype not in (torch.float32, torch.float64):
-            t = t.float()  # bfloat16/float16 have no (or a lossy) numpy counterpart
-        return t.numpy()
+        return to_numpy(x, name)
     if isinstance(x, (str, bytes)) or x is None:
         raise TypeError(
             f"{name} must be a numpy array, torch tensor or list of numbers; got {type(x).__name__}. "

@@ -45,7 +45,8 @@ import torch.nn.functional as F
 from numpy.typing import NDArray
 from torch import nn
 
-from ._arrays import to_numpy as _to_numpy
+from .._tensors import eval_mode
+from .._tensors import to_numpy as _to_numpy
 
 __all__ = [
     "Baseline",
@@ -424,34 +425,27 @@ def _perturbation_curves(
 
     total = b * (steps + 1)
     probs = np.empty(total, dtype=np.float64)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            for start in range(0, total, int(batch_size)):
-                idx = torch.arange(start, min(start + int(batch_size), total), device=device)
-                sample, step = idx // (steps + 1), idx % (steps + 1)
-                top = (rank_t[sample] < counts[step][:, None]).view(-1, 1, height, width)
-                if mode == "deletion":
-                    batch = torch.where(top, base[sample], x[sample])
-                else:
-                    batch = torch.where(top, x[sample], base[sample])
-                logits = model(batch)
-                if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or logits.shape[0] != len(idx):
-                    shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
-                    raise ValueError(
-                        f"model must return logits of shape (N, num_classes); got {shape}. "
-                        "Wrap the model so that it returns a logits tensor."
-                    )
-                t = tgt[sample.cpu()]
-                if int(t.max()) >= logits.shape[1]:
-                    raise ValueError(
-                        f"targets must be < num_classes ({logits.shape[1]}); got {int(t.max())}."
-                    )
-                p = torch.softmax(logits.float(), dim=1).gather(1, t.to(logits.device)[:, None])[:, 0]
-                probs[start : start + len(idx)] = p.cpu().double().numpy()
-    finally:
-        model.train(was_training)
+    with eval_mode(model), torch.no_grad():
+        for start in range(0, total, int(batch_size)):
+            idx = torch.arange(start, min(start + int(batch_size), total), device=device)
+            sample, step = idx // (steps + 1), idx % (steps + 1)
+            top = (rank_t[sample] < counts[step][:, None]).view(-1, 1, height, width)
+            if mode == "deletion":
+                batch = torch.where(top, base[sample], x[sample])
+            else:
+                batch = torch.where(top, x[sample], base[sample])
+            logits = model(batch)
+            if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or logits.shape[0] != len(idx):
+                shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+                raise ValueError(
+                    f"model must return logits of shape (N, num_classes); got {shape}. "
+                    "Wrap the model so that it returns a logits tensor."
+                )
+            t = tgt[sample.cpu()]
+            if int(t.max()) >= logits.shape[1]:
+                raise ValueError(f"targets must be < num_classes ({logits.shape[1]}); got {int(t.max())}.")
+            p = torch.softmax(logits.float(), dim=1).gather(1, t.to(logits.device)[:, None])[:, 0]
+            probs[start : start + len(idx)] = p.cpu().double().numpy()
     curves = probs.reshape(b, steps + 1)
     fractions = np.linspace(0.0, 1.0, steps + 1)
     auc = ((curves[:, 1:] + curves[:, :-1]) / 2.0 * np.diff(fractions)[None]).sum(axis=1)
