@@ -42,7 +42,7 @@ import inspect
 import logging
 import math
 from collections.abc import Sequence
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias, get_args
 
 import torch
 import torch.distributed as dist
@@ -62,7 +62,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 Reduction: TypeAlias = Literal["mean", "sum", "none"]
-_REDUCTIONS: tuple[str, ...] = ("mean", "sum", "none")
+_REDUCTIONS: tuple[str, ...] = get_args(Reduction)
 
 ClassWeight: TypeAlias = Tensor | Sequence[float]
 

@@ -26,11 +26,10 @@ Examples:
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, TypeAlias
+from typing import Literal, TypeAlias, get_args
 
 import torch
 import torch.nn.functional as F
@@ -55,10 +54,8 @@ __all__ = [
     "upsample",
 ]
 
-logger = logging.getLogger(__name__)
-
 HeadFusion: TypeAlias = Literal["mean", "max", "min"]
-HEAD_FUSIONS: tuple[str, ...] = ("mean", "max", "min")
+HEAD_FUSIONS: tuple[str, ...] = get_args(HeadFusion)
 
 
 @dataclass(frozen=True)

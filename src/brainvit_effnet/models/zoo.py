@@ -25,9 +25,13 @@ from pathlib import Path
 from typing import Any, NamedTuple, cast
 
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
-from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
-from timm.models._builder import resolve_pretrained_cfg
-from timm.models._pretrained import PretrainedCfg
+from timm.models import (
+    PretrainedCfg,
+    build_model_with_cfg,
+    generate_default_cfgs,
+    register_model,
+    resolve_pretrained_cfg,
+)
 from torch import nn
 
 from .._suggest import close_matches
