@@ -66,6 +66,7 @@ def test_dependency_direction() -> None:
     # Utilities with no dependency of ours that any layer may use.
     shared_leaves = {
         "brainvit_effnet._atomic",
+        "brainvit_effnet._checks",
         "brainvit_effnet._json",
         "brainvit_effnet._suggest",
         "brainvit_effnet._tensors",
@@ -73,6 +74,7 @@ def test_dependency_direction() -> None:
     }
     allowed = {
         "brainvit_effnet._atomic": set(),
+        "brainvit_effnet._checks": set(),
         "brainvit_effnet._json": set(),
         "brainvit_effnet._suggest": set(),
         "brainvit_effnet._tensors": set(),

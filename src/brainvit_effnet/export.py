@@ -163,7 +163,7 @@ def _onnx_program(
                 raise ValueError("torch.onnx.export returned no program; update torch and onnxscript.")
             # The exporter may specialise an axis it was asked to keep dynamic; trust the graph.
             shape = program.model.graph.inputs[0].shape
-            got = {i: n for i, n in dims.items() if not isinstance(shape[i], int)}
+            got = {i: n for i, n in dims.items() if shape is not None and not isinstance(shape[i], int)}
             if got != dims and dims != axes:
                 raise ValueError(f"the exporter fixed axes {sorted(set(dims) - set(got))}")
         except Exception as exc:  # torch.export's constraint errors have no common public base class

@@ -49,6 +49,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ._checks import is_real
 from ._suggest import close_matches
 
 __all__ = [
@@ -82,7 +83,7 @@ def _check_reduction(reduction: object) -> str:
 def _check_fraction(value: object, name: str, *, closed_above: bool = False) -> float:
     """A real number in ``[0, 1)`` (or ``[0, 1]`` when ``closed_above``)."""
     interval = "[0, 1]" if closed_above else "[0, 1)"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if not is_real(value):
         raise TypeError(f"{name} must be a real number in {interval}; got {type(value).__name__} {value!r}.")
     result = float(value)
     inside = 0.0 <= result <= 1.0 if closed_above else 0.0 <= result < 1.0
@@ -431,7 +432,7 @@ class FocalLoss(_ClassificationLoss):
         num_classes: int | None = None,
     ) -> None:
         super().__init__(reduction=reduction, num_classes=num_classes)
-        if isinstance(gamma, bool) or not isinstance(gamma, (int, float)):
+        if not is_real(gamma):
             raise TypeError(f"gamma must be a real number >= 0; got {type(gamma).__name__} {gamma!r}.")
         if not (math.isfinite(gamma) and gamma >= 0):
             raise ValueError(

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import logging
 import math
-import numbers
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypedDict
 
@@ -47,6 +46,7 @@ from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, logsumexp
 from scipy.stats import rankdata
 
+from ._checks import is_int, is_real
 from ._tensors import to_numpy
 
 __all__ = [
@@ -176,7 +176,7 @@ def _check_labels(x: ArrayLike, name: str, num_classes: int | None = None) -> ND
 
 
 def _check_num_classes(num_classes: object) -> int:
-    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral):
+    if not is_int(num_classes):
         raise TypeError(
             f"num_classes must be an int >= 1; got {num_classes!r} ({type(num_classes).__name__})."
         )
@@ -282,7 +282,7 @@ def _check_predictions(
 
 
 def _check_n_bins(n_bins: object) -> int:
-    if isinstance(n_bins, bool) or not isinstance(n_bins, numbers.Integral):
+    if not is_int(n_bins):
         raise TypeError(f"n_bins must be an int >= 1; got {n_bins!r} ({type(n_bins).__name__}).")
     if int(n_bins) < 1:
         raise ValueError(f"n_bins must be >= 1; got {n_bins}. 15 is the usual choice.")
@@ -782,17 +782,17 @@ def _report_bootstrap_values(
 
 
 def _check_bootstrap_args(n_resamples: object, alpha: object, seed: object) -> None:
-    if isinstance(n_resamples, bool) or not isinstance(n_resamples, numbers.Integral):
+    if not is_int(n_resamples):
         raise TypeError(
             f"n_resamples must be an int >= 1; got {n_resamples!r} ({type(n_resamples).__name__})."
         )
     if int(n_resamples) < 1:
         raise ValueError(f"n_resamples must be >= 1; got {n_resamples}. 1000 or more is usual.")
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
+    if not is_real(alpha):
         raise TypeError(f"alpha must be a float in (0, 1); got {alpha!r} ({type(alpha).__name__}).")
     if not 0.0 < float(alpha) < 1.0:
         raise ValueError(f"alpha must be in (0, 1); got {alpha}. Use alpha=0.05 for a 95 % interval.")
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+    if not is_int(seed):
         raise TypeError(f"seed must be an int; got {seed!r} ({type(seed).__name__}).")
 
 
@@ -876,7 +876,7 @@ def bootstrap_ci(
 
 
 def _check_temperature(temperature: object) -> float:
-    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real):
+    if not is_real(temperature):
         raise TypeError(
             f"temperature must be a positive float; got {temperature!r} ({type(temperature).__name__})."
         )
@@ -922,16 +922,12 @@ def fit_temperature(
         True
     """
     y, z = _check_labels_logits(y_true, logits)
-    if (
-        not isinstance(bounds, (tuple, list))
-        or len(bounds) != 2
-        or not all(isinstance(b, numbers.Real) and not isinstance(b, bool) for b in bounds)
-    ):
+    if not isinstance(bounds, (tuple, list)) or len(bounds) != 2 or not all(is_real(b) for b in bounds):
         raise TypeError(f"bounds must be a pair of floats (T_min, T_max); got {bounds!r}.")
     t_min, t_max = float(bounds[0]), float(bounds[1])
     if not (0 < t_min < t_max and math.isfinite(t_max)):
         raise ValueError(f"bounds must satisfy 0 < T_min < T_max < inf; got {bounds!r}. E.g. (0.01, 100.0).")
-    if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not float(tol) > 0:
+    if not is_real(tol) or not float(tol) > 0:
         raise ValueError(f"tol must be a float > 0; got {tol!r}.")
 
     rows = np.arange(y.shape[0])
@@ -1053,7 +1049,7 @@ def classification_report(
         >>> _ = json.dumps(r)
     """
     bins = _check_n_bins(n_bins)
-    if isinstance(bootstrap, bool) or not isinstance(bootstrap, numbers.Integral) or int(bootstrap) < 0:
+    if not is_int(bootstrap) or int(bootstrap) < 0:
         raise ValueError(
             f"bootstrap must be an int >= 0 (number of resamples; 0 = no CIs); got {bootstrap!r}."
         )
@@ -1158,7 +1154,7 @@ def summarize_folds(
                     "present in every report."
                 )
             value = report[key]
-            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            if not is_real(value):
                 raise TypeError(
                     f"reports[{i}][{key!r}] must be a number; got {value!r} ({type(value).__name__})."
                 )

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from .._checks import is_real
 from .._suggest import did_you_mean
 from ..data import FigshareDataset, load_sample
 from ..data.sources import DataSource
@@ -132,11 +133,7 @@ def _check_factors(factors: Any) -> dict[str, list[Any]]:
             if bad:
                 raise ValueError(f"factor {name!r} takes true/false levels; got {bad}.")
         elif name == "label_smoothing":
-            bad = [
-                level
-                for level in levels
-                if isinstance(level, bool) or not isinstance(level, numbers.Real) or not 0 <= float(level) < 1
-            ]
+            bad = [level for level in levels if not is_real(level) or not 0 <= float(level) < 1]
             if bad:
                 raise ValueError(f"factor 'label_smoothing' takes numbers in [0, 1) (e.g. 0.1); got {bad}.")
         else:

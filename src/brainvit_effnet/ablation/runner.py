@@ -6,13 +6,13 @@ import datetime
 import itertools
 import json
 import logging
-import numbers
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .._checks import is_real
 from .._json import write_json
 from .._version import __version__
 from ..experiment import ExperimentConfig, run_experiment
@@ -28,11 +28,7 @@ _STUDY = "study.json"
 
 
 def _scalar_metrics(report: Mapping[str, Any]) -> dict[str, float]:
-    return {
-        k: float(v)
-        for k, v in report.items()
-        if isinstance(v, numbers.Real) and not isinstance(v, bool) and k != "num_classes"
-    }
+    return {k: float(v) for k, v in report.items() if is_real(v) and k != "num_classes"}
 
 
 def _check_output_dir(out: Path) -> None:

@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .._checks import is_real
 from .cam import check_images, eval_mode, minmax_normalize
 
 __all__ = [
@@ -88,7 +89,7 @@ def _check_head_fusion(head_fusion: object) -> str:
 
 
 def _check_discard_ratio(discard_ratio: object) -> float:
-    if isinstance(discard_ratio, bool) or not isinstance(discard_ratio, int | float):
+    if not is_real(discard_ratio):
         raise TypeError(f"discard_ratio must be a float in [0, 1); got {type(discard_ratio).__name__}.")
     ratio = float(discard_ratio)
     if not 0.0 <= ratio < 1.0:
