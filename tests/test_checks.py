@@ -37,3 +37,15 @@ def test_callers_still_refuse_bools_with_their_own_message() -> None:
     with pytest.raises(TypeError, match="smoothing must be a real number"):
         losses.LabelSmoothingCrossEntropy(smoothing=False)
     assert losses.FocalLoss(gamma=np.float32(1.5)).gamma == 1.5  # numpy scalars count as numbers
+
+
+def test_check_choice_names_the_argument_and_suggests() -> None:
+    from brainvit_effnet._checks import check_choice
+
+    assert check_choice("max", ("mean", "max"), "head_fusion") == "max"
+    with pytest.raises(
+        ValueError, match=r"head_fusion must be one of \('mean', 'max'\); got 'maxx'\..*'max'"
+    ):
+        check_choice("maxx", ("mean", "max"), "head_fusion")
+    with pytest.raises(ValueError, match=r"reduction must be one of \['mean'\] \(a note\); got 3\.$"):
+        check_choice(3, ["mean"], "reduction", " (a note)")

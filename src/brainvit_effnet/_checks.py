@@ -8,13 +8,16 @@ caller keeps its own message and exception, which name the argument and what it 
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # for the type checker only: no runtime dependency
     import numpy as np
     from typing_extensions import TypeIs
 
-__all__ = ["is_int", "is_real"]
+from ._suggest import close_matches
+
+__all__ = ["check_choice", "is_int", "is_real"]
 
 
 def is_int(value: object) -> TypeIs[int | np.integer[Any]]:
@@ -35,3 +38,25 @@ def is_real(value: object) -> TypeIs[int | float | np.integer[Any] | np.floating
         (True, True, False, False)
     """
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def check_choice(value: object, choices: Sequence[str], name: str, note: str = "") -> str:
+    """``value`` if it is one of the names ``choices``; else a ``ValueError`` that lists them.
+
+    Args:
+        value: What the caller was given.
+        choices: The accepted names; the message shows them as given (a tuple or a list).
+        name: The argument's name, as the message should call it.
+        note: Optional aside after the choices, e.g. ``" (how the heads are combined)"``.
+
+    Raises:
+        ValueError: ``value`` is not one of ``choices``; a close name is suggested.
+
+    Examples:
+        >>> check_choice("max", ("mean", "max"), "head_fusion")
+        'max'
+    """
+    if not isinstance(value, str) or value not in choices:
+        hint = close_matches(value, choices) if isinstance(value, str) else ""
+        raise ValueError(f"{name} must be one of {choices}{note}; got {value!r}.{hint}")
+    return value

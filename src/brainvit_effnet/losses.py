@@ -49,7 +49,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._checks import is_real
+from ._checks import check_choice, is_real
 from ._suggest import close_matches
 
 __all__ = [
@@ -74,10 +74,7 @@ ClassWeight: TypeAlias = Tensor | Sequence[float]
 
 
 def _check_reduction(reduction: object) -> str:
-    if not isinstance(reduction, str) or reduction not in _REDUCTIONS:
-        hint = close_matches(reduction, _REDUCTIONS) if isinstance(reduction, str) else ""
-        raise ValueError(f"reduction must be one of {list(_REDUCTIONS)}; got {reduction!r}.{hint}")
-    return reduction
+    return check_choice(reduction, list(_REDUCTIONS), "reduction")
 
 
 def _check_fraction(value: object, name: str, *, closed_above: bool = False) -> float:

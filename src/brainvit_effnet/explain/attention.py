@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import is_real
+from .._checks import check_choice, is_real
 from .cam import check_images, eval_mode, minmax_normalize
 
 __all__ = [
@@ -80,12 +80,7 @@ class AttentionRecord:
 
 # -- validation -------------------------------------------------------------------------------------
 def _check_head_fusion(head_fusion: object) -> str:
-    if head_fusion not in HEAD_FUSIONS:
-        raise ValueError(
-            f"head_fusion must be one of {HEAD_FUSIONS} (how the heads of a layer are combined); "
-            f"got {head_fusion!r}."
-        )
-    return str(head_fusion)
+    return check_choice(head_fusion, HEAD_FUSIONS, "head_fusion", " (how the heads of a layer are combined)")
 
 
 def _check_discard_ratio(discard_ratio: object) -> float:

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from .._checks import check_choice
 from .._suggest import did_you_mean
 
 __all__ = [
@@ -213,8 +214,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         check_field_types(self, "train")
         for name, choices in _CHOICES.items():
-            if getattr(self, name) not in choices:
-                raise ValueError(f"TrainConfig.{name} must be one of {choices}; got {getattr(self, name)!r}.")
+            check_choice(getattr(self, name), choices, f"TrainConfig.{name}")
         positive = ("epochs", "batch_size", "grad_accum_steps")
         for name in positive:
             if int(getattr(self, name)) < 1:
