@@ -44,6 +44,66 @@ def test_export_matches_pytorch_at_any_batch_size(name: str, tmp_path: Path) -> 
 
 
 @needs_onnx
+@pytest.mark.parametrize("name", ["effnet_test", "effnet_test_tf"])
+def test_onnx_graph_takes_other_image_sizes(name: str, tmp_path: Path) -> None:
+    import onnx
+    import onnxruntime as ort
+
+    model = bve.create_model(name, num_classes=3).eval()
+    path = export_onnx(model, tmp_path / "m.onnx")
+    meta = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    assert json.loads(meta["dynamic_axes"]) == {"0": "batch", "2": "height", "3": "width"}
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for height, width in ((64, 64), (96, 160)):  # the configured size and another one
+        x = torch.randn(2, 3, height, width)
+        with torch.no_grad():
+            expected = model(x).numpy()
+        got = session.run(None, {"image": x.numpy()})[0]
+        assert got.shape == (2, 3) and np.abs(got - expected).max() < 1e-4
+
+
+class _FixedSizeNet(torch.nn.Module):
+    """Flattens the image into a linear layer: only one image size can work."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = torch.nn.Linear(3 * 32 * 32, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(x.reshape(x.shape[0], -1))
+
+
+@needs_onnx
+def test_a_model_that_needs_its_image_size_is_exported_static(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import onnx
+
+    with caplog.at_level("WARNING", logger="brainvit_effnet.export"):
+        path = export_onnx(_FixedSizeNet(), tmp_path / "m.onnx", input_size=(3, 32, 32))
+    assert "cannot be exported with a dynamic image size" in caplog.text
+    graph = onnx.load(str(path))
+    meta = {p.key: p.value for p in graph.metadata_props}
+    assert json.loads(meta["dynamic_axes"]) == {"0": "batch"}
+    dims = graph.graph.input[0].type.tensor_type.shape.dim
+    assert [d.dim_value for d in dims[1:]] == [3, 32, 32]
+
+
+def test_export_restores_every_modules_mode(tmp_path: Path) -> None:
+    """A model in train mode with one submodule in eval mode comes back exactly so."""
+    model = bve.create_model("effnet_test", num_classes=3).train()
+    model.head_drop.eval()
+    before = {name: m.training for name, m in model.named_modules()}
+    assert not all(before.values()) and any(before.values())
+    export_torchscript(model, tmp_path / "m.pt", verify=False)
+    assert {name: m.training for name, m in model.named_modules()} == before
+    parity_on_sample(model, tmp_path / "m.pt", n_images=2)
+    assert {name: m.training for name, m in model.named_modules()} == before
+    if not any(importlib.util.find_spec(m) is None for m in ("onnx", "onnxscript", "onnxruntime")):
+        export_onnx(model, tmp_path / "m.onnx", dynamic_image_size=False)
+        assert {name: m.training for name, m in model.named_modules()} == before
+
+
 @needs_onnx
 def test_onnx_file_names_its_tensors_and_carries_the_preprocessing(tmp_path: Path) -> None:
     import onnx

@@ -33,6 +33,7 @@ import torch
 import yaml
 
 from ._atomic import write_text_atomically
+from ._json import write_json
 from ._version import __version__
 from .data import (
     SAMPLE_ATTRIBUTION,
@@ -533,7 +534,7 @@ def _cmd_leakage(args: argparse.Namespace) -> int:
         raise ValueError(f"--out {out} is a file; give a folder for the report.")
     out.mkdir(parents=True, exist_ok=True)
     files = {
-        "json": write_text_atomically(out / "leakage.json", json.dumps(report.to_dict(), indent=2)),
+        "json": write_json(out / "leakage.json", report.to_dict()),
         "markdown": write_text_atomically(out / "leakage.md", report.to_markdown(max_examples=args.examples)),
         "pairs figure": _pairs_figure(report.examples(args.examples), out / f"pairs.{args.format}"),
     }

@@ -1,5 +1,8 @@
 """Export to ONNX or TorchScript, verified against eager PyTorch.
 
+ONNX graphs take any batch size and, where the model allows it, any image height and width (both
+model families do: global pooling, and the transformer resamples its positional grid in the graph).
+
 ONNX needs the optional extra ``pip install "brainvit-effnet[onnx]"`` (onnx, onnxscript, onnxruntime);
 TorchScript needs nothing beyond torch. Both exports are written to a temporary file first and renamed,
 so an interrupted export never leaves a half-written file, and both are checked against the eager model
@@ -36,6 +39,7 @@ import torch
 from torch import nn
 
 from ._atomic import write_path_atomically
+from ._tensors import eval_mode
 from ._version import __version__
 
 __all__ = [
@@ -50,6 +54,8 @@ __all__ = [
 _logger = logging.getLogger(__name__)
 _EXTRA = 'pip install "brainvit-effnet[onnx]"'
 _TORCHSCRIPT_SUFFIXES = (".pt", ".pth", ".ts", ".torchscript")
+# The networks' total stride; smaller images are refused by the models' own input check.
+_MIN_SIDE = 32
 
 
 def _require(*modules: str) -> None:
@@ -72,10 +78,16 @@ def export_onnx(
     input_size: tuple[int, int, int] | None = None,
     opset: int = 18,
     dynamic_batch: bool = True,
+    dynamic_image_size: bool = True,
     verify: bool = True,
     atol: float = 1e-4,
 ) -> Path:
     """Export ``model`` (in eval mode) to ONNX with ``torch.onnx.export(dynamo=True)``.
+
+    With ``dynamic_image_size`` the graph takes any height and width of at least 32 pixels (the total
+    stride). A model whose forward cannot be traced for symbolic sizes (e.g. a fixed-size positional
+    embedding without resampling) is exported at its input size instead, with a warning; which axes
+    are dynamic is recorded in the file's ``dynamic_axes`` metadata either way.
 
     Args:
         model: A classifier; its ``pretrained_cfg["input_size"]`` gives the example input size.
@@ -83,8 +95,10 @@ def export_onnx(
         input_size: ``(C, H, W)`` if the model has no ``pretrained_cfg``.
         opset: ONNX opset version.
         dynamic_batch: Let the batch dimension vary.
-        verify: Run the exported graph with ONNX Runtime on batches of 1 and 3 and compare with
-            PyTorch; raise if they differ by more than ``atol``.
+        dynamic_image_size: Let height and width vary, where the model allows it.
+        verify: Run the exported graph with ONNX Runtime on batches of 1 and 3 (and, with dynamic
+            image size, on a second image size) and compare with PyTorch; raise if they differ by
+            more than ``atol``.
         atol: Tolerance of the verification.
 
     Returns:
@@ -97,45 +111,86 @@ def export_onnx(
     _require("onnx", "onnxscript", *(("onnxruntime",) if verify else ()))
     size = _input_size(model, input_size)
     out = Path(path).expanduser()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    was_training = model.training
-    model.eval()
-    try:
-        example = torch.randn(2, *size)
-        dynamic: Any = {"x": {0: torch.export.Dim("batch")}} if dynamic_batch else None
-        program = torch.onnx.export(
-            model,
-            (example,),
-            dynamo=True,
-            dynamic_shapes=dynamic,
-            opset_version=opset,
-            verbose=False,
-            input_names=["image"],
-            output_names=["logits"],
-        )
-        if program is None:
-            raise ValueError("torch.onnx.export returned no program; update torch and onnxscript.")
+    with eval_mode(model):
+        program, axes = _onnx_program(model, size, opset, dynamic_batch, dynamic_image_size)
+        batches = (1, 3) if dynamic_batch else (2,)
+        sizes = [size]
+        if "height" in axes.values():  # a second image size, so a graph frozen at one would fail
+            sizes.append((size[0], size[1] + _MIN_SIDE, size[2] + 2 * _MIN_SIDE))
 
         def save_and_check(tmp: Path) -> None:  # checked before it replaces anything at `out`
             program.save(str(tmp))
-            _add_metadata(tmp, model, size)
+            _add_metadata(tmp, model, size, axes)
             if verify:
                 run = _onnx_runner(str(tmp))
-                _verify(model, run, size, batches=(1, 3) if dynamic_batch else (2,), atol=atol, kind="ONNX")
+                for checked in sizes:
+                    _verify(model, run, checked, batches=batches, atol=atol, kind="ONNX")
 
         write_path_atomically(out, save_and_check)
-    finally:
-        model.train(was_training)
-    _logger.info("Exported %s to %s", type(model).__name__, out)
+    _logger.info("Exported %s to %s (dynamic axes %s)", type(model).__name__, out, axes)
     return out
 
 
-def onnx_metadata(model: nn.Module, input_size: tuple[int, ...]) -> dict[str, str]:
+def _dim(name: str) -> Any:
+    return torch.export.Dim(name) if name == "batch" else torch.export.Dim(name, min=_MIN_SIDE)
+
+
+def _onnx_program(
+    model: nn.Module, size: tuple[int, ...], opset: int, dynamic_batch: bool, dynamic_image_size: bool
+) -> tuple[Any, dict[int, str]]:
+    """The exported program and its dynamic axes; falls back to a static image size where needed."""
+    axes = {0: "batch"} if dynamic_batch else {}
+    attempts = [{**axes, 2: "height", 3: "width"}] if dynamic_image_size else []
+    for dims in [*attempts, axes]:
+        dynamic: Any = {"x": {i: _dim(n) for i, n in dims.items()}} if dims else None
+        # Traced at a size other than the configured one where the image size is dynamic: branches
+        # such as "resample the positional grid unless the size is the configured one" then take
+        # their general path instead of pinning the graph to one size.
+        shift = _MIN_SIDE if 2 in dims else 0
+        example = torch.randn(2, size[0], size[1] + shift, size[2] + shift)
+        try:
+            program = torch.onnx.export(
+                model,
+                (example,),
+                dynamo=True,
+                dynamic_shapes=dynamic,
+                opset_version=opset,
+                verbose=False,
+                input_names=["image"],
+                output_names=["logits"],
+            )
+            if program is None:
+                raise ValueError("torch.onnx.export returned no program; update torch and onnxscript.")
+            # The exporter may specialise an axis it was asked to keep dynamic; trust the graph.
+            shape = program.model.graph.inputs[0].shape
+            got = {i: n for i, n in dims.items() if shape is not None and not isinstance(shape[i], int)}
+            if got != dims and dims != axes:
+                raise ValueError(f"the exporter fixed axes {sorted(set(dims) - set(got))}")
+        except Exception as exc:  # torch.export's constraint errors have no common public base class
+            if dims == axes:  # the static image size failed too: nothing left to fall back to
+                raise
+            _logger.warning(
+                "%s cannot be exported with a dynamic image size (%s: %s); exporting at %s only.",
+                type(model).__name__,
+                type(exc).__name__,
+                str(exc).splitlines()[0] if str(exc) else "",
+                "x".join(map(str, size[1:])),
+            )
+            continue
+        return program, got
+    raise AssertionError("unreachable: the static attempt returns or raises")
+
+
+def onnx_metadata(
+    model: nn.Module, input_size: tuple[int, ...], dynamic_axes: dict[int, str] | None = None
+) -> dict[str, str]:
     """What an ONNX consumer needs to feed the graph, as string metadata (JSON values).
 
-    Keys: ``label_names``, ``mean``, ``std``, ``input_size`` ``[C, H, W]``, ``interpolation``,
-    ``preprocessing`` (the brain crop and greyscale replication), ``architecture``,
-    ``brainvit_effnet_version``; the input is named ``image`` and the output ``logits``.
+    Keys: ``label_names``, ``mean``, ``std``, ``input_size`` ``[C, H, W]`` (the size the model was
+    configured for), ``dynamic_axes`` (axis of ``image`` -> name, e.g. ``{"0": "batch", "2":
+    "height", "3": "width"}``; the other axes are fixed), ``interpolation``, ``preprocessing`` (the
+    brain crop and greyscale replication), ``architecture``, ``brainvit_effnet_version``; the input
+    is named ``image`` and the output ``logits``.
     """
     cfg = getattr(model, "pretrained_cfg", None) or {}
     labels = cfg.get("label_names") or [f"class_{i}" for i in range(int(getattr(model, "num_classes", 0)))]
@@ -144,6 +199,7 @@ def onnx_metadata(model: nn.Module, input_size: tuple[int, ...]) -> dict[str, st
         "mean": json.dumps(list(cfg.get("mean") or [])),
         "std": json.dumps(list(cfg.get("std") or [])),
         "input_size": json.dumps(list(input_size)),
+        "dynamic_axes": json.dumps({str(k): v for k, v in (dynamic_axes or {}).items()}),
         "interpolation": json.dumps(cfg.get("interpolation")),
         "preprocessing": json.dumps(
             {
@@ -157,11 +213,11 @@ def onnx_metadata(model: nn.Module, input_size: tuple[int, ...]) -> dict[str, st
     }
 
 
-def _add_metadata(path: Path, model: nn.Module, input_size: tuple[int, ...]) -> None:
+def _add_metadata(path: Path, model: nn.Module, input_size: tuple[int, ...], axes: dict[int, str]) -> None:
     import onnx
 
     graph = onnx.load(str(path))
-    for key, value in onnx_metadata(model, input_size).items():
+    for key, value in onnx_metadata(model, input_size, axes).items():
         entry = graph.metadata_props.add()
         entry.key, entry.value = key, value
     onnx.save(graph, str(path))
@@ -197,26 +253,19 @@ def export_torchscript(
         ValueError: no input size known, or the traced graph disagrees with PyTorch.
     """
     size = _input_size(model, input_size)
-    out = Path(path).expanduser()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    was_training = model.training
-    model.eval()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", category=FutureWarning)  # torch.jit deprecation
-            warnings.simplefilter("ignore", category=torch.jit.TracerWarning)  # shape checks frozen
-            with torch.no_grad():
-                traced = torch.jit.trace(model, torch.randn(2, *size), check_trace=False)
+    with eval_mode(model), warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=FutureWarning)  # torch.jit deprecation
+        warnings.simplefilter("ignore", category=torch.jit.TracerWarning)  # shape checks frozen
+        with torch.no_grad():
+            traced = torch.jit.trace(model, torch.randn(2, *size), check_trace=False)
 
-            def save_and_check(tmp: Path) -> None:
-                torch.jit.save(traced, str(tmp))
-                if verify:
-                    loaded = torch.jit.load(str(tmp), map_location="cpu")
-                    _verify(model, _torch_runner(loaded), size, batches=(1, 3), atol=atol, kind="TorchScript")
+        def save_and_check(tmp: Path) -> None:
+            torch.jit.save(traced, str(tmp))
+            if verify:
+                loaded = torch.jit.load(str(tmp), map_location="cpu")
+                _verify(model, _torch_runner(loaded), size, batches=(1, 3), atol=atol, kind="TorchScript")
 
-            write_path_atomically(out, save_and_check)
-    finally:
-        model.train(was_training)
+        out = write_path_atomically(Path(path).expanduser(), save_and_check)
     _logger.info("Exported %s to TorchScript %s", type(model).__name__, out)
     return out
 
@@ -323,17 +372,12 @@ def parity_on_sample(
         source = "bundled Figshare sample (real MRI slices), eval transform"
     if images.ndim != 4 or len(images) == 0:
         raise ValueError(f"images must be a non-empty (N, C, H, W) batch; got shape {tuple(images.shape)}.")
-    was_training = model.training
-    model.eval()
-    try:
-        expected, got = [], []
-        with torch.no_grad():
-            for start in range(0, len(images), batch_size):
-                x = images[start : start + batch_size].float().contiguous()
-                expected.append(model(x).float().numpy())
-                got.append(run(x))
-    finally:
-        model.train(was_training)
+    expected, got = [], []
+    with eval_mode(model), torch.no_grad():
+        for start in range(0, len(images), batch_size):
+            x = images[start : start + batch_size].float().contiguous()
+            expected.append(model(x).float().numpy())
+            got.append(run(x))
     e, g = np.concatenate(expected), np.concatenate(got)
     diff = np.abs(e.astype(np.float64) - g.astype(np.float64))
     return ParityReport(

@@ -38,17 +38,19 @@ Examples:
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import logging
 import math
 from collections.abc import Sequence
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias, get_args
 
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from ._checks import check_choice, is_real
+from ._suggest import close_matches
 
 __all__ = [
     "CrossEntropyLoss",
@@ -61,7 +63,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 Reduction: TypeAlias = Literal["mean", "sum", "none"]
-_REDUCTIONS: tuple[str, ...] = ("mean", "sum", "none")
+_REDUCTIONS: tuple[str, ...] = get_args(Reduction)
 
 ClassWeight: TypeAlias = Tensor | Sequence[float]
 
@@ -71,22 +73,14 @@ ClassWeight: TypeAlias = Tensor | Sequence[float]
 # --------------------------------------------------------------------------------------------------
 
 
-def _did_you_mean(name: str, candidates: Sequence[str]) -> str:
-    matches = difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.5)
-    return f" Did you mean {', '.join(repr(m) for m in matches)}?" if matches else ""
-
-
 def _check_reduction(reduction: object) -> str:
-    if not isinstance(reduction, str) or reduction not in _REDUCTIONS:
-        hint = _did_you_mean(reduction, _REDUCTIONS) if isinstance(reduction, str) else ""
-        raise ValueError(f"reduction must be one of {list(_REDUCTIONS)}; got {reduction!r}.{hint}")
-    return reduction
+    return check_choice(reduction, list(_REDUCTIONS), "reduction")
 
 
 def _check_fraction(value: object, name: str, *, closed_above: bool = False) -> float:
     """A real number in ``[0, 1)`` (or ``[0, 1]`` when ``closed_above``)."""
     interval = "[0, 1]" if closed_above else "[0, 1)"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if not is_real(value):
         raise TypeError(f"{name} must be a real number in {interval}; got {type(value).__name__} {value!r}.")
     result = float(value)
     inside = 0.0 <= result <= 1.0 if closed_above else 0.0 <= result < 1.0
@@ -435,7 +429,7 @@ class FocalLoss(_ClassificationLoss):
         num_classes: int | None = None,
     ) -> None:
         super().__init__(reduction=reduction, num_classes=num_classes)
-        if isinstance(gamma, bool) or not isinstance(gamma, (int, float)):
+        if not is_real(gamma):
             raise TypeError(f"gamma must be a real number >= 0; got {type(gamma).__name__} {gamma!r}.")
         if not (math.isfinite(gamma) and gamma >= 0):
             raise ValueError(
@@ -708,13 +702,13 @@ def create_loss(name: str, num_classes: int | None = None, **kwargs: Any) -> nn.
     key = name.strip().lower().replace("-", "_").replace(" ", "_")
     if key not in _ALIASES:
         known = ", ".join(repr(n) for n in _ALIASES)
-        raise ValueError(f"unknown loss {name!r}; known names: {known}.{_did_you_mean(key, list(_ALIASES))}")
+        raise ValueError(f"unknown loss {name!r}; known names: {known}.{close_matches(key, list(_ALIASES))}")
     canonical = _ALIASES[key]
     cls = _LOSSES[canonical]
     accepted = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "num_classes")]
     for arg in kwargs:
         if arg not in accepted:
-            hint = _PARAMETER_HINTS.get((canonical, arg)) or _did_you_mean(arg, accepted)
+            hint = _PARAMETER_HINTS.get((canonical, arg)) or close_matches(arg, accepted)
             raise TypeError(
                 f"loss {canonical!r} ({cls.__name__}) takes no argument {arg!r}; "
                 f"it accepts num_classes and {', '.join(accepted)}.{hint}"

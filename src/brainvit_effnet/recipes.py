@@ -18,10 +18,10 @@ Examples:
 from __future__ import annotations
 
 import copy
-import difflib
 from dataclasses import dataclass
 from typing import Any
 
+from ._suggest import did_you_mean
 from .experiment import ExperimentConfig, apply_overrides
 
 __all__ = ["DEFAULT_RECIPE", "RECIPES", "Recipe", "recipe_config"]
@@ -91,11 +91,8 @@ def recipe_config(name: str, overrides: dict[str, Any] | None = None) -> Experim
         ValueError: unknown recipe name (close names are suggested) or unknown override keys.
     """
     if name not in RECIPES:
-        hint = difflib.get_close_matches(name, list(RECIPES), n=1)
         raise ValueError(
-            f"unknown recipe {name!r}"
-            + (f" (did you mean {hint[0]!r}?)" if hint else "")
-            + f"; known recipes: {sorted(RECIPES)}."
+            f"unknown recipe {name!r}{did_you_mean(name, RECIPES)}; known recipes: {sorted(RECIPES)}."
         )
     values = apply_overrides(copy.deepcopy(RECIPES[name].config), overrides or {})
     return ExperimentConfig.from_dict(values)

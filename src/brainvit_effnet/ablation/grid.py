@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import difflib
 import itertools
 import json
 import numbers
@@ -16,6 +15,8 @@ from typing import Any
 
 import torch
 
+from .._checks import is_real
+from .._suggest import did_you_mean
 from ..data import FigshareDataset, load_sample
 from ..data.sources import DataSource
 from ..data.splits import validation_fold
@@ -79,11 +80,6 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "x"
 
 
-def _suggest(name: str, known: Sequence[str]) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 def _check_generic_factor(name: str) -> None:
     """A dotted factor must name an experiment option (``train.*`` a training option)."""
     if name in _SET_PER_RUN:
@@ -97,11 +93,12 @@ def _check_generic_factor(name: str) -> None:
     head, _, rest = name.partition(".")
     if head not in fields:
         raise ValueError(
-            f"unknown factor {name!r}{_suggest(name, known)}; a factor is one of {list(_NAMED_FACTORS)} or a "
+            f"unknown factor {name!r}{did_you_mean(name, known)}; a factor is one of "
+            f"{list(_NAMED_FACTORS)} or a "
             f"dotted experiment option such as 'train.lr' or 'model_kwargs.depth'."
         )
     if head == "train" and rest and rest.split(".")[0] not in train_fields:
-        raise ValueError(f"unknown factor {name!r}{_suggest(name, known)}: not a training option.")
+        raise ValueError(f"unknown factor {name!r}{did_you_mean(name, known)}: not a training option.")
     if rest and head not in ("train", "model_kwargs", "augment"):
         raise ValueError(f"factor {name!r}: {head!r} is not a section; use {head!r} itself.")
 
@@ -137,11 +134,7 @@ def _check_factors(factors: Any) -> dict[str, list[Any]]:
             if bad:
                 raise ValueError(f"factor {name!r} takes true/false levels; got {bad}.")
         elif name == "label_smoothing":
-            bad = [
-                level
-                for level in levels
-                if isinstance(level, bool) or not isinstance(level, numbers.Real) or not 0 <= float(level) < 1
-            ]
+            bad = [level for level in levels if not is_real(level) or not 0 <= float(level) < 1]
             if bad:
                 raise ValueError(f"factor 'label_smoothing' takes numbers in [0, 1) (e.g. 0.1); got {bad}.")
         else:

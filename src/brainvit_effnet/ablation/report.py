@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._files import _jsonable, _write_json, _write_text
+from .._atomic import write_text_atomically
+from .._json import dumps, write_json
 from .grid import _level_label
 from .stats import _finite
 
@@ -83,7 +83,7 @@ def _render_markdown(summary: Mapping[str, Any]) -> str:
     lines = ["# Ablation study", ""]
     if settings:
         lines += [
-            _table(["setting", "value"], [[k, f"`{json.dumps(_jsonable(v))}`"] for k, v in settings.items()]),
+            _table(["setting", "value"], [[k, f"`{dumps(v, indent=None)}`"] for k, v in settings.items()]),
             "",
         ]
     lines += [
@@ -135,6 +135,6 @@ def write_ablation_report(summary: Mapping[str, Any], out_dir: str | Path) -> di
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     return {
-        "json": _write_json(out / "ablation.json", summary),
-        "markdown": _write_text(out / "ablation.md", _render_markdown(summary)),
+        "json": write_json(out / "ablation.json", summary),
+        "markdown": write_text_atomically(out / "ablation.md", _render_markdown(summary)),
     }

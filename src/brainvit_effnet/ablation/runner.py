@@ -6,17 +6,17 @@ import datetime
 import itertools
 import json
 import logging
-import numbers
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .._checks import is_real
+from .._json import write_json
 from .._version import __version__
 from ..experiment import DatasetReuse, ExperimentConfig
 from ..train.seeding import seed_everything
-from ._files import _write_json
 from .grid import _RESULT, AblationRun, AblationStudy, _comparable
 from .report import write_ablation_report
 from .stats import _finite, summarize_ablation
@@ -28,11 +28,7 @@ _STUDY = "study.json"
 
 
 def _scalar_metrics(report: Mapping[str, Any]) -> dict[str, float]:
-    return {
-        k: float(v)
-        for k, v in report.items()
-        if isinstance(v, numbers.Real) and not isinstance(v, bool) and k != "num_classes"
-    }
+    return {k: float(v) for k, v in report.items() if is_real(v) and k != "num_classes"}
 
 
 def _check_output_dir(out: Path) -> None:
@@ -156,7 +152,7 @@ def run_ablation(
         if run.state() == "finished":
             _load_finished(run)
     out.mkdir(parents=True, exist_ok=True)
-    _write_json(out / _STUDY, study.to_dict())
+    write_json(out / _STUDY, study.to_dict())
 
     records: list[dict[str, Any]] = []
     counts = {"trained": 0, "redone": 0, "reused": 0, "pending": 0}
@@ -178,7 +174,7 @@ def run_ablation(
                 )
                 status = "redone"
             run.output_dir.mkdir(parents=True)
-            _write_json(
+            write_json(
                 run.output_dir / _RUN_CONFIG,
                 {
                     "cell": run.cell.levels,
@@ -195,7 +191,7 @@ def run_ablation(
                 shutil.rmtree(run.output_dir / "checkpoints", ignore_errors=True)
             record = _record(run, _scalar_metrics(result["test"]), seconds, out)
             record["timing"] = _timing(result, seconds)
-            _write_json(run.output_dir / _RESULT, record)  # written last: marks the run finished
+            write_json(run.output_dir / _RESULT, record)  # written last: marks the run finished
         missing = [m for m in study.metrics if not _finite(record["metrics"].get(m))]
         if missing:  # say so now, not after the last run; finished runs are kept
             raise ValueError(

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from .._checks import is_real
 from .grid import DEFAULT_METRICS, _check_levels, _level_key, _level_label
 
 LOWER_IS_BETTER = frozenset({"ece", "nll", "brier", "loss"})
@@ -68,7 +69,7 @@ def _check_records(
                 raise ValueError(f"runs[{i}]: {level!r} is not a level of {name!r} ({list(factors[name])}).")
         for m in metrics:
             value = run["metrics"].get(m)
-            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            if not is_real(value):
                 raise ValueError(
                     f"runs[{i}] has no numeric metric {m!r} (it has {sorted(run['metrics'])}); "
                     f"choose metrics that every run reports."

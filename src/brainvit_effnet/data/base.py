@@ -17,6 +17,7 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,7 +29,7 @@ from torch.utils.data import Dataset
 from .duplicates import ImageRef
 from .preprocess import MAX_CROP_ASPECT, MIN_CROP_AREA, brain_bbox, crop_is_plausible
 
-__all__ = ["BadFiles", "Decoded", "MRIDataset", "SampleRecord"]
+__all__ = ["BadFiles", "Decoded", "MRIDataset", "SampleRecord", "dataset_folder"]
 
 _logger = logging.getLogger(__name__)
 
@@ -81,6 +82,27 @@ class Decoded:
 
 
 Transform = Callable[..., Any]
+
+
+def dataset_folder(root: str | os.PathLike[str], what: str, *, file_hint: str | None = None) -> Path:
+    """The dataset root ``root`` (``~`` expanded), which must be an existing folder.
+
+    Args:
+        root: The folder a dataset reads.
+        what: How the error names it, e.g. ``"Figshare folder"``.
+        file_hint: When given, a file at ``root`` is a :class:`NotADirectoryError` ending with this
+            advice instead of "does not exist".
+
+    Raises:
+        NotADirectoryError: ``root`` is a file and ``file_hint`` is given.
+        FileNotFoundError: ``root`` is not a folder.
+    """
+    folder = Path(root).expanduser()
+    if file_hint is not None and folder.is_file():
+        raise NotADirectoryError(f"{folder} is a file; {file_hint}")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{what} {folder} does not exist.")
+    return folder
 
 
 class BadFiles:

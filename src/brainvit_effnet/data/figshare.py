@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from ..labels import TUMOUR_TYPE_CLASSES
-from .base import BadFiles, Decoded, MRIDataset, SampleRecord
+from .base import BadFiles, Decoded, MRIDataset, SampleRecord, dataset_folder
 from .images import read_grey
 from .mat import FIGSHARE_LABELS, MatFormatError, fill_border, read_cjdata, read_cjdata_header, read_fold_ids
 from .preprocess import to_unit_float
@@ -108,9 +108,7 @@ class FigshareDataset(MRIDataset):
         cache: bool = False,
         strict: bool = True,
     ) -> None:
-        self.root = Path(root).expanduser()
-        if not self.root.is_dir():
-            raise FileNotFoundError(f"Figshare folder {self.root} does not exist.")
+        self.root = dataset_folder(root, "Figshare folder")
         unknown = [c for c in classes if c not in FIGSHARE_LABELS.values()]
         if unknown or not classes:
             raise ValueError(

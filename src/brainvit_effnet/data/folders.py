@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from .base import BadFiles, Decoded, MRIDataset, SampleRecord
+from .base import BadFiles, Decoded, MRIDataset, SampleRecord, dataset_folder
 from .images import read_unit
 from .mri import DICOM_SUFFIXES, MRI_SUFFIXES, NIFTI_SUFFIXES, dicom_ids, is_mri_file, nifti_slices
 
@@ -147,13 +147,11 @@ class FolderDataset(MRIDataset):
         cache: bool = False,
         strict: bool = True,
     ) -> None:
-        self.root = Path(root).expanduser()
-        if self.root.is_file():
-            raise NotADirectoryError(
-                f"{self.root} is a file; give the folder that holds the class folders (e.g. its parent)."
-            )
-        if not self.root.is_dir():
-            raise FileNotFoundError(f"dataset folder {self.root} does not exist.")
+        self.root = dataset_folder(
+            root,
+            "dataset folder",
+            file_hint="give the folder that holds the class folders (e.g. its parent).",
+        )
         self.aliases = dict(aliases or {})
         self._bad = BadFiles(strict, self.root)
         self.skipped = self._bad.skipped

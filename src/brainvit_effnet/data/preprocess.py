@@ -32,6 +32,8 @@ import numpy as np
 import torch
 from scipy import ndimage
 
+from .._checks import is_int, is_real
+
 __all__ = [
     "MAX_CROP_ASPECT",
     "MIN_CROP_AREA",
@@ -292,16 +294,16 @@ def brain_bbox(
 
 
 def _check_params(threshold: float, blur_size: int, erode_iterations: int, dilate_iterations: int) -> None:
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.integer, np.floating)):
+    if not is_real(threshold):
         raise TypeError(f"threshold must be a number on the 0-255 scale; got {type(threshold).__name__}.")
     if not math.isfinite(float(threshold)):
         raise ValueError(f"threshold must be a finite number on the 0-255 scale (e.g. 45); got {threshold}.")
     for name, value in (("erode_iterations", erode_iterations), ("dilate_iterations", dilate_iterations)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        if not is_int(value):
             raise TypeError(f"{name} must be an int >= 0; got {type(value).__name__} {value!r}.")
         if value < 0:
             raise ValueError(f"{name} must be >= 0 (0 skips the step); got {value}.")
-    if isinstance(blur_size, bool) or not isinstance(blur_size, (int, np.integer)):
+    if not is_int(blur_size):
         raise TypeError(f"blur_size must be an odd int >= 1; got {type(blur_size).__name__} {blur_size!r}.")
     if blur_size < 1 or blur_size % 2 == 0:
         raise ValueError(

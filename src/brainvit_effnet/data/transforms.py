@@ -36,6 +36,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
+from .._checks import is_int, is_real
 from .images import grey_levels
 from .preprocess import to_unit_float
 
@@ -276,11 +277,7 @@ def create_transforms(
             "Pass a model created by brainvit_effnet.create_model, or a dict with those keys."
         )
     input_size = cfg["input_size"]
-    if (
-        not isinstance(input_size, Sequence)
-        or len(input_size) != 3
-        or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in input_size)
-    ):
+    if not isinstance(input_size, Sequence) or len(input_size) != 3 or not all(is_int(v) for v in input_size):
         raise ValueError(
             f"pretrained_cfg['input_size'] must be (C, H, W) ints, e.g. (3, 224, 224); got {input_size!r}."
         )
@@ -323,7 +320,7 @@ def _pretrained_cfg(model_or_cfg: object) -> Mapping[str, Any]:
 
 
 def _floats(name: str, values: object) -> tuple[float, ...]:
-    if isinstance(values, (int, float)) and not isinstance(values, bool):
+    if is_real(values):
         return (float(values),)
     if not isinstance(values, Sequence) or isinstance(values, str) or len(values) == 0:
         raise ValueError(f"{name} must be a non-empty sequence of numbers, e.g. (0.5,); got {values!r}.")
@@ -363,17 +360,13 @@ def _resolve_stats(name: str, values: object, in_chans: int) -> tuple[float, ...
 
 
 def _check_size(size: object) -> tuple[int, int]:
-    if (
-        not isinstance(size, Sequence)
-        or len(size) != 2
-        or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in size)
-    ):
+    if not isinstance(size, Sequence) or len(size) != 2 or not all(is_int(v) and v > 0 for v in size):
         raise ValueError(f"size must be (H, W) with positive ints, e.g. (224, 224); got {size!r}.")
     return int(size[0]), int(size[1])
 
 
 def _check_in_chans(in_chans: object) -> int:
-    if isinstance(in_chans, bool) or not isinstance(in_chans, (int, np.integer)):
+    if not is_int(in_chans):
         raise TypeError(
             f"in_chans must be an int (1 or 3 typically); got {type(in_chans).__name__} {in_chans!r}."
         )
@@ -383,7 +376,7 @@ def _check_in_chans(in_chans: object) -> int:
 
 
 def _check_number(name: str, value: object, *, low: float, high: float | None) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+    if not is_real(value):
         raise TypeError(f"{name} must be a number; got {type(value).__name__} {value!r}.")
     number = float(value)
     if not math.isfinite(number) or number < low or (high is not None and number > high):

@@ -26,16 +26,16 @@ Examples:
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, TypeAlias
+from typing import Literal, TypeAlias, get_args
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .._checks import check_choice, is_real
 from .cam import check_images, eval_mode, minmax_normalize
 
 __all__ = [
@@ -55,10 +55,8 @@ __all__ = [
     "upsample",
 ]
 
-logger = logging.getLogger(__name__)
-
 HeadFusion: TypeAlias = Literal["mean", "max", "min"]
-HEAD_FUSIONS: tuple[str, ...] = ("mean", "max", "min")
+HEAD_FUSIONS: tuple[str, ...] = get_args(HeadFusion)
 
 
 @dataclass(frozen=True)
@@ -82,16 +80,11 @@ class AttentionRecord:
 
 # -- validation -------------------------------------------------------------------------------------
 def _check_head_fusion(head_fusion: object) -> str:
-    if head_fusion not in HEAD_FUSIONS:
-        raise ValueError(
-            f"head_fusion must be one of {HEAD_FUSIONS} (how the heads of a layer are combined); "
-            f"got {head_fusion!r}."
-        )
-    return str(head_fusion)
+    return check_choice(head_fusion, HEAD_FUSIONS, "head_fusion", " (how the heads of a layer are combined)")
 
 
 def _check_discard_ratio(discard_ratio: object) -> float:
-    if isinstance(discard_ratio, bool) or not isinstance(discard_ratio, int | float):
+    if not is_real(discard_ratio):
         raise TypeError(f"discard_ratio must be a float in [0, 1); got {type(discard_ratio).__name__}.")
     ratio = float(discard_ratio)
     if not 0.0 <= ratio < 1.0:

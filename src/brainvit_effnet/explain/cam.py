@@ -29,8 +29,7 @@ Examples:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeAlias
@@ -39,6 +38,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.hooks import RemovableHandle
+
+from .._tensors import eval_mode
 
 __all__ = [
     "BaseCAM",
@@ -137,31 +138,7 @@ class CamResult:
         )
 
 
-# -- helpers shared with the attention explainers -------------------------------------------------
-@contextmanager
-def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
-    """Put ``model`` in eval mode and restore every submodule's train/eval flag afterwards.
-
-    Flags are restored one by one (not with ``model.train(mode)``), so a model whose submodules were
-    in mixed modes (e.g. a frozen backbone kept in eval) comes back exactly as it was, also on
-    exceptions.
-
-    Examples:
-        >>> with eval_mode(model):
-        ...     logits = model(x)
-    """
-    was_training = [module for module in model.modules() if module.training]
-    if not was_training:  # already in eval mode everywhere: nothing to switch or restore
-        yield model
-        return
-    model.eval()
-    try:
-        yield model
-    finally:
-        for module in was_training:
-            module.training = True
-
-
+# -- helpers shared with the attention explainers (eval_mode lives in brainvit_effnet._tensors) ----
 def check_images(x: object, what: str = "x") -> Tensor:
     """Validate a floating-point image batch ``(B, C, H, W)`` and return it.
 

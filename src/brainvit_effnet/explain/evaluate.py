@@ -14,7 +14,6 @@ adapter or the bundled sample) and tabulates, per method and per class:
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -26,6 +25,8 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
+from .._atomic import write_text_atomically
+from .._json import write_json
 from .._progress import progress_bar
 from .attention import attention_rollout, last_layer_attention_map, upsample
 from .cam import BaseCAM, GradCAM, GradCAMPlusPlus, TokenGradCAM
@@ -229,20 +230,7 @@ def write_explanation_report(
         for name, row in result["per_class"].items():
             lines.append(f"| {name} | {row['n']} | " + " | ".join(_fmt(row[m]) for m in metrics) + " |")
     files = {"json": out / "explanations.json", "markdown": out / "explanations.md"}
-    for path, text in (
-        (files["json"], json.dumps(_json_safe(report), indent=2, allow_nan=False)),
-        (files["markdown"], "\n".join(lines) + "\n"),
-    ):
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+    # NaN (undefined, e.g. an all-zero heatmap) becomes null, so the JSON is strict.
+    write_json(files["json"], report)
+    write_text_atomically(files["markdown"], "\n".join(lines) + "\n")
     return files
-
-
-def _json_safe(value: Any) -> Any:
-    """NaN (undefined, e.g. an all-zero heatmap) becomes null, so the JSON is strict."""
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value

@@ -43,7 +43,7 @@ from numpy.typing import NDArray
 from PIL import Image, ImageDraw, ImageFont
 
 from .._atomic import write_atomically
-from ._arrays import to_numpy as _to_numpy
+from .._tensors import to_numpy as _to_numpy
 
 __all__ = [
     "COLORMAPS",

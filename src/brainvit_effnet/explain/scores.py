@@ -45,7 +45,9 @@ import torch.nn.functional as F
 from numpy.typing import NDArray
 from torch import nn
 
-from ._arrays import to_numpy as _to_numpy
+from .._checks import is_int, is_real
+from .._tensors import eval_mode
+from .._tensors import to_numpy as _to_numpy
 
 __all__ = [
     "Baseline",
@@ -210,13 +212,13 @@ def pointing_game(heatmaps: ArrayLike, masks: ArrayLike, tolerance: int = 0) -> 
         >>> pointing_game(heat, mask).tolist(), pointing_game(heat, mask, tolerance=5).tolist()
         ([1.0, 0.0], [1.0, 1.0])
     """
-    if isinstance(tolerance, bool) or not isinstance(tolerance, numbers.Integral) or tolerance < 0:
+    if not is_int(tolerance) or tolerance < 0:
         raise ValueError(f"tolerance must be an int >= 0 (pixels); got {tolerance!r}. Zhang et al. use 15.")
     h, m = _pair(heatmaps, masks)
     flat = h.reshape(h.shape[0], -1)
     hmax = flat.max(axis=1)
     constant: NDArray[np.bool_] = np.asarray(hmax == flat.min(axis=1))
-    empty = ~m.reshape(m.shape[0], -1).any(axis=1)
+    empty: NDArray[np.bool_] = np.asarray(~m.reshape(m.shape[0], -1).any(axis=1))
     maxima = h == hmax[:, None, None]
     hits = (maxima & _dilate(m, int(tolerance))).reshape(h.shape[0], -1).any(axis=1)
     out = hits.astype(np.float64)
@@ -291,7 +293,7 @@ def iou_at_threshold(heatmaps: ArrayLike, masks: ArrayLike, threshold: float = 0
         >>> iou_at_threshold(heat, np.array([[False, False, True, False]]), threshold=0.5).tolist()
         [0.5]
     """
-    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not 0 <= threshold <= 1:
+    if not is_real(threshold) or not 0 <= threshold <= 1:
         raise ValueError(
             f"threshold must be a float in [0, 1] (of the min-max normalised map); got {threshold!r}."
         )
@@ -305,7 +307,7 @@ def iou_at_threshold(heatmaps: ArrayLike, masks: ArrayLike, threshold: float = 0
     mf = m.reshape(m.shape[0], -1)
     inter = (region & mf).sum(axis=1)
     union = (region | mf).sum(axis=1)
-    empty = ~mf.any(axis=1)
+    empty: NDArray[np.bool_] = np.asarray(~mf.any(axis=1))
     with np.errstate(invalid="ignore", divide="ignore"):
         out = inter / union
     out = out.astype(np.float64)
@@ -353,7 +355,7 @@ def _make_baseline(images: torch.Tensor, baseline: Baseline, blur_sigma: float |
 
 
 def _check_targets(targets: Any, n: int) -> torch.Tensor:
-    if isinstance(targets, numbers.Integral) and not isinstance(targets, bool):
+    if is_int(targets):
         return torch.full((n,), int(targets), dtype=torch.long)
     t = torch.as_tensor(_to_numpy(targets, "targets") if isinstance(targets, np.ndarray) else targets)
     if t.dtype.is_floating_point or t.dtype == torch.bool or t.dtype.is_complex or t.ndim != 1 or len(t) != n:
@@ -396,9 +398,9 @@ def _perturbation_curves(
             f"images must be a float (B, C, H, W) tensor of model inputs; got dtype {images.dtype} "
             f"shape {tuple(images.shape)}. Add a batch dimension with x[None]."
         )
-    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
+    if not is_int(steps) or steps < 1:
         raise ValueError(f"steps must be an int >= 1; got {steps!r}.")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+    if not is_int(batch_size) or batch_size < 1:
         raise ValueError(f"batch_size must be an int >= 1; got {batch_size!r}.")
     if blur_sigma is not None and not (isinstance(blur_sigma, numbers.Real) and blur_sigma > 0):
         raise ValueError(f"blur_sigma must be a float > 0 (pixels) or None; got {blur_sigma!r}.")
@@ -424,34 +426,27 @@ def _perturbation_curves(
 
     total = b * (steps + 1)
     probs = np.empty(total, dtype=np.float64)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            for start in range(0, total, int(batch_size)):
-                idx = torch.arange(start, min(start + int(batch_size), total), device=device)
-                sample, step = idx // (steps + 1), idx % (steps + 1)
-                top = (rank_t[sample] < counts[step][:, None]).view(-1, 1, height, width)
-                if mode == "deletion":
-                    batch = torch.where(top, base[sample], x[sample])
-                else:
-                    batch = torch.where(top, x[sample], base[sample])
-                logits = model(batch)
-                if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or logits.shape[0] != len(idx):
-                    shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
-                    raise ValueError(
-                        f"model must return logits of shape (N, num_classes); got {shape}. "
-                        "Wrap the model so that it returns a logits tensor."
-                    )
-                t = tgt[sample.cpu()]
-                if int(t.max()) >= logits.shape[1]:
-                    raise ValueError(
-                        f"targets must be < num_classes ({logits.shape[1]}); got {int(t.max())}."
-                    )
-                p = torch.softmax(logits.float(), dim=1).gather(1, t.to(logits.device)[:, None])[:, 0]
-                probs[start : start + len(idx)] = p.cpu().double().numpy()
-    finally:
-        model.train(was_training)
+    with eval_mode(model), torch.no_grad():
+        for start in range(0, total, int(batch_size)):
+            idx = torch.arange(start, min(start + int(batch_size), total), device=device)
+            sample, step = idx // (steps + 1), idx % (steps + 1)
+            top = (rank_t[sample] < counts[step][:, None]).view(-1, 1, height, width)
+            if mode == "deletion":
+                batch = torch.where(top, base[sample], x[sample])
+            else:
+                batch = torch.where(top, x[sample], base[sample])
+            logits = model(batch)
+            if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or logits.shape[0] != len(idx):
+                shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+                raise ValueError(
+                    f"model must return logits of shape (N, num_classes); got {shape}. "
+                    "Wrap the model so that it returns a logits tensor."
+                )
+            t = tgt[sample.cpu()]
+            if int(t.max()) >= logits.shape[1]:
+                raise ValueError(f"targets must be < num_classes ({logits.shape[1]}); got {int(t.max())}.")
+            p = torch.softmax(logits.float(), dim=1).gather(1, t.to(logits.device)[:, None])[:, 0]
+            probs[start : start + len(idx)] = p.cpu().double().numpy()
     curves = probs.reshape(b, steps + 1)
     fractions = np.linspace(0.0, 1.0, steps + 1)
     auc = ((curves[:, 1:] + curves[:, :-1]) / 2.0 * np.diff(fractions)[None]).sum(axis=1)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-import numbers
 from typing import Any
 
 import numpy as np
 import torch
 from numpy.typing import NDArray
+from .._checks import is_int
+from .._tensors import to_numpy
 
 logger = logging.getLogger("brainvit_effnet.metrics")
 
@@ -22,10 +23,7 @@ _PROB_ATOL = 1e-6
 def _to_numpy(x: ArrayLike, name: str) -> NDArray[Any]:
     """Convert an ndarray, torch tensor or nested sequence to a numpy array."""
     if isinstance(x, torch.Tensor):
-        t = x.detach().cpu()
-        if t.is_floating_point() and t.dtype not in (torch.float32, torch.float64):
-            t = t.float()  # bfloat16/float16 have no (or a lossy) numpy counterpart
-        return t.numpy()
+        return to_numpy(x, name)
     if isinstance(x, (str, bytes)) or x is None:
         raise TypeError(
             f"{name} must be a numpy array, torch tensor or list of numbers; got {type(x).__name__}. "
@@ -82,7 +80,7 @@ def _check_labels(x: ArrayLike, name: str, num_classes: int | None = None) -> ND
 
 
 def _check_num_classes(num_classes: object) -> int:
-    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral):
+    if not is_int(num_classes):
         raise TypeError(
             f"num_classes must be an int >= 1; got {num_classes!r} ({type(num_classes).__name__})."
         )
@@ -188,7 +186,7 @@ def _check_predictions(
 
 
 def _check_n_bins(n_bins: object) -> int:
-    if isinstance(n_bins, bool) or not isinstance(n_bins, numbers.Integral):
+    if not is_int(n_bins):
         raise TypeError(f"n_bins must be an int >= 1; got {n_bins!r} ({type(n_bins).__name__}).")
     if int(n_bins) < 1:
         raise ValueError(f"n_bins must be >= 1; got {n_bins}. 15 is the usual choice.")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -13,6 +12,7 @@ from numpy.typing import NDArray
 from ..results import CI_METRICS
 from ._checks import ArrayLike, _check_labels, _check_same_length, _to_numpy, logger
 from ._kernels import _bin_index, _safe_divide
+from .._checks import is_int, is_real
 
 __all__ = ["bootstrap_ci"]
 
@@ -174,17 +174,17 @@ def _report_bootstrap_values(
 
 
 def _check_bootstrap_args(n_resamples: object, alpha: object, seed: object) -> None:
-    if isinstance(n_resamples, bool) or not isinstance(n_resamples, numbers.Integral):
+    if not is_int(n_resamples):
         raise TypeError(
             f"n_resamples must be an int >= 1; got {n_resamples!r} ({type(n_resamples).__name__})."
         )
     if int(n_resamples) < 1:
         raise ValueError(f"n_resamples must be >= 1; got {n_resamples}. 1000 or more is usual.")
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
+    if not is_real(alpha):
         raise TypeError(f"alpha must be a float in (0, 1); got {alpha!r} ({type(alpha).__name__}).")
     if not 0.0 < float(alpha) < 1.0:
         raise ValueError(f"alpha must be in (0, 1); got {alpha}. Use alpha=0.05 for a 95 % interval.")
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+    if not is_int(seed):
         raise TypeError(f"seed must be an int; got {seed!r} ({type(seed).__name__}).")
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -14,6 +13,7 @@ from ._checks import ArrayLike, _check_labels_probs, _check_n_bins
 from ._kernels import _balanced_accuracy, _brier, _confusion, _ece, _nll, _prf1, _roc_auc
 from .bootstrap import _percentile_interval, _report_bootstrap_values
 from .probabilities import reliability_diagram
+from .._checks import is_int, is_real
 
 __all__ = ["classification_report", "summarize_folds"]
 
@@ -92,7 +92,7 @@ def classification_report(
         >>> _ = json.dumps(r)
     """
     bins = _check_n_bins(n_bins)
-    if isinstance(bootstrap, bool) or not isinstance(bootstrap, numbers.Integral) or int(bootstrap) < 0:
+    if not is_int(bootstrap) or int(bootstrap) < 0:
         raise ValueError(
             f"bootstrap must be an int >= 0 (number of resamples; 0 = no CIs); got {bootstrap!r}."
         )
@@ -197,7 +197,7 @@ def summarize_folds(
                     "present in every report."
                 )
             value = report[key]
-            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            if not is_real(value):
                 raise TypeError(
                     f"reports[{i}][{key!r}] must be a number; got {value!r} ({type(value).__name__})."
                 )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 from numpy.typing import NDArray
@@ -12,12 +11,13 @@ from scipy.special import logsumexp
 
 from ._checks import ArrayLike, _check_labels_logits, _check_scores, logger
 from ._kernels import _softmax
+from .._checks import is_real
 
 __all__ = ["apply_temperature", "fit_temperature"]
 
 
 def _check_temperature(temperature: object) -> float:
-    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real):
+    if not is_real(temperature):
         raise TypeError(
             f"temperature must be a positive float; got {temperature!r} ({type(temperature).__name__})."
         )
@@ -63,16 +63,12 @@ def fit_temperature(
         True
     """
     y, z = _check_labels_logits(y_true, logits)
-    if (
-        not isinstance(bounds, (tuple, list))
-        or len(bounds) != 2
-        or not all(isinstance(b, numbers.Real) and not isinstance(b, bool) for b in bounds)
-    ):
+    if not isinstance(bounds, (tuple, list)) or len(bounds) != 2 or not all(is_real(b) for b in bounds):
         raise TypeError(f"bounds must be a pair of floats (T_min, T_max); got {bounds!r}.")
     t_min, t_max = float(bounds[0]), float(bounds[1])
     if not (0 < t_min < t_max and math.isfinite(t_max)):
         raise ValueError(f"bounds must satisfy 0 < T_min < T_max < inf; got {bounds!r}. E.g. (0.01, 100.0).")
-    if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not float(tol) > 0:
+    if not is_real(tol) or not float(tol) > 0:
         raise ValueError(f"tol must be a float > 0; got {tol!r}.")
 
     rows = np.arange(y.shape[0])

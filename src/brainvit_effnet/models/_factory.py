@@ -20,9 +20,9 @@ from timm.models._hub import _parse_model_cfg as parse_timm_config
 from timm.models._hub import load_cfg_from_json, load_model_config_from_path
 from torch import nn
 
+from .._suggest import close_matches
 from ..errors import CheckpointError, UnknownModelError
 from ._pretrained import WEIGHTS_NAME, head_classes_in_file, hub_download, load_checkpoint, weights_file
-from ._suggest import close_matches
 from .zoo import MODEL_NAMES, default_cfgs
 
 __all__ = ["create_model", "list_models"]

@@ -16,6 +16,8 @@ from einops import rearrange
 from timm.layers import DropPath, Mlp, build_sincos2d_pos_embed, resample_abs_pos_embed, trunc_normal_
 from torch import Tensor, nn
 
+from .._checks import check_choice
+
 __all__ = ["Attention", "EncoderBlock", "PosEmbedKind", "PositionalEmbedding2d"]
 
 PosEmbedKind = Literal["learned", "sincos", "none"]
@@ -134,8 +136,7 @@ class PositionalEmbedding2d(nn.Module):
 
     def __init__(self, kind: str, dim: int, grid_size: tuple[int, int]) -> None:
         super().__init__()
-        if kind not in POS_EMBED_KINDS:
-            raise ValueError(f"pos_embed must be one of {POS_EMBED_KINDS}; got {kind!r}.")
+        check_choice(kind, POS_EMBED_KINDS, "pos_embed")
         if kind == "sincos" and dim % 4 != 0:
             raise ValueError(f"pos_embed='sincos' needs embed_dim divisible by 4; got embed_dim={dim}.")
         self.kind = kind

@@ -25,15 +25,19 @@ from pathlib import Path
 from typing import Any, NamedTuple, cast
 
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
-from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
-from timm.models._builder import resolve_pretrained_cfg
-from timm.models._pretrained import PretrainedCfg
+from timm.models import (
+    PretrainedCfg,
+    build_model_with_cfg,
+    generate_default_cfgs,
+    register_model,
+    resolve_pretrained_cfg,
+)
 from torch import nn
 
+from .._suggest import close_matches
 from ..errors import UnknownModelError
 from ..labels import BRAIN_TUMOUR_CLASSES, TUMOUR_TYPE_CLASSES
 from ._pretrained import load_pretrained_weights
-from ._suggest import close_matches
 from .effnet import MIN_INPUT_SIZE, EffNetBaseline, EffNetTransformer
 
 __all__ = [

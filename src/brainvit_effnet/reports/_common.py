@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -200,32 +199,3 @@ def _settings(report: Mapping[str, Any], extra: Mapping[str, Any] | None) -> dic
     return _check_mapping(extra if extra is not None else report.get("extra"), "extra")
 
 
-def _jsonable(value: Any, where: str) -> Any:
-    """Plain-JSON copy of ``value``: numpy values to Python, paths to str, non-finite floats to None."""
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        number = float(value)
-        return number if math.isfinite(number) else None
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist(), where)
-    if isinstance(value, Mapping):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            if not isinstance(key, (str, int)) or isinstance(key, bool):
-                raise TypeError(f"{where} has a key of type {type(key).__name__}; JSON keys must be str")
-            out[str(key)] = _jsonable(item, f"{where}[{key!r}]")
-        return out
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(item, f"{where}[{i}]") for i, item in enumerate(value)]
-    raise TypeError(f"{where} is a {type(value).__name__}, which cannot be written to JSON")
-
-
-def _dump_json(payload: Any, where: str) -> str:
-    return json.dumps(_jsonable(payload, where), indent=2, ensure_ascii=False, allow_nan=False) + "\n"

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .._json import dumps as dump_json
 from .._atomic import reserve_temp
 from ..results import SCALAR_METRICS
 from ._common import (
@@ -18,7 +19,6 @@ from ._common import (
     _check_mapping,
     _check_number,
     _check_title,
-    _dump_json,
     _settings,
     _validate_report,
     _write_text,
@@ -109,7 +109,7 @@ def write_evaluation_report(
     settings = _settings(report, extra)
     entries = None if history is None else _check_history(history)
     body = {key: value for key, value in report.items() if key != "extra"}
-    json_text = _dump_json({**body, "extra": settings}, "report")
+    json_text = dump_json({**body, "extra": settings}, "report")
     images = {"Confusion matrix": "confusion_matrix.png", "Reliability diagram": "reliability.png"}
     if entries is not None:
         images["Training curves"] = "training_curves.png"
@@ -247,7 +247,7 @@ def write_cv_report(
         "summary": stats,
         "extra": settings,
     }
-    json_text = _dump_json(payload, "cv report")
+    json_text = dump_json(payload, "cv report")
     markdown = _render_cv_markdown(fold_reports, stats, title, settings)
 
     folder = _out_dir(out_dir)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -10,8 +9,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .._json import dumps as dump_json
 from ..results import CALIBRATION_METRICS, HEADLINE_METRICS, PER_CLASS_KEYS
-from ._common import _LABELS, DISCLAIMER, _check_mapping, _check_title, _jsonable, _settings, _validate_report
+from ._common import _LABELS, DISCLAIMER, _check_mapping, _check_title, _settings, _validate_report
 
 __all__ = ["render_markdown"]
 
@@ -39,7 +39,7 @@ def _setting(value: Any) -> str:
     if isinstance(value, (float, np.floating)):
         return _cell(repr(float(value)))
     if isinstance(value, (Mapping, list, tuple, np.ndarray)):
-        return "`" + _cell(json.dumps(_jsonable(value, "extra"), ensure_ascii=False)) + "`"
+        return "`" + _cell(dump_json(value, "extra", indent=None)) + "`"
     return _fmt(value)
 
 

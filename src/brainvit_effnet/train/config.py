@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
 import types
 import typing
@@ -12,6 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from .._checks import check_choice
+from .._suggest import did_you_mean
 
 __all__ = [
     "TrainConfig",
@@ -39,8 +41,7 @@ def check_known_options(config_cls: type, values: dict[str, Any], what: str) -> 
     names = [f.name for f in dataclasses.fields(config_cls)]
     unknown = [k for k in values if k not in names]
     if unknown:
-        hints = {k: difflib.get_close_matches(k, names, n=1) for k in unknown}
-        detail = ", ".join(f"{k!r}" + (f" (did you mean {h[0]!r}?)" if h else "") for k, h in hints.items())
+        detail = ", ".join(f"{k!r}{did_you_mean(k, names)}" for k in unknown)
         raise ValueError(f"unknown {what} option(s) {detail}; known: {names}.")
 
 
@@ -213,8 +214,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         check_field_types(self, "train")
         for name, choices in _CHOICES.items():
-            if getattr(self, name) not in choices:
-                raise ValueError(f"TrainConfig.{name} must be one of {choices}; got {getattr(self, name)!r}.")
+            check_choice(getattr(self, name), choices, f"TrainConfig.{name}")
         positive = ("epochs", "batch_size", "grad_accum_steps")
         for name in positive:
             if int(getattr(self, name)) < 1:
