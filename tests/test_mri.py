@@ -100,6 +100,22 @@ def test_dicom_ids_group_folder_datasets_by_patient(tmp_path: Path) -> None:
     data = FolderDataset(tmp_path / "tree")
     assert data.class_counts() == {"glioma": 2, "pituitary": 1}
     assert data.sample(0).image.shape[0] == 1
+    assert [r.group for r in data.records] == ["patient:P1", "patient:P1", "patient:P2"]
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_folder_datasets_expand_a_nifti_volume_into_slices_of_one_group(tmp_path: Path, strict: bool) -> None:
+    for cls in ("glioma", "pituitary"):
+        (tmp_path / "tree" / cls).mkdir(parents=True)
+    volume = np.stack([real_slice("1.png"), real_slice("1029.png"), real_slice("1.png")], axis=-1)
+    write_nifti(tmp_path / "tree" / "glioma" / "t1.nii.gz", volume)
+    Image.fromarray(real_slice()).save(tmp_path / "tree" / "pituitary" / "a.png")
+    data = FolderDataset(tmp_path / "tree", strict=strict)  # lenient used to drop the volume as unreadable
+    assert data.class_counts() == {"glioma": 3, "pituitary": 1}
+    volume_records = [r for r in data.records if r.class_name == "glioma"]
+    assert [r.source.rsplit("::", 1)[1] for r in volume_records] == ["z=0", "z=1", "z=2"]
+    assert len({r.group for r in volume_records}) == 1  # one scan stays on one side of a split
+    assert all(data.sample(i).image.shape[0] == 1 for i in range(len(data)))
 
 
 # -- NIfTI ----------------------------------------------------------------------------------------

@@ -300,7 +300,13 @@ class MRIDataset(Dataset[tuple[Any, ...]]):
             ValueError: samples that are not image files (``.mat`` slices, zip members), which the
                 perceptual hash cannot read; use the converted Figshare layout for those.
         """
-        not_images = [r.source for r in self.records if "::" in r.source or r.source.endswith(".mat")]
+        from .mri import is_mri_file  # NIfTI volume slices ("file::z=N") are images; zip members are not
+
+        not_images = [
+            r.source
+            for r in self.records
+            if not is_mri_file(r.source) and ("::" in r.source or r.source.endswith(".mat"))
+        ]
         if not_images:
             raise ValueError(
                 f"duplicate checks read image files, but {not_images[0]} (and {len(not_images) - 1} more) "

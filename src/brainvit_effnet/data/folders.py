@@ -20,6 +20,7 @@ Examples:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -170,10 +171,7 @@ class FolderDataset(MRIDataset):
                 self.excluded[r.class_name] = self.excluded.get(r.class_name, 0) + 1
         if self.excluded:
             _logger.info("%s: left out %s (not among classes=%s)", self.root, self.excluded, list(classes))
-        records = [
-            SampleRecord(r.source, list(classes).index(r.class_name), r.class_name, split=r.split)
-            for r in records
-        ]
+        records = [dataclasses.replace(r, label=list(classes).index(r.class_name)) for r in records]
         if not strict:
             records = [r for r in records if self._readable(r.source)]
         self._bad.warn()
@@ -229,10 +227,31 @@ class FolderDataset(MRIDataset):
                 if not files:
                     self._bad(str(entry), f"{entry}: class folder {entry.name!r} holds no images.")
                     continue
-                records += [SampleRecord(str(f), -1, class_name, split=split) for f in files]
+                for f in files:
+                    records += self._records_of(f, class_name, split)
         if not records:
             raise ValueError(f"{self.root} holds no images in class folders.")
         return records
+
+    def _records_of(self, path: Path, class_name: str, split: str | None) -> list[SampleRecord]:
+        """One record per 2-D slice in ``path``: a 3-D NIfTI volume gives its axial slices.
+
+        The slices of one volume share a group (the volume file), and DICOM files carry their
+        PatientID, so leakage-safe splits keep one scan, or one patient, on one side.
+        """
+        name = path.name.lower()
+        try:
+            if name.endswith(NIFTI_SUFFIXES):
+                sources = nifti_slices(path)
+                group = str(path) if len(sources) > 1 else None
+                return [SampleRecord(src, -1, class_name, patient_id=group, split=split) for src in sources]
+            if name.endswith(DICOM_SUFFIXES):
+                patient = dicom_ids(path)["patient"]
+                return [SampleRecord(str(path), -1, class_name, patient_id=patient, split=split)]
+        except ValueError as e:  # an unreadable header: strict raises, lenient skips with the count
+            self._bad(str(path), str(e))
+            return []
+        return [SampleRecord(str(path), -1, class_name, split=split)]
 
     def _images_in(self, folder: Path) -> list[Path]:
         images = []

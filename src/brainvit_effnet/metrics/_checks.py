@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 from numpy.typing import NDArray
+
 from .._checks import is_int
 from .._tensors import to_numpy
 

@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from .._checks import is_int, is_real
 from ..results import CI_METRICS
 from ._checks import ArrayLike, _check_labels, _check_same_length, _to_numpy, logger
 from ._kernels import _bin_index, _safe_divide
-from .._checks import is_int, is_real
 
 __all__ = ["bootstrap_ci"]
 

@@ -8,12 +8,12 @@ from typing import Any
 
 import numpy as np
 
+from .._checks import is_int, is_real
 from ..results import CI_METRICS, ClassificationReport, MeanStd, PerClassMetrics
 from ._checks import ArrayLike, _check_labels_probs, _check_n_bins
 from ._kernels import _balanced_accuracy, _brier, _confusion, _ece, _nll, _prf1, _roc_auc
 from .bootstrap import _percentile_interval, _report_bootstrap_values
 from .probabilities import reliability_diagram
-from .._checks import is_int, is_real
 
 __all__ = ["classification_report", "summarize_folds"]
 

@@ -9,9 +9,9 @@ from numpy.typing import NDArray
 from scipy.optimize import minimize_scalar
 from scipy.special import logsumexp
 
+from .._checks import is_real
 from ._checks import ArrayLike, _check_labels_logits, _check_scores, logger
 from ._kernels import _softmax
-from .._checks import is_real
 
 __all__ = ["apply_temperature", "fit_temperature"]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -197,5 +196,3 @@ def _settings(report: Mapping[str, Any], extra: Mapping[str, Any] | None) -> dic
     if extra is not None and "extra" in report:
         raise ValueError("report already has an 'extra' entry (a reloaded report.json?); pass extra=None")
     return _check_mapping(extra if extra is not None else report.get("extra"), "extra")
-
-

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from .._json import dumps as dump_json
 from .._atomic import reserve_temp
+from .._json import dumps as dump_json
 from ..results import SCALAR_METRICS
 from ._common import (
     _LABELS,
