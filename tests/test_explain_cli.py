@@ -124,3 +124,18 @@ def test_pytorch_grad_cam_runs_on_our_models_through_the_seams() -> None:
         model=model, target_layers=model.token_cam_target_layers(), reshape_transform=model.reshape_tokens
     ) as score_cam:
         assert score_cam(input_tensor=x, targets=targets).shape == (2, 64, 64)
+
+
+def test_old_evaluate_module_is_a_deprecated_alias_of_scoring() -> None:
+    """``brainvit_effnet.explain.evaluate`` keeps working, warns, and re-exports the same objects."""
+    import importlib
+    import sys
+
+    from brainvit_effnet.explain import scoring
+
+    sys.modules.pop("brainvit_effnet.explain.evaluate", None)
+    with pytest.warns(DeprecationWarning, match=r"explain\.scoring"):
+        old = importlib.import_module("brainvit_effnet.explain.evaluate")
+    for name in old.__all__:
+        assert getattr(old, name) is getattr(scoring, name)
+    assert set(old.__all__) == set(scoring.__all__)

@@ -331,3 +331,17 @@ def test_custom_baseline_tensor() -> None:
     x = torch.ones(1, 1, 4, 4)
     auc = deletion_auc(model, x, torch.rand(1, 4, 4), 0, steps=4, baseline=torch.full((1, 4, 4), 0.5))
     assert auc[0] == pytest.approx(0.75, abs=1e-5)
+
+
+def test_deletion_and_insertion_keep_their_own_documented_signature() -> None:
+    """The shared typing Protocol changes nothing at run time: plain functions, same parameters, own docs."""
+    import inspect
+
+    for fn in (deletion_auc, insertion_auc):
+        assert inspect.isfunction(fn)
+        assert fn.__doc__ and "Petsiuk" in fn.__doc__
+    params = inspect.signature(deletion_auc).parameters
+    assert list(params) == list(inspect.signature(insertion_auc).parameters)
+    assert list(params)[:7] == ["model", "images", "heatmaps", "targets", "steps", "baseline", "batch_size"]
+    assert params["return_curves"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert params["return_curves"].default is False

@@ -21,9 +21,9 @@ from .attention import (
     upsample,
 )
 from .cam import BaseCAM, CamResult, ClassTarget, GradCAM, GradCAMPlusPlus, TokenGradCAM, token_gradcam
-from .evaluate import METHODS, available_methods, explain, score_explanations, write_explanation_report
 from .overlay import colorize, draw_outline, explanation_grid, overlay_heatmap, save_grid, save_overlay
 from .scores import deletion_auc, energy_inside, insertion_auc, iou_at_threshold, mask_fraction, pointing_game
+from .scoring import METHODS, available_methods, explain, score_explanations, write_explanation_report
 
 __all__ = [
     "METHODS",

@@ -33,6 +33,7 @@ import logging
 import math
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
@@ -639,6 +640,60 @@ def explanation_grid(
         >>> grid.width
         304
     """
+    cells = _grid_cells(
+        images,
+        heatmaps,
+        true_labels,
+        pred_labels,
+        probs,
+        class_names,
+        outlines,
+        masks,
+        ncols,
+        tile,
+        outline_color,
+    )
+    layout = _grid_layout(cells, class_names, ncols, tile, title, colorbar, legend)
+    grid = Image.new("RGB", (layout.width, layout.height), _BACKGROUND)
+    grid.info["legend"] = [label for _, label in layout.legend_entries]
+    draw = ImageDraw.Draw(grid)
+    _draw_cells(grid, draw, cells, layout, alpha=alpha, colormap=colormap, mean=mean, std=std)
+    _draw_title_colorbar_legend(grid, draw, layout, title=title, colormap=colormap, colorbar=colorbar)
+    return grid
+
+
+@dataclass(frozen=True)
+class _GridCells:
+    """The checked, per-sample inputs of :func:`explanation_grid` (all lists of length ``n``)."""
+
+    images: list[Any]
+    heatmaps: list[Any]
+    trues: list[Any] | None
+    preds: list[Any] | None
+    probs: list[float] | None
+    outlines: list[Any]
+    masks: list[Any]
+    outline_color: RGB
+
+    @property
+    def n(self) -> int:
+        return len(self.images)
+
+
+def _grid_cells(
+    images: Any,
+    heatmaps: Any,
+    true_labels: Any,
+    pred_labels: Any,
+    probs: Any,
+    class_names: Sequence[str] | None,
+    outlines: Sequence[Any] | None,
+    masks: Any,
+    ncols: int,
+    tile: int,
+    outline_color: Sequence[int],
+) -> _GridCells:
+    """Check :func:`explanation_grid`'s arguments and split them into one entry per sample."""
     if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
         raise ValueError(f"ncols must be an int >= 1; got {ncols!r}.")
     if isinstance(tile, bool) or not isinstance(tile, int) or tile < 16:
@@ -654,32 +709,7 @@ def explanation_grid(
     preds = _label_list(pred_labels, "pred_labels", n)
     prob_list: list[float] | None = None
     if probs is not None:
-        p = np.asarray(
-            _to_numpy(probs, "probs") if isinstance(probs, torch.Tensor) else probs, dtype=np.float64
-        )
-        if p.ndim == 2 and p.shape[0] == n:
-            if preds is None:
-                preds = [int(i) for i in p.argmax(axis=1)]
-            idx = []
-            for i, lab in enumerate(preds):
-                if isinstance(lab, str):
-                    if class_names is None or lab not in class_names:
-                        raise ValueError(
-                            f"pred_labels[{i}] = {lab!r} cannot index probs (B, C) without it in class_names."
-                        )
-                    idx.append(list(class_names).index(lab))
-                else:
-                    idx.append(int(lab))
-            if any(not 0 <= j < p.shape[1] for j in idx):
-                raise ValueError(f"pred_labels must index probs' {p.shape[1]} columns; got {idx}.")
-            prob_list = [float(p[i, j]) for i, j in enumerate(idx)]
-        elif p.ndim == 1 and p.shape[0] == n:
-            prob_list = [float(v) for v in p]
-        else:
-            raise ValueError(
-                f"probs must have shape ({n},) (predicted-class probability) or ({n}, C); "
-                f"got {tuple(p.shape)}."
-            )
+        preds, prob_list = _predicted_probs(probs, preds, class_names, n)
     outline_list = list(outlines) if outlines is not None else [None] * n
     mask_list = _split_batch(masks, "masks", 2) if masks is not None else [None] * n
     if len(outline_list) != n or len(mask_list) != n:
@@ -688,7 +718,72 @@ def explanation_grid(
             f"got {len(outline_list)} outlines and {len(mask_list)} masks. Use None for unknown entries."
         )
     colour = _check_color(outline_color, "outline_color")
+    return _GridCells(image_list, heat_list, trues, preds, prob_list, outline_list, mask_list, colour)
 
+
+def _predicted_probs(
+    probs: Any, preds: list[Any] | None, class_names: Sequence[str] | None, n: int
+) -> tuple[list[Any] | None, list[float]]:
+    """``(pred_labels, probability of each predicted class)`` from ``probs`` ``(B,)`` or ``(B, C)``.
+
+    The predicted labels come from the arg-max of ``(B, C)`` probabilities when not given.
+    """
+    p = np.asarray(_to_numpy(probs, "probs") if isinstance(probs, torch.Tensor) else probs, dtype=np.float64)
+    if p.ndim == 2 and p.shape[0] == n:
+        if preds is None:
+            preds = [int(i) for i in p.argmax(axis=1)]
+        idx = []
+        for i, lab in enumerate(preds):
+            if isinstance(lab, str):
+                if class_names is None or lab not in class_names:
+                    raise ValueError(
+                        f"pred_labels[{i}] = {lab!r} cannot index probs (B, C) without it in class_names."
+                    )
+                idx.append(list(class_names).index(lab))
+            else:
+                idx.append(int(lab))
+        if any(not 0 <= j < p.shape[1] for j in idx):
+            raise ValueError(f"pred_labels must index probs' {p.shape[1]} columns; got {idx}.")
+        return preds, [float(p[i, j]) for i, j in enumerate(idx)]
+    if p.ndim == 1 and p.shape[0] == n:
+        return preds, [float(v) for v in p]
+    raise ValueError(
+        f"probs must have shape ({n},) (predicted-class probability) or ({n}, C); got {tuple(p.shape)}."
+    )
+
+
+@dataclass(frozen=True)
+class _GridLayout:
+    """Where everything of an :func:`explanation_grid` goes, in pixels, and what the captions say."""
+
+    font: Any
+    line_h: int
+    tile: int
+    ncols: int
+    rows: int
+    width: int
+    height: int
+    title_h: int
+    cap_h: int
+    bar_h: int
+    legend_h: int
+    captions: list[tuple[list[str], RGB]]
+    shapes: list[Any]
+    legend_entries: list[tuple[RGB, str]]
+    legend_rows: list[list[tuple[int, tuple[RGB, str]]]]
+
+
+def _grid_layout(
+    cells: _GridCells,
+    class_names: Sequence[str] | None,
+    ncols: int,
+    tile: int,
+    title: str | None,
+    colorbar: bool,
+    legend: bool | None,
+) -> _GridLayout:
+    """Caption text and colour, tile outline, legend entries, and the size of every band."""
+    n = cells.n
     font = ImageFont.load_default()
     probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     line_h = int(probe.textbbox((0, 0), "Ag|", font=font)[3]) + 2
@@ -696,9 +791,9 @@ def explanation_grid(
 
     captions: list[tuple[list[str], RGB]] = []
     for i in range(n):
-        t = _label_name(trues[i], class_names, "true_labels") if trues is not None else None
-        pr = _label_name(preds[i], class_names, "pred_labels") if preds is not None else None
-        pv = prob_list[i] if prob_list is not None else None
+        t = _label_name(cells.trues[i], class_names, "true_labels") if cells.trues is not None else None
+        pr = _label_name(cells.preds[i], class_names, "pred_labels") if cells.preds is not None else None
+        pv = cells.probs[i] if cells.probs is not None else None
         lines = _caption_lines(t, pr, pv, probe, font, text_w)
         band = (
             _CAPTION_UNKNOWN if t is None or pr is None else (_CAPTION_CORRECT if t == pr else _CAPTION_WRONG)
@@ -714,51 +809,95 @@ def explanation_grid(
     width = cols * tile + (cols + 1) * pad
     bar_h = 2 * line_h + 2 * pad if colorbar else 0
     shapes = [
-        _tile_outline(outline_list[i], mask_list[i], *_tile_sizes(image_list[i], tile), i) for i in range(n)
+        _tile_outline(cells.outlines[i], cells.masks[i], *_tile_sizes(cells.images[i], tile), i)
+        for i in range(n)
     ]
     entries: list[tuple[RGB, str]] = []
     if colorbar if legend is None else legend:
         if any(shape is not None for shape in shapes):
-            entries.append((colour, _OUTLINE_LABEL))
+            entries.append((cells.outline_color, _OUTLINE_LABEL))
         if cap_h:
             used = {band for _, band in captions}
             entries += [(band, label) for band, label in _CAPTION_MEANING.items() if band in used]
     legend_rows = _legend_layout(entries, probe, font, width - 2 * pad, line_h)
     legend_h = len(legend_rows) * line_h + 2 * pad if legend_rows else 0
     height = title_h + rows * (tile + cap_h) + (rows + 1) * pad + bar_h + legend_h
-    grid = Image.new("RGB", (width, height), _BACKGROUND)
-    grid.info["legend"] = [label for _, label in entries]
-    draw = ImageDraw.Draw(grid)
-    if title:
-        draw.text((pad, pad), _fit_font_text(draw, title, font, width - 2 * pad), fill=_TEXT, font=font)
+    return _GridLayout(
+        font=font,
+        line_h=line_h,
+        tile=tile,
+        ncols=ncols,
+        rows=rows,
+        width=width,
+        height=height,
+        title_h=title_h,
+        cap_h=cap_h,
+        bar_h=bar_h,
+        legend_h=legend_h,
+        captions=captions,
+        shapes=shapes,
+        legend_entries=entries,
+        legend_rows=legend_rows,
+    )
 
-    for i in range(n):
-        r, c = divmod(i, ncols)
+
+def _draw_cells(
+    grid: Image.Image,
+    draw: ImageDraw.ImageDraw,
+    cells: _GridCells,
+    layout: _GridLayout,
+    *,
+    alpha: float,
+    colormap: Colormap,
+    mean: Stats,
+    std: Stats,
+) -> None:
+    """Paste each sample's overlay (with its outline) into its cell and draw its caption band."""
+    pad, tile, cap_h, font = _GRID_PADDING, layout.tile, layout.cap_h, layout.font
+    for i in range(cells.n):
+        r, c = divmod(i, layout.ncols)
         x0 = pad + c * (tile + pad)
-        y0 = title_h + pad + r * (tile + cap_h + pad)
+        y0 = layout.title_h + pad + r * (tile + cap_h + pad)
         overlay = overlay_heatmap(
-            image_list[i], heat_list[i], alpha=alpha, colormap=colormap, mean=mean, std=std
+            cells.images[i], cells.heatmaps[i], alpha=alpha, colormap=colormap, mean=mean, std=std
         )
         src_hw = (overlay.height, overlay.width)
         dst_hw = _fit_size(*src_hw, tile)
         overlay = overlay.resize((dst_hw[1], dst_hw[0]), Image.Resampling.BILINEAR)
-        shape = shapes[i]
+        shape = layout.shapes[i]
         if shape is not None:
-            overlay = draw_outline(overlay, shape, color=colour, width=1)
+            overlay = draw_outline(overlay, shape, color=cells.outline_color, width=1)
         grid.paste(overlay, (x0 + (tile - dst_hw[1]) // 2, y0 + (tile - dst_hw[0]) // 2))
-        lines, band = captions[i]
+        lines, band = layout.captions[i]
         if cap_h:
             draw.rectangle((x0, y0 + tile, x0 + tile - 1, y0 + tile + cap_h - 1), fill=band)
             for k, line in enumerate(lines):
-                draw.text((x0 + 2, y0 + tile + 2 + k * line_h), line, fill=_TEXT, font=font)
+                draw.text((x0 + 2, y0 + tile + 2 + k * layout.line_h), line, fill=_TEXT, font=font)
+
+
+def _draw_title_colorbar_legend(
+    grid: Image.Image,
+    draw: ImageDraw.ImageDraw,
+    layout: _GridLayout,
+    *,
+    title: str | None,
+    colormap: Colormap,
+    colorbar: bool,
+) -> None:
+    """Draw the bands around the cells: the title on top, the colour bar and the legend below."""
+    pad, font, line_h, height = _GRID_PADDING, layout.font, layout.line_h, layout.height
+    if title:
+        draw.text(
+            (pad, pad), _fit_font_text(draw, title, font, layout.width - 2 * pad), fill=_TEXT, font=font
+        )
     if colorbar:
-        _draw_colorbar(grid, draw, font, colormap, top=height - legend_h - bar_h, height=line_h, pad=pad)
-    for k, row in enumerate(legend_rows):
-        y = height - legend_h + pad + k * line_h
+        top = height - layout.legend_h - layout.bar_h
+        _draw_colorbar(grid, draw, font, colormap, top=top, height=line_h, pad=pad)
+    for k, row in enumerate(layout.legend_rows):
+        y = height - layout.legend_h + pad + k * line_h
         for x, (swatch, label) in row:
             draw.rectangle((x, y + 1, x + line_h - 4, y + line_h - 3), fill=swatch, outline=_TEXT)
             draw.text((x + line_h, y), label, fill=_TEXT, font=font)
-    return grid
 
 
 def _tile_sizes(image: Any, tile: int) -> tuple[tuple[int, int], tuple[int, int]]:
