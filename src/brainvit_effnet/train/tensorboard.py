@@ -25,6 +25,7 @@ from . import distributed as dist
 from .trainer import Callback
 
 if TYPE_CHECKING:
+    from ..results import FitResult
     from .trainer import Trainer
 
 __all__ = ["TensorBoardLogger"]
@@ -105,7 +106,7 @@ class TensorBoardLogger(Callback):
                 self.writer.add_scalar(_tag(key), float(value), logs["step"])
         self.writer.flush()  # an epoch's curves are visible while the next one trains
 
-    def on_fit_end(self, trainer: Trainer, result: dict[str, Any]) -> None:
+    def on_fit_end(self, trainer: Trainer, result: FitResult) -> None:
         """Close the writer (the event files are complete)."""
         if self.writer is not None:
             self.writer.close()
