@@ -132,11 +132,8 @@ def _tree(root: Path, per_class: int = 10) -> Path:
 
 
 def _split_of(cfg: ExperimentConfig) -> list[list[str]]:
-    import torch
-
-    with torch.device("meta"):
-        probe = bve.create_model(cfg.model, **cfg.model_kwargs)
-    return [sorted(r.source for r in part.records) for part in experiment.load_data(cfg, probe)]
+    model_cfg = bve.models.resolve_model_config(cfg.model, **cfg.model_kwargs)
+    return [sorted(r.source for r in part.records) for part in experiment.load_data(cfg, model_cfg)]
 
 
 def test_the_training_seed_does_not_move_a_folder_test_set(tmp_path: Path) -> None:

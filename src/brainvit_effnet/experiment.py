@@ -35,8 +35,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from ._atomic import write_text_atomically
 from ._progress import progress_bar
 from .cards import FIGSHARE_DATASET_ID
@@ -47,7 +45,7 @@ from .data.splits import validation_fold
 from .errors import TrainingInterrupted
 from .hub import save_pretrained
 from .metrics import summarize_folds
-from .models import create_model
+from .models import create_model, resolve_model_config
 from .reports import write_cv_report, write_evaluation_report
 from .results import KEY_METRICS, ClassificationReport, CVResult, ExperimentResult
 from .train import TrainConfig, Trainer
@@ -231,7 +229,8 @@ def load_data(
 
     Args:
         cfg: The experiment (data source, folds or hold-out sizes, ``split_seed``, augmentation).
-        model: The model whose preprocessing config sets the transforms.
+        model: The model whose preprocessing config sets the transforms, or that config
+            (:func:`~brainvit_effnet.models.resolve_model_config`).
         dataset: The whole dataset, already opened (:func:`open_dataset`); default: opened here.
             The three parts are subsets of it and share its cache.
     """
@@ -322,9 +321,9 @@ def run_experiment(
         "preprocess_seconds"}`` (slice counts; the time taken to decode and crop every slice into
         the cache when ``cfg.cache``).
     """
-    with torch.device("meta"):  # only its preprocessing config is needed: no weights allocated
-        probe = create_model(cfg.model, **cfg.model_kwargs)
-    train_data, val_data, test_data = load_data(cfg, probe, dataset=dataset)
+    # The transforms need only the model's preprocessing config: resolved without building a model.
+    model_cfg = resolve_model_config(cfg.model, **cfg.model_kwargs)
+    train_data, val_data, test_data = load_data(cfg, model_cfg, dataset=dataset)
     out_dir = Path(cfg.train.output_dir)
     if not cfg.train.overwrite:  # never write into someone else's run folder
         check_output_dir(out_dir, overwrite=False, resuming=resume is not None)

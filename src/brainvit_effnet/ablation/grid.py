@@ -22,7 +22,7 @@ from ..data.sources import DataSource
 from ..data.splits import validation_fold
 from ..errors import UnknownModelError
 from ..experiment import ExperimentConfig, apply_overrides
-from ..models import create_model, list_models
+from ..models import create_model, parse_model_name
 from ..results import KEY_METRICS
 from ..train import TrainConfig
 from ..train.config import check_known_options, read_mapping
@@ -55,7 +55,6 @@ _NOT_COMPARED = (
     "bootstrap",
 )
 _RESULT = "result.json"
-_MODEL_NAME = re.compile(r"^(?P<arch>effnet_[a-z0-9]+?)(?P<tf>_tf)?(?P<tag>\.[\w-]+)?$")
 _PLAIN_LOSSES = ("ce", "cross_entropy", "ls", "label_smoothing")
 
 
@@ -151,16 +150,14 @@ def _check_factors(factors: Any) -> dict[str, list[Any]]:
 
 
 def _with_transformer(model: str, on: bool) -> str:
-    match = _MODEL_NAME.match(model)
-    if not match:
-        raise ValueError(
+    try:
+        name = parse_model_name(model)
+    except UnknownModelError as e:  # a ValueError too, as this error was before it had a class
+        raise UnknownModelError(
             f"the 'transformer' factor switches between effnet_bX and effnet_bX_tf; the base model "
-            f"{model!r} is not such a name (use e.g. model: effnet_b2)."
-        )
-    name = f"{match['arch']}{'_tf' if on else ''}"
-    if name not in list_models():
-        raise UnknownModelError(f"the 'transformer' factor needs {name!r}, which is not in the model zoo.")
-    return name + (match["tag"] or "")
+            f"{model!r} is not such a name (use e.g. model: effnet_b2): {e}"
+        ) from e
+    return str(name.with_family("transformer" if on else "baseline"))
 
 
 def _with_smoothing(train: dict[str, Any], eps: float) -> None:
@@ -415,7 +412,11 @@ class AblationStudy:
 
 
 def _probe(config: ExperimentConfig) -> str | None:
-    """Why the cell's model cannot be built, or ``None`` (built on the meta device: no memory)."""
+    """Why the cell's model cannot be built, or ``None`` (built on the meta device: no memory).
+
+    It builds the model on purpose, not only its config: option values one family rejects
+    (``depth=0``, a bad ``global_pool``) are found only by the model's constructor.
+    """
     try:
         with torch.device("meta"):
             create_model(config.model, **config.model_kwargs)

@@ -15,17 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import timm
-from timm.models import split_model_name_tag
 from timm.models._hub import _parse_model_cfg as parse_timm_config
 from timm.models._hub import load_cfg_from_json, load_model_config_from_path
 from torch import nn
 
-from .._suggest import close_matches
-from ..errors import CheckpointError, UnknownModelError
+from .._suggest import did_you_mean
+from ..errors import CheckpointError
 from ._pretrained import WEIGHTS_NAME, head_classes_in_file, hub_download, load_checkpoint, weights_file
-from .zoo import MODEL_NAMES, default_cfgs
+from .names import parse_model_name
+from .zoo import MODEL_NAMES, default_cfgs, resolve_config
 
-__all__ = ["create_model", "list_models"]
+__all__ = ["create_model", "list_models", "resolve_model_config"]
 
 _CONFIG_NAME = "config.json"
 
@@ -52,20 +52,11 @@ def list_models(filter: str | Sequence[str] = "", pretrained: bool = False) -> l
     return sorted(names)
 
 
-def _check_architecture(arch: str, where: str = "") -> None:
-    if arch not in MODEL_NAMES:
-        origin = f" (named in {where})" if where else ""
-        raise UnknownModelError(
-            f"unknown model '{arch}'{origin}. brainvit_effnet.list_models() lists the "
-            f"{len(MODEL_NAMES)} available models.{close_matches(arch, MODEL_NAMES)}"
-        )
-
-
 def _architecture_args(arch: str) -> set[str]:
     """The options that build ``arch`` (its model class's arguments, plus ``label_names``)."""
     from .effnet import EffNetBaseline, EffNetTransformer
 
-    model_cls = EffNetTransformer if arch.endswith("_tf") else EffNetBaseline
+    model_cls = EffNetTransformer if parse_model_name(arch).is_transformer else EffNetBaseline
     # `backbone` is the variant's own (never a saved option); device/dtype are not architecture.
     skip = {"self", "backbone", "device", "dtype"}
     names = inspect.signature(model_cls.__init__).parameters
@@ -161,6 +152,81 @@ def _read_config(
         ) from e
 
 
+def _arguments(
+    model_name: str,
+    pretrained: bool,
+    *,
+    num_classes: int | None,
+    in_chans: int | None,
+    cache_dir: str | os.PathLike[str] | None,
+    **kwargs: Any,
+) -> tuple[str, Any, dict[str, Any]]:
+    """``model_name`` and options -> (architecture, pretrained tag or saved config, model options).
+
+    What :func:`create_model` hands to timm and :func:`resolve_model_config` to the zoo's resolver:
+    a saved model's ``config.json`` is read and checked here, once for both.
+    """
+    source, ident = _parse_source(model_name)
+    if num_classes is not None:
+        kwargs["num_classes"] = num_classes
+    if in_chans is not None:
+        kwargs["in_chans"] = in_chans
+    if source == "registry":
+        name = parse_model_name(ident)
+        return name.arch, name.tag, kwargs
+    pretrained_cfg, arch, model_args = _read_config(source, ident, cache_dir)
+    parse_model_name(arch, where=ident)
+    _check_saved_model_args(model_args, arch, ident)
+    if pretrained and num_classes is None:
+        _check_saved_head(source, ident, model_args, cache_dir)
+    return arch, pretrained_cfg, {**model_args, **kwargs, "pretrained_model_args": dict(model_args)}
+
+
+def resolve_model_config(
+    model_name: str,
+    pretrained: bool = False,
+    *,
+    num_classes: int | None = None,
+    in_chans: int | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """The ``pretrained_cfg`` that :func:`create_model` would give the model, without building it.
+
+    Input size, mean/std, interpolation, ``num_classes`` and ``label_names``: what preprocessing
+    (:func:`~brainvit_effnet.data.create_transforms`) and reports need, for the price of a dict.
+    Nothing is built and no weights are read; a saved model (``hf-hub:``/``local-dir:``) has its
+    ``config.json`` read (downloaded once for a Hub repo).
+
+    Args:
+        model_name: As for :func:`create_model`.
+        pretrained: Add what the weights' config records (provenance, preprocessing, base model).
+        num_classes, in_chans, cache_dir: As for :func:`create_model`.
+        **kwargs: The model options :func:`create_model` takes (``img_size``, ``label_names``,
+            ``depth``...); options that only shape the network are checked by name, not value.
+
+    Raises:
+        UnknownModelError: unknown architecture or tag (with close names suggested).
+        TypeError: an option the architecture does not take.
+
+    Examples:
+        >>> cfg = resolve_model_config("effnet_b2_tf", img_size=128)
+        >>> cfg["input_size"], cfg["interpolation"]
+        ((3, 128, 128), 'bilinear')
+    """
+    arch, pretrained_cfg, kwargs = _arguments(
+        model_name, pretrained, num_classes=num_classes, in_chans=in_chans, cache_dir=cache_dir, **kwargs
+    )
+    known = _architecture_args(arch) | {"pretrained_model_args", "pretrained_cfg_overlay", "device", "dtype"}
+    for option in kwargs:
+        if option not in known:
+            raise TypeError(
+                f"{arch} takes no option {option!r}{did_you_mean(option, known)}; its options are "
+                f"{sorted(known - {'pretrained_model_args', 'device', 'dtype'})}."
+            )
+    return resolve_config(arch, pretrained, pretrained_cfg=pretrained_cfg, **kwargs)
+
+
 def create_model(
     model_name: str,
     pretrained: bool = False,
@@ -202,24 +268,9 @@ def create_model(
         >>> model.pretrained_cfg["input_size"]
         (3, 64, 64)
     """
-    source, ident = _parse_source(model_name)
-    if num_classes is not None:
-        kwargs["num_classes"] = num_classes
-    if in_chans is not None:
-        kwargs["in_chans"] = in_chans
-    pretrained_cfg: Any = None
-    if source == "registry":
-        arch, tag = split_model_name_tag(ident)
-        _check_architecture(arch)
-        pretrained_cfg = tag or None
-    else:
-        pretrained_cfg, arch, model_args = _read_config(source, ident, cache_dir)
-        _check_architecture(arch, where=ident)
-        _check_saved_model_args(model_args, arch, ident)
-        if pretrained and num_classes is None:
-            _check_saved_head(source, ident, model_args, cache_dir)
-        kwargs = {**model_args, **kwargs, "pretrained_model_args": dict(model_args)}
-
+    arch, pretrained_cfg, kwargs = _arguments(
+        model_name, pretrained, num_classes=num_classes, in_chans=in_chans, cache_dir=cache_dir, **kwargs
+    )
     if checkpoint_path is not None and "num_classes" not in kwargs:
         saved_classes = head_classes_in_file(weights_file(checkpoint_path))
         if saved_classes is not None:

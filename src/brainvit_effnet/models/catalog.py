@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from ._factory import create_model, list_models
+from .names import parse_model_name
 from .zoo import default_cfgs
 
 __all__ = ["ModelInfo", "describe_models", "markdown_table", "markdown_weights_table"]
@@ -51,7 +52,8 @@ class ModelInfo:
 def describe_models(filter: str | Sequence[str] = "") -> list[ModelInfo]:
     """Describe the models matching ``filter`` (shell wildcards), built on the meta device.
 
-    No weights are allocated or downloaded: parameter counts come from the meta-device modules.
+    No weights are allocated or downloaded: parameter counts come from the meta-device modules
+    (the one thing here that needs a model; the rest is the registry's config).
     """
     infos = []
     for name in list_models(filter):
@@ -61,7 +63,7 @@ def describe_models(filter: str | Sequence[str] = "") -> list[ModelInfo]:
         infos.append(
             ModelInfo(
                 name=name,
-                family="transformer" if name.endswith("_tf") else "baseline",
+                family=parse_model_name(name).family,
                 backbone=str(model.backbone_name),
                 input_size=tuple(cfgs.default.input_size),
                 params=sum(p.numel() for p in model.parameters()),

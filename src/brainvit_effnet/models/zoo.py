@@ -38,7 +38,8 @@ from .._suggest import close_matches
 from ..errors import UnknownModelError
 from ..labels import BRAIN_TUMOUR_CLASSES, TUMOUR_TYPE_CLASSES
 from ._pretrained import load_pretrained_weights
-from .effnet import MIN_INPUT_SIZE, EffNetBaseline, EffNetTransformer
+from .effnet import MIN_INPUT_SIZE, EffNetBaseline, EffNetTransformer, _as_pair
+from .names import FAMILIES, arch_name, parse_model_name
 
 __all__ = [
     "BRAIN_TUMOUR_HUB_ORG",
@@ -48,6 +49,7 @@ __all__ = [
     "MODEL_NAMES",
     "bundled_provenance",
     "default_cfgs",
+    "resolve_config",
 ]
 
 
@@ -109,8 +111,8 @@ def _cfg(size: _Size, **kwargs: Any) -> dict[str, Any]:
 def _all_cfgs() -> dict[str, dict[str, Any]]:
     cfgs: dict[str, dict[str, Any]] = {}
     for name, size in _SIZES.items():
-        for suffix in ("", "_tf"):
-            arch = f"effnet_{name}{suffix}"
+        for family in FAMILIES:
+            arch = arch_name(name, family)
             # First tag of an architecture is its default (timm's rule): ImageNet backbone, new head.
             cfgs[f"{arch}.in1k"] = _cfg(
                 size,
@@ -210,14 +212,58 @@ def _resolve_cfg(variant: str, pretrained_cfg: Any, overlay: dict[str, Any] | No
     ).to_dict()
 
 
-def _create(variant: str, pretrained: bool = False, **kwargs: Any) -> nn.Module:
-    """Build ``variant`` from its pretrained config, then load weights if asked.
+def _as_built(
+    cfg: dict[str, Any],
+    *,
+    num_classes: int,
+    in_chans: int,
+    img_size: tuple[int, int],
+    label_names: Any = None,
+) -> dict[str, Any]:
+    """What ``pretrained_cfg`` says of a model built from ``cfg``: its channels, size, classes, names.
 
-    Extra keyword arguments beyond the model class's: ``label_names`` (one per class),
-    ``cache_dir`` (Hub cache) and timm's ``pretrained_cfg``/``pretrained_cfg_overlay``.
+    The one description of a built model, shared by :func:`_create` (with the built model's
+    attributes) and :func:`resolve_config` (with what the model would get), so the two never differ.
     """
-    size = _SIZES[variant.removeprefix("effnet_").removesuffix("_tf")]
-    is_transformer = variant.endswith("_tf")
+    if label_names is not None:
+        label_names = tuple(label_names)
+        if len(label_names) != num_classes:
+            raise ValueError(
+                f"label_names has {len(label_names)} names but num_classes={num_classes}; "
+                f"give one name per class (in class-index order)."
+            )
+    elif num_classes == cfg.get("num_classes"):
+        label_names = tuple(cfg["label_names"]) if cfg.get("label_names") else None
+    built = {
+        **cfg,
+        "num_classes": num_classes,
+        "label_names": label_names,
+        "input_size": (in_chans, *img_size),
+        "min_input_size": (in_chans, MIN_INPUT_SIZE, MIN_INPUT_SIZE),
+    }
+    if in_chans != len(cfg["mean"]):
+        # Greyscale stems see the average of the RGB statistics.
+        built["mean"] = (sum(cfg["mean"]) / len(cfg["mean"]),) * in_chans
+        built["std"] = (sum(cfg["std"]) / len(cfg["std"]),) * in_chans
+    return built
+
+
+def _weights_record(raw_cfg: Any, cfg: dict[str, Any]) -> dict[str, Any]:
+    """What loaded weights add to ``pretrained_cfg``: provenance, base model and preprocessing."""
+    record: dict[str, Any] = {}
+    provenance = _provenance(raw_cfg, cfg)
+    if provenance:  # trained weights say how they were made: folds, preprocessing, metrics
+        record["provenance"] = provenance
+    base_model = _base_model(raw_cfg, cfg)
+    if base_model:  # for the model card's base_model (fine-tuned from ImageNet weights)
+        record["base_model"] = base_model
+    if isinstance(raw_cfg, dict) and isinstance(raw_cfg.get("preprocessing"), dict):
+        # How the weights were trained (brain crop, resize), as save_pretrained recorded it.
+        record["preprocessing"] = dict(raw_cfg["preprocessing"])
+    return record
+
+
+def _check_features_only(variant: str, size: _Size, kwargs: dict[str, Any]) -> None:
     if kwargs.pop("features_only", False):
         raise ValueError(
             f"features_only=True is not supported by {variant}: it is a classifier over one feature "
@@ -225,14 +271,59 @@ def _create(variant: str, pretrained: bool = False, **kwargs: Any) -> nn.Module:
             f"(model.feature_info describes it), or timm.create_model('{size.backbone}', "
             f"features_only=True) for the EfficientNet backbone's pyramid."
         )
+
+
+def resolve_config(variant: str, pretrained: bool = False, **kwargs: Any) -> dict[str, Any]:
+    """The ``pretrained_cfg`` that ``variant`` built with ``kwargs`` would have, without building it.
+
+    Takes the same arguments as the registered model functions (``num_classes``, ``in_chans``,
+    ``img_size``, ``label_names``, ``pretrained_cfg``...); options that shape only the network
+    (``depth``, ``cbam``...) do not change the config and are not looked at here. With
+    ``pretrained``, the record the weights' config carries (provenance, preprocessing) is added;
+    no weights are read.
+    """
+    parsed = parse_model_name(variant)
+    _check_features_only(variant, _SIZES[parsed.size], kwargs)
+    raw_cfg = kwargs.pop("pretrained_cfg", None)
+    cfg = _resolve_cfg(variant, raw_cfg, kwargs.pop("pretrained_cfg_overlay", None))
+    # As timm's build_model_with_cfg does: resolve once more, and take the class count and channels
+    # from the config where the caller gave none.
+    cfg = resolve_pretrained_cfg(variant, pretrained_cfg=cfg).to_dict()
+    num_classes, in_chans, img_size = (kwargs.get(k) for k in ("num_classes", "in_chans", "img_size"))
+    if num_classes is None:  # timm's rule: the config's count, else the model class's default
+        num_classes = cfg.get("num_classes")
+        if num_classes is None or num_classes < 0:
+            model_cls = EffNetTransformer if parsed.is_transformer else EffNetBaseline
+            num_classes = inspect.signature(model_cls.__init__).parameters["num_classes"].default
+    built = _as_built(
+        cfg,
+        num_classes=int(num_classes),
+        in_chans=int(cfg["input_size"][0] if in_chans is None else in_chans),
+        img_size=_as_pair(tuple(cfg["input_size"][-2:]) if img_size is None else img_size),
+        label_names=kwargs.get("label_names"),
+    )
+    if pretrained:
+        built.update(_weights_record(raw_cfg, cfg))
+    return built
+
+
+def _create(variant: str, pretrained: bool = False, **kwargs: Any) -> nn.Module:
+    """Build ``variant`` from its pretrained config, then load weights if asked.
+
+    Extra keyword arguments beyond the model class's: ``label_names`` (one per class),
+    ``cache_dir`` (Hub cache) and timm's ``pretrained_cfg``/``pretrained_cfg_overlay``.
+    """
+    parsed = parse_model_name(variant)
+    size = _SIZES[parsed.size]
+    _check_features_only(variant, size, kwargs)
     cache_dir = kwargs.pop("cache_dir", None)
     label_names = kwargs.pop("label_names", None)
     raw_cfg = kwargs.pop("pretrained_cfg", None)
     cfg = _resolve_cfg(variant, raw_cfg, kwargs.pop("pretrained_cfg_overlay", None))
     kwargs.setdefault("img_size", tuple(cfg["input_size"][-2:]))
-    kwargs.setdefault("drop_rate", TRANSFORMER_DROP_RATE if is_transformer else size.drop_rate)
+    kwargs.setdefault("drop_rate", TRANSFORMER_DROP_RATE if parsed.is_transformer else size.drop_rate)
     kwargs.setdefault("backbone_drop_path_rate", size.backbone_drop_path_rate)
-    model_cls = EffNetTransformer if is_transformer else EffNetBaseline
+    model_cls = EffNetTransformer if parsed.is_transformer else EffNetBaseline
     # Record every architecture argument, defaults included, so a saved config.json rebuilds the
     # model exactly and a resumed run can tell a different configuration apart.
     defaults = {
@@ -250,41 +341,19 @@ def _create(variant: str, pretrained: bool = False, **kwargs: Any) -> nn.Module:
     # timm's description of what forward_features returns: one stride-32 map (baseline), or the
     # tokens of that grid (transformer), with num_features channels.
     model.feature_info = [{"num_chs": model.num_features, "reduction": 32, "module": "forward_features"}]
-
-    if label_names is not None:
-        label_names = tuple(label_names)
-        if len(label_names) != model.num_classes:
-            raise ValueError(
-                f"label_names has {len(label_names)} names but num_classes={model.num_classes}; "
-                f"give one name per class (in class-index order)."
-            )
-    elif model.num_classes == cfg.get("num_classes"):
-        label_names = tuple(cfg["label_names"]) if cfg.get("label_names") else None
     # pretrained_cfg describes the model as built: its channels, size, classes and their names.
     model.pretrained_cfg.update(
-        num_classes=model.num_classes,
-        label_names=label_names,
-        input_size=(model.in_chans, *model.img_size),
-        min_input_size=(model.in_chans, MIN_INPUT_SIZE, MIN_INPUT_SIZE),
-    )
-    if model.in_chans != len(cfg["mean"]):
-        # Greyscale stems see the average of the RGB statistics.
-        model.pretrained_cfg.update(
-            mean=(sum(cfg["mean"]) / len(cfg["mean"]),) * model.in_chans,
-            std=(sum(cfg["std"]) / len(cfg["std"]),) * model.in_chans,
+        _as_built(
+            model.pretrained_cfg,
+            num_classes=model.num_classes,
+            in_chans=model.in_chans,
+            img_size=model.img_size,
+            label_names=label_names,
         )
-
+    )
     if pretrained:
         load_pretrained_weights(model, cfg, cache_dir=cache_dir)
-        provenance = _provenance(raw_cfg, cfg)
-        if provenance:  # trained weights say how they were made: folds, preprocessing, metrics
-            model.pretrained_cfg["provenance"] = provenance
-        base_model = _base_model(raw_cfg, cfg)
-        if base_model:  # for the model card's base_model (fine-tuned from ImageNet weights)
-            model.pretrained_cfg["base_model"] = base_model
-        if isinstance(raw_cfg, dict) and isinstance(raw_cfg.get("preprocessing"), dict):
-            # How the weights were trained (brain crop, resize), as save_pretrained recorded it.
-            model.pretrained_cfg["preprocessing"] = dict(raw_cfg["preprocessing"])
+        model.pretrained_cfg.update(_weights_record(raw_cfg, cfg))
     return model
 
 
