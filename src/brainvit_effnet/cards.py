@@ -24,6 +24,7 @@ from torch import nn
 
 from .data.inference import preprocessing_of
 from .models._pretrained import pretrained_cfg_of
+from .models.names import parse_model_name
 
 __all__ = [
     "FIGSHARE_ATTRIBUTION",
@@ -209,7 +210,7 @@ def build_model_card(arch_tag: str, provenance: Mapping[str, Any], repo_id: str)
         if base_model
         else "**trained from scratch** (random\ninitialisation, no ImageNet weights)"
     )
-    arch, recipe = arch_tag.split(".")[0], provenance.get("recipe")
+    arch, recipe = parse_model_name(arch_tag).arch, provenance.get("recipe")
     pre_cfg = {**provenance.get("preprocessing", {})}
     pseudo_cfg = {"mean": pre_cfg.get("mean", ()), "std": pre_cfg.get("std", ()), "preprocessing": pre_cfg}
     preprocessing_section = _preprocessing_text(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import io
 import json
 import logging
@@ -56,6 +57,7 @@ from .experiment import ExperimentConfig, apply_overrides, cross_validate, run_e
 from .hub import from_pretrained
 from .models import create_model
 from .models.catalog import describe_models
+from .models.names import parse_model_name
 from .recipes import RECIPES, recipe_config
 from .reports import write_evaluation_report
 from .train import TrainConfig, Trainer
@@ -251,7 +253,7 @@ def _cmd_ablate(args: argparse.Namespace) -> int:
             overrides[key] = getattr(args, flag)
     if args.model_size:
         current = str((values.get("base") or {}).get("model", ExperimentConfig().model))
-        overrides["base.model"] = f"effnet_{args.model_size}" + ("_tf" if "_tf" in current else "")
+        overrides["base.model"] = dataclasses.replace(parse_model_name(current), size=args.model_size).arch
     if args.factor:
         overrides["factors"] = dict(_factor(f) for f in args.factor)
     if args.keep_checkpoints:
