@@ -445,6 +445,21 @@ def test_options_bf16_ema_freeze_clip_balanced(tmp_path: Path, monkeypatch: pyte
         bve.Trainer(tiny(), config(tmp_path / "x", precision="fp16")).fit(Blobs(6))
 
 
+def test_ema_warmup_follows_the_weights_a_plain_ema_lags_at_the_start(tmp_path: Path) -> None:
+    """timm's EMA copies the weights at the first step, then a plain 0.999 barely moves: from random
+    weights it stays near the first step's. With the warm-up it follows the trained weights."""
+    gaps = {}
+    for warmup in (False, True):
+        torch.manual_seed(0)
+        cfg = config(tmp_path / str(warmup), epochs=1, lr=0.05, ema_decay=0.999, ema_warmup=warmup)
+        bve.Trainer(tiny(), cfg).fit(Blobs(32), Blobs(6))  # 4 optimiser steps
+        folder = tmp_path / str(warmup) / "run" / "checkpoints"
+        ema = load_file(str(folder / "best" / "model.safetensors"))["head.weight"]  # best = EMA weights
+        trained = load_file(str(folder / "last" / "model.safetensors"))["head.weight"]  # last = raw weights
+        gaps[warmup] = float((ema - trained).norm())
+    assert gaps[True] < 0.5 * gaps[False], gaps
+
+
 def test_config_round_trip_and_unknown_options(tmp_path: Path) -> None:
     cfg = config(tmp_path, loss="label_smoothing", loss_kwargs={"smoothing": 0.1})
     path = tmp_path / "train.yaml"

@@ -151,6 +151,11 @@ class TrainConfig:
         clip_grad_norm: Clip the global gradient norm to this value.
         ema_decay: Keep an exponential moving average of the weights (e.g. 0.999); evaluation and
             the best checkpoint then use the averaged weights.
+        ema_warmup: Ramp the EMA decay up from 0 (timm's ``ModelEmaV3(use_warmup=True)``:
+            ``1 - (1 + step) ** -2/3``, capped at ``ema_decay``), so the average follows the weights
+            while they move fast. Without it, a run from random weights averages its random start
+            into the EMA for about ``1 / (1 - ema_decay)`` steps: 0.998 over an 8-epoch, 464-step
+            run predicted a single class for its first epochs (``benchmarks/recipe_study.py``).
         channels_last: Use the channels-last memory format. ``None`` (the default) turns it on:
             EfficientNet's depthwise convolutions train about 1.5x faster in it on CPU (see
             ``benchmarks/results/throughput_cpu.md``) and it is the format CUDA's tensor-core
@@ -194,6 +199,7 @@ class TrainConfig:
     grad_accum_steps: int = 1
     clip_grad_norm: float | None = None
     ema_decay: float | None = None
+    ema_warmup: bool = False
     channels_last: bool | None = None
     device: str | None = None
     compile: bool = False

@@ -655,7 +655,9 @@ class Trainer:
             return None
         from timm.utils import ModelEmaV3
 
-        return ModelEmaV3(model, decay=self.config.ema_decay, device=self.device)
+        return ModelEmaV3(
+            model, decay=self.config.ema_decay, use_warmup=self.config.ema_warmup, device=self.device
+        )
 
     def _track_best(self, logs: dict[str, Any]) -> bool:
         cfg, progress = self.config, self.progress
