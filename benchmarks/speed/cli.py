@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from _common import check_minimums, resolve_device
 
 from .config import (
     ALL_SIZES,
@@ -208,14 +209,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def resolve_device(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """``auto`` becomes ``cuda`` or ``cpu``; ``--device cuda`` without CUDA is a usage error."""
-    if args.device == "auto":
-        args.device = "cuda" if torch.cuda.is_available() else "cpu"
-    elif args.device == "cuda" and not torch.cuda.is_available():
-        parser.error("--device cuda requested but torch.cuda.is_available() is False")
-
-
 def _apply_defaults(args: argparse.Namespace) -> None:
     """Fill every option left at ``None`` with its normal or ``--quick`` value for the device."""
     cuda = args.device == "cuda"
@@ -262,9 +255,7 @@ def _normalise(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
 
 def _check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Reject values no run can use (``parser.error`` exits 2 with the option named)."""
-    for name in POSITIVE:
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be >= 1")
+    check_minimums(parser, args, dict.fromkeys(POSITIVE, 1))
     if min(args.batch_sizes) < 1:
         parser.error("--batch-sizes must be >= 1")
     if args.ref_batch not in args.batch_sizes:

@@ -29,6 +29,7 @@ def run_exports(runner: Runner, size: str) -> list[dict[str, Any]]:
 
 
 def export_one(name: str, runner: Runner) -> dict[str, Any]:
+    """Export one model to TorchScript and ONNX, check parity, time ONNX Runtime; failures recorded."""
     from brainvit_effnet.export import export_onnx, export_torchscript, parity_on_sample, sample_images
 
     args = runner.args

@@ -124,25 +124,28 @@ def cpu_memory(
     print(f" ({time.perf_counter() - t0:.0f} s)", flush=True)
 
 
-def current_rss_kb() -> int | None:
+def proc_status_kb(key: str) -> int | None:
+    """A ``kB`` field of ``/proc/self/status`` (``VmRSS``, ``VmHWM``); ``None`` where there is none."""
     try:
         with open("/proc/self/status", encoding="ascii") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(key + ":"):
                     return int(line.split()[1])
     except OSError:
         pass
     return None
 
 
+def current_rss_kb() -> int | None:
+    """Resident set size now (Linux only)."""
+    return proc_status_kb("VmRSS")
+
+
 def peak_rss_kb() -> int:
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
+    """Peak resident set size: ``VmHWM`` on Linux, else ``ru_maxrss``."""
+    peak = proc_status_kb("VmHWM")
+    if peak is not None:
+        return peak
     import resource
 
     maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -175,6 +178,7 @@ def rss_phase(fn: Callable[..., Any], batch: int, can_reset: bool, *args: Any) -
 
 
 def cpu_infer(model: nn.Module, x: torch.Tensor, mode: Mode) -> None:
+    """One inference batch on CPU in ``mode`` (a memory phase)."""
     with torch.inference_mode(), mode.autocast(torch.device("cpu")):
         model(x)
 
@@ -182,6 +186,7 @@ def cpu_infer(model: nn.Module, x: torch.Tensor, mode: Mode) -> None:
 def cpu_train_step(
     model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, mode: Mode
 ) -> None:
+    """One training step on CPU in ``mode`` (a memory phase)."""
     opt.zero_grad(set_to_none=True)
     with mode.autocast(torch.device("cpu")):
         loss = nn.functional.cross_entropy(model(x), y)

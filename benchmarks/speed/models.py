@@ -54,10 +54,12 @@ def group_names(size: str) -> dict[str, str]:
 
 
 def create(name: str) -> nn.Module:
+    """A 3-class model with random weights: brainvit-effnet for ``effnet_*``, timm otherwise."""
     if name.startswith("effnet_"):
         return bve.create_model(name, num_classes=3)
     return timm.create_model(name, num_classes=3)
 
 
 def selected(name: str, patterns: Sequence[str] | None) -> bool:
+    """Whether ``name`` matches one of the wildcard ``patterns`` (``None``: everything matches)."""
     return patterns is None or any(fnmatch.fnmatchcase(name, p) for p in patterns)

@@ -22,6 +22,7 @@ class Mode:
 
     @classmethod
     def parse(cls, spec: str) -> Mode:
+        """Parse a spec such as ``bf16+channels_last+compile``; ``ValueError`` names what is wrong."""
         tokens = [t.strip() for t in spec.split("+") if t.strip()]
         precision = [t for t in tokens if t in PRECISIONS]
         unknown = [t for t in tokens if t not in PRECISIONS and t not in FLAGS]
@@ -43,13 +44,16 @@ class Mode:
 
     @property
     def dtype(self) -> torch.dtype | None:
+        """The autocast dtype, ``None`` for fp32."""
         return PRECISIONS[self.precision]
 
     @property
     def eager(self) -> bool:
+        """True when the mode does not compile."""
         return self.compile is None
 
     def autocast(self, device: torch.device) -> contextlib.AbstractContextManager[Any]:
+        """``torch.autocast`` for the precision, a null context for fp32."""
         if self.dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(device.type, dtype=self.dtype)

@@ -67,12 +67,11 @@ from typing import Any
 
 import timm
 import torch
-from _common import load_average, machine_info, write_json
+from _common import check_minimums, load_average, machine_info, resolve_device, write_json
 from torch import nn
 
 import brainvit_effnet as bve
 
-from .cli import resolve_device
 from .config import ALL_SIZES, RESULTS_DIR, SIZE_CHOICES
 from .models import count_params, native_size
 from .modes import Mode
@@ -157,12 +156,7 @@ def parse_args(argv: Sequence[str] | None = None, prog: str | None = None) -> ar
         args.sizes = ["b0"]
         args.repeats = 2
     args.sizes = list(dict.fromkeys(args.sizes))  # de-duplicate, keep order
-    if args.batch_size < 1:
-        parser.error("--batch-size must be >= 1")
-    if args.warmup < 0:
-        parser.error("--warmup must be >= 0")
-    if args.repeats < 1:
-        parser.error("--repeats must be >= 1")
+    check_minimums(parser, args, {"batch_size": 1, "warmup": 0, "repeats": 1})
 
     resolve_device(parser, args)
     on_cuda = args.device == "cuda"

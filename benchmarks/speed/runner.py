@@ -35,18 +35,22 @@ class Runner:
 
     # budget
     def elapsed(self) -> float:
+        """Seconds since the run started."""
         return time.perf_counter() - self.start
 
     def over_budget(self) -> bool:
+        """True once ``--time-budget`` is spent."""
         return self.args.time_budget is not None and self.elapsed() > self.args.time_budget
 
     def skip(self, where: dict[str, Any], reason: str) -> dict[str, Any]:
+        """Record skipped work with its reason; returns the record for the JSON."""
         self.skipped.append(
             {"size": self.size, **where, "reason": reason, "elapsed_s": round(self.elapsed(), 1)}
         )
         return {"status": "skipped", "reason": reason}
 
     def fail(self, where: dict[str, Any], exc: BaseException) -> dict[str, Any]:
+        """Record a failure with its error (traceback printed with ``--verbose``); returns its record."""
         text = error_text(exc)
         self.failures.append({"size": self.size, **where, "error": text})
         if self.args.verbose:
@@ -54,12 +58,14 @@ class Runner:
         return {"status": "failed", "error": text}
 
     def budget_reason(self) -> str:
+        """The reason recorded for work the time budget left out."""
         return f"time budget of {self.args.time_budget:g} s spent"
 
     # inputs
     def input_pool(
         self, shape: tuple[int, int, int], batch: int, mode: Mode, seed: int
     ) -> list[torch.Tensor]:
+        """``--input-pool`` different seeded random batches on the device, in the mode's memory format."""
         gen = torch.Generator().manual_seed(seed * 1000 + batch)
         pool = []
         for _ in range(self.args.input_pool):
@@ -68,6 +74,7 @@ class Runner:
         return pool
 
     def label_pool(self, batch: int) -> list[torch.Tensor]:
+        """Seeded random labels for the training steps, one tensor per pool entry."""
         gen = torch.Generator().manual_seed(batch)
         return [
             torch.randint(0, 3, (batch,), generator=gen).to(self.device) for _ in range(self.args.input_pool)
@@ -75,6 +82,7 @@ class Runner:
 
     # preparing a model for a mode
     def wrap(self, e: Entry, mode: Mode) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The model as called in ``mode``: itself when eager, else ``torch.compile`` of it."""
         if (e.name, mode.name) in self.inject:
             raise RuntimeError(f"injected failure for {e.name} in mode {mode.name} (--inject-failure)")
         if mode.compile is None:
@@ -116,27 +124,46 @@ class Runner:
                     active.append(e)
                 except Exception as exc:  # a failing mode is recorded, never fatal
                     out[e.name] = self.fail({**where, "model": e.name}, exc)
-            for order in rotations(active, self.args.repeats):
-                for e in order:
-                    if e.name in out:
-                        continue
-                    fn, k = cast("Callable[[torch.Tensor], torch.Tensor]", e.fn), e.iters
 
-                    def block(
-                        fn: Callable[[torch.Tensor], torch.Tensor] = fn, k: int = k, e: Entry = e
-                    ) -> None:
-                        for _ in range(k):
-                            e.calls += 1
-                            fn(pool[e.calls % len(pool)])
+            def calls(e: Entry, k: int) -> Callable[[], None]:
+                fn = cast("Callable[[torch.Tensor], torch.Tensor]", e.fn)
 
-                    try:
-                        e.rounds.append(batch * k / self.clock.time(block))
-                    except Exception as exc:
-                        out[e.name] = self.fail({**where, "model": e.name}, exc)
+                def block() -> None:
+                    for _ in range(k):
+                        e.calls += 1
+                        fn(pool[e.calls % len(pool)])
+
+                return block
+
+            self.timed_rounds(active, out, where, batch, calls)
+        return out
+
+    def timed_rounds(
+        self,
+        active: list[Entry],
+        out: dict[str, dict[str, Any]],
+        where: dict[str, Any],
+        batch: int,
+        calls: Callable[[Entry, int], Callable[[], None]],
+    ) -> None:
+        """``--repeats`` round-robin rounds; each times ``calls(e, e.iters)`` once per model, as img/s.
+
+        ``calls`` builds the block outside the timed interval, so only the ``k`` calls are timed. A
+        model that raises is recorded as failed in ``out``; the others get their throughput summary.
+        """
+        for order in rotations(active, self.args.repeats):
+            for e in order:
+                if e.name in out:
+                    continue
+                k = e.iters
+                block = calls(e, k)
+                try:
+                    e.rounds.append(batch * k / self.clock.time(block))
+                except Exception as exc:
+                    out[e.name] = self.fail({**where, "model": e.name}, exc)
         for e in active:
             if e.name not in out:
                 out[e.name] = throughput_summary(e.rounds, e.iters, batch, e.first_call_s)
-        return out
 
     def latency(
         self, entries: list[Entry], mode: Mode, shape: tuple[int, int, int]
@@ -213,24 +240,18 @@ class Runner:
                 active.append(e)
             except Exception as exc:
                 out[e.name] = self.fail({**where, "model": e.name}, exc)
-        for order in rotations(active, self.args.repeats):
-            for e in order:
-                if e.name in out:
-                    continue
-                step, k = steps[e.name], e.iters
 
-                def block(step: Callable[[int], None] = step, k: int = k, e: Entry = e) -> None:
-                    for _ in range(k):
-                        e.calls += 1
-                        step(e.calls)
+        def calls(e: Entry, k: int) -> Callable[[], None]:
+            step = steps[e.name]
 
-                try:
-                    e.rounds.append(batch * k / self.clock.time(block))
-                except Exception as exc:
-                    out[e.name] = self.fail({**where, "model": e.name}, exc)
-        for e in active:
-            if e.name not in out:
-                out[e.name] = throughput_summary(e.rounds, e.iters, batch, e.first_call_s)
+            def block() -> None:
+                for _ in range(k):
+                    e.calls += 1
+                    step(e.calls)
+
+            return block
+
+        self.timed_rounds(active, out, where, batch, calls)
         for e in entries:
             e.train_step = steps.get(e.name) if e.name in active_names(active, out) else None
             e.module.eval()
@@ -241,6 +262,7 @@ class Runner:
     def make_step(
         self, e: Entry, mode: Mode, pool: list[torch.Tensor], labels: list[torch.Tensor]
     ) -> Callable[[int], None]:
+        """A training step (forward, cross-entropy, backward, AdamW) in ``mode``, by call index."""
         fn = self.wrap(e, mode)  # a separate compiled wrapper: the train graph differs from the eval one
         e.module.train()
         optimizer = torch.optim.AdamW(e.module.parameters(), lr=1e-5)
@@ -292,10 +314,12 @@ class Runner:
         return out
 
     def infer_once(self, fn: Callable[[torch.Tensor], torch.Tensor], mode: Mode, x: torch.Tensor) -> None:
+        """One inference call in ``mode`` (a CUDA memory phase)."""
         with torch.inference_mode(), mode.autocast(self.device):
             fn(x)
 
     def cuda_peak(self, batch: int, fn: Callable[..., Any], *args: Any) -> dict[str, Any]:
+        """Peak CUDA memory of ``fn(*args)``, absolute and over the allocation before (MB)."""
         gc.collect()
         torch.cuda.synchronize()
         torch.cuda.empty_cache()
@@ -319,6 +343,7 @@ def active_names(active: list[Entry], out: dict[str, Any]) -> set[str]:
 def throughput_summary(
     rounds: list[float], iters: int, batch: int, first_call_s: float | None
 ) -> dict[str, Any]:
+    """The JSON record of one timed phase: median, max and min img/s over the rounds, and the rounds."""
     median = statistics.median(rounds)
     record: dict[str, Any] = {
         "status": "ok",

@@ -19,6 +19,7 @@ from .summary import best_modes, compute_ratios
 
 
 def run_size(size: str, runner: Runner, modes: list[Mode]) -> dict[str, Any]:
+    """Build the models of ``size``, measure every mode and phase, add ratios and best modes."""
     args, device = runner.args, runner.device
     runner.size = size
     names = {role: n for role, n in group_names(size).items() if selected(n, args.models)}

@@ -11,6 +11,7 @@ from .timing import ratio
 
 
 def ratio_pairs(models: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(effnet model, timm model)`` pairs whose throughput ratios the JSON holds."""
     roles = {info["role"]: name for name, info in models.items()}
     pairs = []
     for num in ("baseline", "transformer"):
@@ -21,6 +22,7 @@ def ratio_pairs(models: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def ips(record: dict[str, Any] | None) -> float | None:
+    """The img/s of an ``ok`` record, ``None`` for failed or skipped ones."""
     if record and record.get("status") == "ok":
         return float(record["images_per_s"])
     return None
@@ -77,6 +79,7 @@ def best_modes(result: dict[str, Any], ref_batch: int) -> dict[str, Any]:
 
 
 def targets_block(results: list[dict[str, Any]], device: torch.device, ref_batch: int) -> dict[str, Any]:
+    """The ``targets`` block: each effnet_bX_tf's best mode against efficientnet_bX's, and more."""
     items = []
     for r in results:
         roles = {info["role"]: n for n, info in r["models"].items()}
@@ -135,6 +138,7 @@ def targets_block(results: list[dict[str, Any]], device: torch.device, ref_batch
 
 
 def noisy(results: list[dict[str, Any]]) -> list[str]:
+    """Timings whose fastest round beats the median by more than ``NOISY_SPREAD``."""
     flagged = []
     for r in results:
         for mode, record in r["modes"].items():

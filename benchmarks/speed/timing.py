@@ -22,6 +22,7 @@ class Clock:
         self.events = events
 
     def sync(self) -> None:
+        """Wait for queued CUDA work (nothing on CPU)."""
         if self.cuda:
             torch.cuda.synchronize()
 
@@ -69,6 +70,7 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 def error_text(exc: BaseException) -> str:
+    """``Type: first line of the message``, at most 500 characters, for the JSON."""
     lines = [ln for ln in str(exc).strip().splitlines() if ln.strip()]
     first = lines[0] if lines else ""
     return f"{type(exc).__name__}: {first}"[:500]
