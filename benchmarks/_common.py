@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import os
 import platform
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,15 @@ import torch
 
 import brainvit_effnet as bve
 
-__all__ = ["cpu_model_name", "load_average", "machine_info", "software_versions", "write_json"]
+__all__ = [
+    "check_minimums",
+    "cpu_model_name",
+    "load_average",
+    "machine_info",
+    "resolve_device",
+    "software_versions",
+    "write_json",
+]
 
 
 def cpu_model_name() -> str:
@@ -102,3 +112,20 @@ def write_json(path: Path, payload: dict[str, Any]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, path)
+
+
+def check_minimums(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, minimums: Mapping[str, int]
+) -> None:
+    """``parser.error`` (exit 2, the option named) for the first option below its minimum, in order."""
+    for name, least in minimums.items():
+        if getattr(args, name) < least:
+            parser.error(f"--{name.replace('_', '-')} must be >= {least}")
+
+
+def resolve_device(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """``--device auto`` becomes ``cuda`` or ``cpu``; ``--device cuda`` without CUDA is a usage error."""
+    if args.device == "auto":
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
+    elif args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda requested but torch.cuda.is_available() is False")

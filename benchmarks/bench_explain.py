@@ -52,7 +52,7 @@ from typing import Any, cast
 
 import timm
 import torch
-from _common import load_average, machine_info, write_json
+from _common import check_minimums, load_average, machine_info, resolve_device, write_json
 from torch import Tensor, nn
 
 from brainvit_effnet.explain.attention import attention_rollout
@@ -81,20 +81,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None, help="JSON output path")
     args = parser.parse_args(argv)
-    if args.batch_size < 1:
-        parser.error("--batch-size must be >= 1")
-    if args.warmup < 0:
-        parser.error("--warmup must be >= 0")
-    if args.repeats < 1:
-        parser.error("--repeats must be >= 1")
+    check_minimums(parser, args, {"batch_size": 1, "warmup": 0, "repeats": 1})
     if args.size is not None and args.size < 32:
         parser.error("--size must be >= 32 (the networks' total stride)")
     if args.threads is not None and args.threads < 1:
         parser.error("--threads must be >= 1")
-    if args.device == "auto":
-        args.device = "cuda" if torch.cuda.is_available() else "cpu"
-    elif args.device == "cuda" and not torch.cuda.is_available():
-        parser.error("--device cuda requested but torch.cuda.is_available() is False")
+    resolve_device(parser, args)
     if args.out is None:
         args.out = RESULTS_DIR / f"explain_{args.device}.json"
     return args

@@ -1,5 +1,8 @@
 """benchmarks/throughput.py, benchmarks/gpu.sh and benchmarks/results_page.py on the tiny ``test`` models.
 
+``throughput.py`` and ``bench_models.py`` are thin entry scripts of the package ``benchmarks/speed``;
+their ``--help``, the ``models`` sub-command and the names importable from the scripts are checked too.
+
 The benchmark runs as a subprocess, exactly as a user runs it, with minimal repeats: these tests check
 what it records (schema, ratios derived from the measured numbers, failures recorded instead of fatal,
 the time budget, the Markdown), not how fast anything is.
@@ -197,6 +200,93 @@ def test_results_page_imports_only_the_standard_library() -> None:
         for alias in node.names
     }
     assert imported - {"__future__"} <= set(sys.stdlib_module_names)
+
+
+def _load_script(name: str) -> ModuleType:
+    """Import a benchmark script as a module, with ``benchmarks/`` on ``sys.path`` as when it runs."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        spec = importlib.util.spec_from_file_location(f"bench_script_{name}", BENCH / f"{name}.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+@pytest.mark.parametrize(
+    ("script", "expected"),
+    [
+        (["throughput.py"], ["--batch-sizes", "--inject-failure", "throughput.py models --help"]),
+        (["throughput.py", "models"], ["--batch-size", "--amp", "models_<device>.json"]),
+        (["bench_models.py"], ["--batch-size", "--channels-last", "models_<device>.json"]),
+    ],
+)
+def test_entry_scripts_help(script: list[str], expected: list[str]) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / script[0]), *script[1:], "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = " ".join(proc.stdout.split())  # argparse wraps lines at the terminal width
+    for option in expected:
+        assert option in text
+
+
+def test_entry_scripts_keep_their_names() -> None:
+    """What used to be defined in the scripts is importable from them, and is the package's."""
+    throughput = _load_script("throughput")
+    from speed import cli, modes, params_latency, summary
+
+    assert throughput.parse_args is cli.parse_args and throughput.Mode is modes.Mode
+    assert throughput.targets_block is summary.targets_block
+    assert throughput.SCHEMA == "brainvit-effnet/throughput/1"
+    for name in throughput.__all__:
+        assert hasattr(throughput, name), name
+    assert throughput.Mode.parse("channels_last+bf16").name == "bf16+channels_last"
+    args = throughput.parse_args(["--device", "cpu", "--quick"])
+    assert args.sizes == ["b2", "b0"] and args.batch_sizes == [8] and args.time_budget == 240.0
+    assert args.compile_batch_sizes == [8] and args.out.name == "throughput_cpu_quick.json"
+    bench_models = _load_script("bench_models")
+    assert bench_models.main is params_latency.main
+    args = bench_models.parse_args(["--device", "cpu", "--quick"])
+    assert args.sizes == ["b0"] and args.repeats == 2 and args.amp is False
+    assert args.out.name == "models_cpu.json"
+
+
+@pytest.mark.parametrize(
+    "bad", [["--repeats", "0"], ["--ref-batch", "3", "--batch-sizes", "1", "2"], ["--modes", "fp16+bf16"]]
+)
+def test_throughput_rejects_bad_options(bad: list[str]) -> None:
+    throughput = _load_script("throughput")
+    with pytest.raises(SystemExit) as info:
+        throughput.parse_args(["--device", "cpu", *bad])
+    assert info.value.code == 2
+
+
+@pytest.mark.slow  # builds three models and times them: ~20 s on 2 loaded cores
+def test_models_command_on_test_size(tmp_path: Path) -> None:
+    """``throughput.py models`` (formerly bench_models.py) writes the models JSON with its schema."""
+    out = tmp_path / "models_cpu.json"
+    args = ["models", "--device", "cpu", "--sizes", "test", "--repeats", "2", "--warmup", "1"]
+    proc = _run([*args, "--batch-size", "2", "--out", str(out)], cwd=tmp_path)
+    assert "wrote" in proc.stdout
+    data = json.loads(out.read_text())
+    assert set(data) == {"machine", "settings", "results", "noisy"}  # no b2, so no targets block
+    assert data["settings"]["batch_size"] == 2 and data["settings"]["repeats"] == 2
+    (result,) = data["results"]
+    assert result["size"] == "test" and set(result["models"]) == {"timm", "baseline", "transformer"}
+    for record in result["models"].values():
+        assert len(record["times_ms"]) == 2 and record["latency_ms_min"] <= record["latency_ms_median"]
+        assert record["input_size"] == [3, 64, 64]
+    tf, base = result["models"]["transformer"], result["models"]["baseline"]
+    assert result["ratios"]["tf_vs_baseline"]["params"] == pytest.approx(
+        tf["params"] / base["params"], rel=1e-3
+    )
 
 
 needs_bash = pytest.mark.skipif(
