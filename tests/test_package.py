@@ -330,6 +330,14 @@ def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "did you mean 'epochs'" in capsys.readouterr().err
     assert main(["train", "--data", "kaggle:/x", "--output-dir", str(tmp_path / "z")]) == 2
     assert "figshare:PATH" in capsys.readouterr().err
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "log.jsonl").write_text("")  # a run lives here: refused, in CLI words
+    args = ["train", "--model", "effnet_test", "--epochs", "1", "--output-dir", str(tmp_path / "run")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert (
+        "--overwrite" in err and "--resume" in err and "--output-dir" in err and "overwrite=True" not in err
+    )
 
 
 @pytest.mark.parametrize(

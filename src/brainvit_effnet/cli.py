@@ -62,6 +62,7 @@ from .recipes import RECIPES, recipe_config
 from .reports import write_evaluation_report
 from .train import TrainConfig, Trainer
 from .train import distributed as dist
+from .train.checkpoint import RUN_FOLDER_ADVICE
 
 _DISCLAIMER = "Research software, not for clinical use."
 
@@ -984,6 +985,19 @@ _USER_ERRORS = (
 )
 
 
+#: Library advice that names API arguments, and what a CLI user types instead.
+_CLI_WORDS = {
+    RUN_FOLDER_ADVICE: "Choose another --output-dir, resume it (--resume <that folder>/checkpoints/last), "
+    "or pass --overwrite to replace it.",
+}
+
+
+def _in_cli_words(message: str) -> str:
+    for api, cli in _CLI_WORDS.items():
+        message = message.replace(api, cli)
+    return message
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``brainvit-effnet`` console script; returns the exit code."""
     args = build_parser().parse_args(argv)
@@ -1003,7 +1017,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _USER_ERRORS as e:
         if args.debug:  # --debug: the traceback, e.g. for a bug report
             raise
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {_in_cli_words(str(e))}", file=sys.stderr)
         return 2
 
 

@@ -26,6 +26,8 @@ from .state import save_state
 __all__ = ["check_output_dir", "check_same_architecture", "tidy_checkpoints", "write_checkpoint"]
 
 _RUN_MARKERS = ("log.jsonl", "checkpoints", "train_config.json")
+#: What to do about a folder that holds a run, in API words (the CLI says it in its own flags).
+RUN_FOLDER_ADVICE = "Choose another output_dir, resume it (resume=...), or pass overwrite=True to replace it."
 
 
 def check_output_dir(folder: Path, *, overwrite: bool, resuming: bool) -> None:
@@ -35,8 +37,7 @@ def check_output_dir(folder: Path, *, overwrite: bool, resuming: bool) -> None:
     found = [m for m in _RUN_MARKERS if (folder / m).exists()]
     if found:
         raise FileExistsError(
-            f"{folder} already holds a training run ({', '.join(found)}). Choose another output_dir, "
-            f"resume it (resume=...), or pass overwrite=True to replace it."
+            f"{folder} already holds a training run ({', '.join(found)}). {RUN_FOLDER_ADVICE}"
         )
 
 
