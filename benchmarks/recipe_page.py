@@ -42,7 +42,7 @@ def _setting(config: dict[str, Any]) -> str:
     if loss != "cross_entropy":
         parts.append(f"{loss} {t.get('loss_kwargs', {}).get('smoothing', '')}".strip())
     if t.get("ema_decay"):
-        parts.append(f"EMA {t['ema_decay']}")
+        parts.append(f"EMA {t['ema_decay']}" + (" with warm-up" if t.get("ema_warmup") else ""))
     if config.get("augment"):
         parts.append("aug " + ", ".join(f"{k} {v}" for k, v in config["augment"].items()))
     return ", ".join(parts)
