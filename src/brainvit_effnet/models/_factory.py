@@ -201,7 +201,9 @@ def resolve_model_config(
     Args:
         model_name: As for :func:`create_model`.
         pretrained: Add what the weights' config records (provenance, preprocessing, base model).
-        num_classes, in_chans, cache_dir: As for :func:`create_model`.
+        num_classes: As for :func:`create_model`.
+        in_chans: As for :func:`create_model`.
+        cache_dir: As for :func:`create_model`.
         **kwargs: The model options :func:`create_model` takes (``img_size``, ``label_names``,
             ``depth``...); options that only shape the network are checked by name, not value.
 
