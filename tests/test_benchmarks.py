@@ -25,6 +25,8 @@ from typing import Any
 
 import pytest
 
+from ._scripts import load_benchmark
+
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 FAST = shlex.split(
     "--repeats 2 --round-s 0.001 --warmup 1 --train-warmup 1 --latency-samples 4 --input-pool 2"
@@ -202,19 +204,6 @@ def test_results_page_imports_only_the_standard_library() -> None:
     assert imported - {"__future__"} <= set(sys.stdlib_module_names)
 
 
-def _load_script(name: str) -> ModuleType:
-    """Import a benchmark script as a module, with ``benchmarks/`` on ``sys.path`` as when it runs."""
-    sys.path.insert(0, str(BENCH))
-    try:
-        spec = importlib.util.spec_from_file_location(f"bench_script_{name}", BENCH / f"{name}.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(BENCH))
-
-
 @pytest.mark.parametrize(
     ("script", "expected"),
     [
@@ -239,7 +228,7 @@ def test_entry_scripts_help(script: list[str], expected: list[str]) -> None:
 
 def test_entry_scripts_keep_their_names() -> None:
     """What used to be defined in the scripts is importable from them, and is the package's."""
-    throughput = _load_script("throughput")
+    throughput = load_benchmark("throughput")
     from speed import cli, modes, params_latency, summary
 
     assert throughput.parse_args is cli.parse_args and throughput.Mode is modes.Mode
@@ -251,7 +240,7 @@ def test_entry_scripts_keep_their_names() -> None:
     args = throughput.parse_args(["--device", "cpu", "--quick"])
     assert args.sizes == ["b2", "b0"] and args.batch_sizes == [8] and args.time_budget == 240.0
     assert args.compile_batch_sizes == [8] and args.out.name == "throughput_cpu_quick.json"
-    bench_models = _load_script("bench_models")
+    bench_models = load_benchmark("bench_models")
     assert bench_models.main is params_latency.main
     args = bench_models.parse_args(["--device", "cpu", "--quick"])
     assert args.sizes == ["b0"] and args.repeats == 2 and args.amp is False
@@ -262,7 +251,7 @@ def test_entry_scripts_keep_their_names() -> None:
     "bad", [["--repeats", "0"], ["--ref-batch", "3", "--batch-sizes", "1", "2"], ["--modes", "fp16+bf16"]]
 )
 def test_throughput_rejects_bad_options(bad: list[str]) -> None:
-    throughput = _load_script("throughput")
+    throughput = load_benchmark("throughput")
     with pytest.raises(SystemExit) as info:
         throughput.parse_args(["--device", "cpu", *bad])
     assert info.value.code == 2

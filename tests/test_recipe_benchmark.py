@@ -7,31 +7,15 @@ Accuracy is not: the runs here are one epoch of the tiny model.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
 from brainvit_effnet.data import sample_root
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
-
-
-def _load(name: str) -> ModuleType:
-    sys.path.insert(0, str(BENCH))  # the scripts import their sibling _common
-    try:
-        spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(BENCH))
-
+from ._scripts import load_benchmark
 
 TINY = {
     "model": "effnet_test",
@@ -45,7 +29,7 @@ TINY = {
 def test_recipe_and_bare_parts_record_what_the_summary_needs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    bench = _load("recipe_benchmark")
+    bench = load_benchmark("recipe_benchmark")
     monkeypatch.chdir(tmp_path)
     recipe = bench.run_recipe(str(sample_root()), 5, "scratch_b0", str(tmp_path / "run"), TINY)
     assert recipe["test_fold"] == 5 and recipe["val_fold"] == 1  # the next fold validates
@@ -65,7 +49,7 @@ def test_recipe_and_bare_parts_record_what_the_summary_needs(
 
 
 def _study_record(name: str, val_f1: float, test_acc: float) -> dict[str, Any]:
-    study = _load("recipe_study")
+    study = load_benchmark("recipe_study")
     cfg = study.run_config(name, study.STUDY_RUNS[name], "/data", study.STUDY_BASE).to_dict()
     return {
         "run": name,
@@ -77,7 +61,7 @@ def _study_record(name: str, val_f1: float, test_acc: float) -> dict[str, Any]:
 
 
 def test_study_choice_reads_validation_only_and_the_page_renders(tmp_path: Path) -> None:
-    study, page = _load("recipe_study"), _load("recipe_page")
+    study, page = load_benchmark("recipe_study"), load_benchmark("recipe_page")
     runs = {
         "base": _study_record("base", 0.70, 0.99),
         "label_smoothing": _study_record("label_smoothing", 0.71, 0.50),

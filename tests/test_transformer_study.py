@@ -9,7 +9,7 @@ from brainvit_effnet.ablation import run_ablation
 from brainvit_effnet.experiment import ExperimentConfig
 from brainvit_effnet.recipes import DEFAULT_RECIPE, RECIPES
 
-from .test_recipe_benchmark import _load
+from ._scripts import load_benchmark
 
 
 class Fake:
@@ -23,7 +23,7 @@ class Fake:
 
 
 def test_the_study_is_the_recipe_with_only_the_epoch_cut(tmp_path: Path) -> None:
-    study_mod = _load("transformer_study")
+    study_mod = load_benchmark("transformer_study")
     from brainvit_effnet.data.sample import sample_root
 
     study = study_mod.build_study(str(sample_root()), tmp_path / "study")
@@ -44,7 +44,7 @@ def test_the_study_is_the_recipe_with_only_the_epoch_cut(tmp_path: Path) -> None
 
 
 def test_collect_and_the_page_show_the_paired_effects(tmp_path: Path) -> None:
-    study_mod, page = _load("transformer_study"), _load("study_page")
+    study_mod, page = load_benchmark("transformer_study"), load_benchmark("study_page")
     from brainvit_effnet.data.sample import sample_root
 
     study = study_mod.build_study(str(sample_root()), tmp_path / "study")
