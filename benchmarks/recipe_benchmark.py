@@ -14,19 +14,27 @@ macro-F1 >= 0.92, and better than the bare loop on the same fold in the same ses
   the comparison is of recipes, not of memory formats). ``--bare-epochs`` gives it another number of epochs,
   e.g. to give it the same minutes as the recipe.
 
-Each part writes ``benchmarks/results/recipe_benchmark/fold<K>_<part>.json`` (settings, minutes,
-test metrics with 95% intervals, learning curve); ``--summary`` writes ``summary.json`` with the
-recipe/bare accuracy ratio per fold and whether the targets were met. Parts run one at a time or
-side by side (one thread each on 2 cores: ``OMP_NUM_THREADS=1``); the JSON records the threads
-and the machine's load, so minutes are comparable only between parts run the same way.
+Each part writes ``benchmarks/results/recipe_benchmark/<recipe>/fold<K>_<part>.json`` (settings,
+minutes, test metrics with 95% intervals, learning curve; the bare loop is filed beside the recipe
+it was run against); ``--summary`` writes that folder's ``summary.json`` with the recipe/bare
+accuracy ratio per fold and whether the targets were met.
+
+Test folds: the recipes were chosen on validation fold 2 (``recipe_study.py``), so fold 2 is no
+test fold of a recipe chosen that way; folds 1 and 3 are (validated on folds 2 and 4). Parts run
+one at a time or side by side (one thread each on 2 cores: ``OMP_NUM_THREADS=1``); the JSON
+records the threads and the machine's load, so minutes are comparable only between parts run the
+same way.
 
 Run from the repository root::
 
     export OMP_NUM_THREADS=1 DATA=../shared/data/figshare
     python benchmarks/recipe_benchmark.py --data $DATA --fold 1 --part recipe &
-    python benchmarks/recipe_benchmark.py --data $DATA --fold 2 --part recipe &
+    python benchmarks/recipe_benchmark.py --data $DATA --fold 3 --part recipe &
     wait   # then the same with --part bare, then:
     python benchmarks/recipe_benchmark.py --summary
+
+``recipe_benchmark.sh`` runs that queue one run at a time on both cores instead (the recipe's
+minutes then count two threads, as the target means).
 """
 
 from __future__ import annotations
@@ -169,7 +177,7 @@ def run_bare(data: str, fold: int, epochs: int = 15, size: int = 128, seed: int 
     }
 
 
-def summarise(folder: Path = RESULTS) -> dict[str, Any]:
+def summarise(folder: Path = RESULTS / DEFAULT_RECIPE) -> dict[str, Any]:
     """Per test fold: both parts' accuracy, macro-F1 and minutes, the ratio, and the targets."""
     parts: dict[int, dict[str, Any]] = {}
     for path in sorted(folder.glob("fold*_*.json")):
@@ -221,17 +229,24 @@ def main(argv: list[str] | None = None) -> int:
         help="epochs of the bare loop (default: %(default)s, the issue's loop); lower it to give the bare "
         "loop the recipe's minutes",
     )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="where the part's JSON goes (default: results/recipe_benchmark/<recipe>/fold<K>_<part>.json)",
+    )
     parser.add_argument("--summary", action="store_true", help="write summary.json from the parts on disk")
     args = parser.parse_args(argv)
     if args.summary:
-        print(json.dumps(summarise(), indent=2))
+        print(json.dumps(summarise(RESULTS / args.recipe), indent=2))
         return 0
     if not (args.data and Path(args.data).is_dir() and args.fold and args.part):
         parser.error("give --data (the Figshare folder), --fold and --part, or --summary.")
-    out = RESULTS / f"fold{args.fold}_{args.part}.json"
+    out = args.out or RESULTS / args.recipe / f"fold{args.fold}_{args.part}.json"
     start = time.perf_counter()
     if args.part == "recipe":
-        record = run_recipe(args.data, args.fold, args.recipe, f"runs/recipe_benchmark/fold{args.fold}")
+        record = run_recipe(
+            args.data, args.fold, args.recipe, f"runs/recipe_benchmark/{args.recipe}/fold{args.fold}"
+        )
     else:
         record = run_bare(args.data, args.fold, epochs=args.bare_epochs)
     record["wall_minutes"] = round((time.perf_counter() - start) / 60, 2)

@@ -1,19 +1,21 @@
 #!/bin/bash
-# The recipe benchmark queue (benchmarks/recipe_benchmark.py): recipe and bare loop on test folds
-# 1 and 2, one run at a time on both cores. Resumable: finished parts (their JSON exists) are
-# skipped and an interrupted recipe run continues from its checkpoint. DATA overrides the folder.
+# The recipe benchmark queue (benchmarks/recipe_benchmark.py): the recipe and the bare loop on
+# test folds 1 and 3, one run at a time on both cores. RECIPE names the recipe (default: the
+# library's default recipe), DATA the Figshare folder. Resumable: finished parts (their JSON
+# exists) are skipped and an interrupted recipe run continues from its checkpoint.
 cd "$(dirname "$0")/.."
 [ -n "${VIRTUAL_ENV:-}" ] || echo "note: no virtual environment active" >&2
 # glibc's default heap returns large activation buffers to the OS after every step and faults
 # them back in (benchmarks/throughput.py measured eager fp32 at half speed that way).
 export MALLOC_MMAP_THRESHOLD_=4294967296 MALLOC_TRIM_THRESHOLD_=68719476736
 D=${DATA:-../shared/data/figshare}
-for job in "1 recipe" "1 bare" "2 recipe" "2 bare"; do
+R=${RECIPE:-$(python -c "from brainvit_effnet.recipes import DEFAULT_RECIPE; print(DEFAULT_RECIPE)")}
+for job in "1 recipe" "3 recipe" "1 bare" "3 bare"; do
   set -- $job
-  out=benchmarks/results/recipe_benchmark/fold$1_$2.json
-  [ -f $out ] && { echo "skip $out"; continue; }
-  echo "start fold $1 $2 $(date)"
-  python benchmarks/recipe_benchmark.py --data "$D" --fold "$1" --part "$2" || echo "FAILED fold $1 $2"
+  out=benchmarks/results/recipe_benchmark/$R/fold$1_$2.json
+  [ -f "$out" ] && { echo "skip $out"; continue; }
+  echo "start $R fold $1 $2 $(date)"
+  python benchmarks/recipe_benchmark.py --data "$D" --recipe "$R" --fold "$1" --part "$2" || echo "FAILED $R fold $1 $2"
 done
-python benchmarks/recipe_benchmark.py --summary > /dev/null
+python benchmarks/recipe_benchmark.py --recipe "$R" --summary > /dev/null
 echo "queue done $(date)"

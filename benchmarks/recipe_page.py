@@ -1,7 +1,8 @@
 """Render the from-scratch recipe study and benchmark JSON as Markdown (and the minutes plot).
 
 Reads ``benchmarks/results/recipe/*.json`` (``recipe_study.py``) and
-``benchmarks/results/recipe_benchmark/*.json`` (``recipe_benchmark.py``). The docs hook calls
+``benchmarks/results/recipe_benchmark/<recipe>/*.json`` (``recipe_benchmark.py``, one folder per
+recipe). The docs hook calls
 :func:`render_recipe_page` at build time; ``python benchmarks/recipe_page.py --plot`` redraws
 ``docs/assets/recipe_accuracy_vs_minutes.png`` (test accuracy against training minutes, every
 run of both files) with matplotlib.
@@ -72,7 +73,7 @@ def study_table(runs: dict[str, dict[str, Any]]) -> str:
 def benchmark_table(folder: Path) -> str:
     parts = _load(folder)
     if not parts:
-        return "*The recipe benchmark has not run yet (`benchmarks/results/recipe_benchmark/` is empty).*\n"
+        return f"*The recipe benchmark has not run yet (`{folder.name}/` holds no record).*\n"
     summary_path = folder / "summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {"folds": {}}
     rows = [
@@ -99,13 +100,59 @@ def benchmark_table(folder: Path) -> str:
     return "\n".join(rows) + "\n" + verdict
 
 
+def _recipe_folders(folder: Path) -> list[Path]:
+    """The benchmark's per-recipe folders, the library's default recipe first."""
+    from brainvit_effnet.recipes import DEFAULT_RECIPE
+
+    found = [p for p in sorted(folder.glob("*/")) if p.is_dir()] if folder.is_dir() else []
+    return sorted(found, key=lambda p: (p.name != DEFAULT_RECIPE, p.name))
+
+
+def _best_val(record: dict[str, Any]) -> dict[str, float]:
+    best = record.get("best_epoch")
+    row = next((h for h in record.get("history", []) if h.get("epoch") == best), {})
+    return {k: row[f"val_{k}"] for k in ("macro_f1", "accuracy") if f"val_{k}" in row}
+
+
+def full_length_table(folder: Path, val_fold: int = 2) -> str:
+    """The recipes' own runs validated on ``val_fold``, ranked by its macro-F1: the choice between recipes."""
+    rows = []
+    for recipe_dir in _recipe_folders(folder):
+        for r in _load(recipe_dir).values():
+            if r.get("part") == "recipe" and r.get("val_fold") == val_fold:
+                rows.append((_best_val(r), r))
+    if not rows:
+        return f"*No recipe has run with validation fold {val_fold} yet.*\n"
+    rows.sort(key=lambda vr: (vr[0].get("macro_f1", 0), vr[0].get("accuracy", 0)), reverse=True)
+    lines = [
+        "| rank | recipe | settings | best val macro-F1 | val accuracy | epoch chosen | train min |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for i, (v, r) in enumerate(rows, 1):
+        lines.append(
+            f"| {i} | `{r['recipe']}` | {_setting(r['config'])} | {v.get('macro_f1', float('nan')):.4f} | "
+            f"{v.get('accuracy', float('nan')):.4f} | "
+            f"{r['best_epoch']} of {r['config']['train']['epochs']} | "
+            f"{r['train_minutes']:.1f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def render_recipe_page(results: Path = RESULTS) -> str:
-    return (
-        "### The study (validation fold 2; choices read validation only)\n\n"
-        + study_table(_load(results / "recipe"))
-        + "\n### The benchmark: the recipe against a bare timm loop\n\n"
-        + benchmark_table(results / "recipe_benchmark")
-    )
+    bench = results / "recipe_benchmark"
+    parts = [
+        "### The study (validation fold 2; choices read validation only)\n\n",
+        study_table(_load(results / "recipe")),
+        "\n### Full-length recipes on validation fold 2 (training folds 3-5)\n\n",
+        full_length_table(bench),
+    ]
+    folders = _recipe_folders(bench)
+    if not folders:
+        parts.append("\n### The benchmark\n\n*The recipe benchmark has not run yet.*\n")
+    for recipe_dir in folders:
+        parts += [f"\n### The benchmark of `{recipe_dir.name}` against a bare timm loop\n\n"]
+        parts.append(benchmark_table(recipe_dir))
+    return "".join(parts)
 
 
 def plot(results: Path = RESULTS, out: Path = PLOT) -> Path:
@@ -115,12 +162,12 @@ def plot(results: Path = RESULTS, out: Path = PLOT) -> Path:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
-    groups = (
-        ("study run (8-epoch proxy, 1 core each)", "recipe", "o", "tab:blue"),
-        ("benchmark (2 cores)", "recipe_benchmark", "s", "tab:green"),
-    )
+    groups = [("study run (8-epoch proxy, 1 core each)", results / "recipe", "o", "tab:blue")]
+    colours = ("tab:green", "tab:orange", "tab:purple", "tab:brown")
+    for recipe_dir, colour in zip(_recipe_folders(results / "recipe_benchmark"), colours, strict=False):
+        groups.append((f"benchmark of {recipe_dir.name}", recipe_dir, "s", colour))
     for label, folder, marker, colour in groups:
-        runs = _load(results / folder)
+        runs = _load(folder)
         for name, r in runs.items():
             x, y = r["train_minutes"], r["test"]["accuracy"]
             ax.scatter(x, y, marker=marker, color=colour, label=label if name == min(runs) else None)

@@ -133,7 +133,8 @@ def render_study_page(results: Path = RESULTS) -> str:
         f"the effects below use only the folds in which every configuration has finished."
     )
     machine = protocol.get("machine", {})
-    full = _full_recipe_accuracy(results.parent / "recipe_benchmark" / "summary.json")
+    recipe = protocol.get("recipe") or "scratch_b0"
+    full = _full_recipe_accuracy(results.parent / "recipe_benchmark" / recipe / "summary.json")
     parts = [
         status,
         "",

@@ -62,10 +62,12 @@ def test_private_timm_imports_are_the_known_few() -> None:
 
 def test_dependency_direction() -> None:
     """layers -> models -> hub; leaves import nothing of ours; only cli sits on top."""
-    # Utilities with no dependency of ours that any layer may use.
+    # Utilities with no dependency of ours that any layer may use (errors among them: every
+    # check of input raises one of its classes).
     shared_leaves = {
         "brainvit_effnet._atomic",
         "brainvit_effnet._checks",
+        "brainvit_effnet.errors",
         "brainvit_effnet._json",
         "brainvit_effnet._progress",
         "brainvit_effnet._suggest",
@@ -386,6 +388,50 @@ def test_cli_version_and_debug(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert issubclass(bve.UnknownModelError, bve.BrainvitError) and issubclass(
         bve.CheckpointError, ValueError
     )
+
+
+def test_cli_reports_user_errors_in_one_line_and_lets_bugs_raise(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from brainvit_effnet import cli
+
+    # A YAML typo in --set is the user's: one line that names the option.
+    assert main(["train", "--set", "train.lr=[1e-3", "--output-dir", str(tmp_path / "r")]) == 2
+    assert capsys.readouterr().err.startswith("error: --set: '[1e-3' is not a YAML value")
+
+    # A ValueError that no check of ours raised is a bug: it keeps its traceback.
+    def broken(args: object) -> int:
+        raise ValueError("shapes (3,) and (4,) not aligned")
+
+    monkeypatch.setattr(cli, "_cmd_models", broken)
+    with pytest.raises(ValueError, match="not aligned"):
+        main(["models"])
+
+    # The system refusing a named path is the user's to fix: one line with the path.
+    def refused(args: object) -> int:
+        raise PermissionError(13, "Permission denied", str(tmp_path / "locked"))
+
+    monkeypatch.setattr(cli, "_cmd_models", refused)
+    assert main(["models"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "locked" in err and "Traceback" not in err
+
+
+def test_every_check_of_input_raises_a_brainvit_error() -> None:
+    """The CLI shows BrainvitErrors as one line; a check raising a bare built-in would show a traceback."""
+    import re
+
+    src = Path(bve.__file__).parent
+    builtin = re.compile(r"raise (ValueError|TypeError|FileNotFoundError|FileExistsError|ImportError)\(")
+    offenders = [
+        f"{path.relative_to(src)}:{n}"
+        for path in sorted(src.rglob("*.py"))
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if builtin.search(line)
+    ]
+    assert offenders == [], "raise the brainvit_effnet.errors class instead: " + ", ".join(offenders)
+    assert issubclass(bve.errors.InvalidArgumentError, ValueError)
+    assert issubclass(bve.errors.MissingFileError, FileNotFoundError)
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ record, which holds the held-out fold's metrics on every slice of the full relea
 
 Run from the repository root, after the benchmark's fold-1 recipe part::
 
-    python tools/bundle_model.py benchmarks/results/recipe_benchmark/fold1_recipe.json
+    python tools/bundle_model.py benchmarks/results/recipe_benchmark/<recipe>/fold1_recipe.json
 
 To rewrite only the model card from the bundled ``config.json``'s provenance (the weights and the
 config stay as they are)::

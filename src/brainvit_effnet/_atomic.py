@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from .errors import OutputExistsError
+
 __all__ = ["reserve_temp", "write_atomically", "write_path_atomically", "write_text_atomically"]
 
 
@@ -26,7 +28,7 @@ def reserve_temp(path: Path) -> Path:
             continue
         os.close(fd)
         return tmp
-    raise FileExistsError(f"could not create a temporary file next to {path}")
+    raise OutputExistsError(f"could not create a temporary file next to {path}")
 
 
 def write_path_atomically(path: str | os.PathLike[str], write: Callable[[Path], None]) -> Path:

@@ -11,6 +11,8 @@ import numbers
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from .errors import InvalidArgumentError
+
 if TYPE_CHECKING:  # for the type checker only: no runtime dependency
     import numpy as np
     from typing_extensions import TypeIs
@@ -58,5 +60,5 @@ def check_choice(value: object, choices: Sequence[str], name: str, note: str = "
     """
     if not isinstance(value, str) or value not in choices:
         hint = close_matches(value, choices) if isinstance(value, str) else ""
-        raise ValueError(f"{name} must be one of {choices}{note}; got {value!r}.{hint}")
+        raise InvalidArgumentError(f"{name} must be one of {choices}{note}; got {value!r}.{hint}")
     return value

@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 
 from ._atomic import write_text_atomically
+from .errors import InvalidArgumentError, InvalidTypeError
 
-__all__ = ["dumps", "jsonable", "write_json"]
+__all__ = ["dumps", "jsonable", "read_json", "write_json"]
 
 
 def jsonable(value: Any, where: str = "payload") -> Any:
@@ -47,12 +48,14 @@ def jsonable(value: Any, where: str = "payload") -> Any:
         out: dict[str, Any] = {}
         for key, item in value.items():
             if not isinstance(key, (str, int)) or isinstance(key, bool):
-                raise TypeError(f"{where} has a key of type {type(key).__name__}; JSON keys must be str")
+                raise InvalidTypeError(
+                    f"{where} has a key of type {type(key).__name__}; JSON keys must be str"
+                )
             out[str(key)] = jsonable(item, f"{where}[{key!r}]")
         return out
     if isinstance(value, (list, tuple)):
         return [jsonable(item, f"{where}[{i}]") for i, item in enumerate(value)]
-    raise TypeError(f"{where} is a {type(value).__name__}, which cannot be written to JSON")
+    raise InvalidTypeError(f"{where} is a {type(value).__name__}, which cannot be written to JSON")
 
 
 def dumps(payload: Any, where: str = "payload", *, indent: int | None = 2) -> str:
@@ -68,3 +71,21 @@ def write_json(path: str | os.PathLike[str], payload: Any, where: str | None = N
     existing file as it was.
     """
     return write_text_atomically(path, dumps(payload, where or Path(path).name))
+
+
+def read_json(path: str | os.PathLike[str], *, lines: bool = False, fix: str = "") -> Any:
+    """The JSON value in ``path`` (``lines=True``: the list of one value per non-empty line, JSON Lines).
+
+    Raises:
+        InvalidArgumentError: the file is not valid JSON; the message names the file, the line and
+            ``fix`` (what the user can do about it).
+    """
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    try:
+        if lines:
+            return [json.loads(line) for line in text.splitlines() if line.strip()]
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        where = f"line {e.lineno}" if not lines else "a line"
+        raise InvalidArgumentError(f"{path} is not valid JSON ({where}: {e.msg}). {fix}".rstrip()) from e

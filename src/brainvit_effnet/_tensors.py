@@ -1,4 +1,5 @@
-"""Torch helpers any layer may use: a train/eval switch that restores exactly, tensors to numpy."""
+"""Torch helpers any layer may use: a train/eval switch that restores exactly, tensors to numpy,
+the check that a value is an image batch."""
 
 from __future__ import annotations
 
@@ -11,7 +12,26 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
-__all__ = ["eval_mode", "to_numpy"]
+from .errors import InvalidArgumentError, InvalidTypeError
+
+__all__ = ["check_image_batch", "eval_mode", "to_numpy"]
+
+
+def check_image_batch(x: object, what: str = "x", layout: str = "(B, C, H, W)") -> torch.Tensor:
+    """``x`` if it is a 4-D tensor; else an error that names ``what`` and the expected ``layout``.
+
+    Raises:
+        TypeError: ``x`` is not a tensor.
+        ValueError: ``x`` is not 4-D (a 3-D tensor gets the ``unsqueeze(0)`` hint).
+    """
+    if not isinstance(x, torch.Tensor):
+        raise InvalidTypeError(f"{what} must be a torch.Tensor of shape {layout}; got {type(x).__name__}.")
+    if x.ndim != 4:
+        hint = " For one image use x.unsqueeze(0)." if x.ndim == 3 else ""
+        raise InvalidArgumentError(
+            f"{what} must be a 4-D image batch {layout}; got shape {tuple(x.shape)}.{hint}"
+        )
+    return x
 
 
 @contextmanager
@@ -51,7 +71,7 @@ def to_numpy(x: object, name: str) -> NDArray[Any]:
         return t.numpy()
     if isinstance(x, np.ndarray):
         return x
-    raise TypeError(
+    raise InvalidTypeError(
         f"{name} must be a torch.Tensor or numpy.ndarray; got {type(x).__name__}. "
         "Convert it with torch.as_tensor(...) or np.asarray(...)."
     )

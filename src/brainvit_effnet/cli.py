@@ -20,7 +20,6 @@ import argparse
 import csv
 import dataclasses
 import io
-import json
 import logging
 import os
 import sys
@@ -34,7 +33,7 @@ import torch
 import yaml
 
 from ._atomic import write_text_atomically
-from ._json import write_json
+from ._json import read_json, write_json
 from ._version import __version__
 from .data import (
     SAMPLE_ATTRIBUTION,
@@ -51,6 +50,7 @@ from .data.preprocess import brain_bbox, crop_is_plausible
 from .data.sources import DataSource
 from .errors import (
     BrainvitError,
+    InvalidArgumentError,
     TrainingInterrupted,
 )
 from .experiment import ExperimentConfig, apply_overrides, cross_validate, run_experiment
@@ -68,13 +68,24 @@ _DISCLAIMER = "Research software, not for clinical use."
 
 
 # -- helpers --------------------------------------------------------------------------------------
+def _yaml_value(text: str, option: str) -> Any:
+    """``text`` read as a YAML value, or an error that names ``option`` and shows the text."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        problem = str(e).splitlines()[0]
+        raise InvalidArgumentError(
+            f"{option}: {text!r} is not a YAML value ({problem}); quote strings that hold ':' '[' or '{{'."
+        ) from e
+
+
 def _overrides(pairs: Sequence[str]) -> dict[str, Any]:
     result = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise ValueError(f"--set expects KEY=VALUE (e.g. train.epochs=5); got {pair!r}.")
-        result[key] = yaml.safe_load(value)
+            raise InvalidArgumentError(f"--set expects KEY=VALUE (e.g. train.epochs=5); got {pair!r}.")
+        result[key] = _yaml_value(value, "--set")
     return result
 
 
@@ -84,7 +95,9 @@ def _aliases(pairs: Sequence[str]) -> dict[str, str]:
     for pair in pairs:
         name, sep, cls = pair.partition("=")
         if not sep or not name or not cls:
-            raise ValueError(f"--alias expects FOLDER=CLASS (e.g. --alias menin=meningioma); got {pair!r}.")
+            raise InvalidArgumentError(
+                f"--alias expects FOLDER=CLASS (e.g. --alias menin=meningioma); got {pair!r}."
+            )
         result[name] = cls
     return result
 
@@ -145,14 +158,14 @@ def _experiment(args: argparse.Namespace) -> ExperimentConfig:
     clashes = [k for k in flags if k in sets and sets[k] != flags[k]]
     if clashes:  # neither silently wins
         key = clashes[0]
-        raise ValueError(
+        raise InvalidArgumentError(
             f"--set {key}={sets[key]!r} disagrees with the flag that gives {flags[key]!r}; "
             f"give the option once."
         )
     overrides = {**sets, **flags}
     if getattr(args, "recipe", None):
         if args.config:
-            raise ValueError("give either --recipe or --config, not both (--set adjusts a recipe).")
+            raise InvalidArgumentError("give either --recipe or --config, not both (--set adjusts a recipe).")
         return recipe_config(args.recipe, overrides)
     if args.config:
         return ExperimentConfig.from_file(args.config, overrides)
@@ -220,9 +233,13 @@ def _factor(text: str) -> tuple[str, list[Any]]:
     """``NAME=L1,L2`` or ``NAME=[L1, L2]`` (levels read as YAML) -> (name, levels)."""
     name, sep, levels = text.partition("=")
     if not sep or not name or not levels:
-        raise ValueError(f"--factor expects NAME=LEVEL,LEVEL (e.g. train.lr=1e-3,3e-4); got {text!r}.")
-    parsed = yaml.safe_load(levels)
-    return name, parsed if isinstance(parsed, list) else [yaml.safe_load(v) for v in levels.split(",")]
+        raise InvalidArgumentError(
+            f"--factor expects NAME=LEVEL,LEVEL (e.g. train.lr=1e-3,3e-4); got {text!r}."
+        )
+    parsed = _yaml_value(levels, "--factor")
+    return name, parsed if isinstance(parsed, list) else [
+        _yaml_value(v, "--factor") for v in levels.split(",")
+    ]
 
 
 def _lane(text: str) -> tuple[int, int]:
@@ -314,7 +331,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     report = trainer.evaluate(test, bootstrap=args.bootstrap)
     history_file = Path(args.model_dir).parent / "log.jsonl"
     history = (
-        [json.loads(line) for line in history_file.read_text().splitlines()]
+        read_json(history_file, lines=True, fix="Move it away to evaluate without the training curves.")
         if history_file.is_file()
         else None
     )
@@ -408,7 +425,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     """
     out = Path(args.out)
     if out.is_dir():
-        raise ValueError(
+        raise InvalidArgumentError(
             f"--out {out} is a folder; give the CSV file to write, e.g. --out {out / 'predictions.csv'}."
         )
     model: Any = from_pretrained(args.model_dir).eval()
@@ -534,7 +551,7 @@ def _cmd_leakage(args: argparse.Namespace) -> int:
         report = find_duplicates(a, query_name=args.a, progress=args.progress)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} is a file; give a folder for the report.")
+        raise InvalidArgumentError(f"--out {out} is a file; give a folder for the report.")
     out.mkdir(parents=True, exist_ok=True)
     files = {
         "json": write_json(out / "leakage.json", report.to_dict()),
@@ -972,17 +989,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# Errors that are the user's to fix: one line, exit code 2. Anything else is a bug and keeps its
-# traceback. The library's own errors are BrainvitError; many checks of input still raise the
-# built-in ValueError/OSError kinds, so those count as the user's too.
-_USER_ERRORS = (
-    BrainvitError,
-    FileNotFoundError,
-    NotADirectoryError,
-    FileExistsError,
-    ImportError,
-    ValueError,
-)
+# Errors that are the user's to fix: one line, exit code 2. Every check of the library's input
+# raises a BrainvitError. The operating system's refusals of a named path (no such file,
+# permission denied, disk full) are the user's to fix too; they carry the path. Anything else,
+# a ValueError from numpy or torch included, is a bug and keeps its traceback.
+def _is_user_error(e: BaseException) -> bool:
+    return isinstance(e, BrainvitError) or (isinstance(e, OSError) and e.filename is not None)
 
 
 #: Library advice that names API arguments, and what a CLI user types instead.
@@ -1014,8 +1026,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # interpreter's final flush does not raise again (the recipe of Python's signal docs).
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-    except _USER_ERRORS as e:
-        if args.debug:  # --debug: the traceback, e.g. for a bug report
+    except Exception as e:
+        if args.debug or not _is_user_error(e):  # --debug: the traceback, e.g. for a bug report
             raise
         print(f"error: {_in_cli_words(str(e))}", file=sys.stderr)
         return 2

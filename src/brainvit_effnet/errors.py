@@ -1,8 +1,10 @@
 """Exceptions raised at the library's public boundary.
 
-Every error says what was expected, what was received, and how to fix it. They subclass the
-built-in exception a caller would catch anyway (``ValueError``, ``OSError``), so code written
-against the standard library keeps working.
+Every error says what was expected, what was received, and how to fix it. All of them derive from
+:class:`BrainvitError`, which is how the CLI tells a mistake the user can fix (one line, exit code
+2) from a bug (a traceback). Each also subclasses the built-in exception a caller would catch
+anyway (``ValueError``, ``TypeError``, ``FileNotFoundError``, ...), so code written against the
+standard library keeps working: ``except ValueError`` still catches :class:`InvalidArgumentError`.
 """
 
 from __future__ import annotations
@@ -10,6 +12,12 @@ from __future__ import annotations
 __all__ = [
     "BrainvitError",
     "CheckpointError",
+    "InvalidArgumentError",
+    "InvalidTypeError",
+    "MissingDependencyError",
+    "MissingFileError",
+    "NotAFolderError",
+    "OutputExistsError",
     "TrainingInterrupted",
     "UnknownModelError",
     "WeightsUnavailableError",
@@ -18,6 +26,30 @@ __all__ = [
 
 class BrainvitError(Exception):
     """Base of the library's own errors: catch it to tell them from bugs and other libraries' errors."""
+
+
+class InvalidArgumentError(BrainvitError, ValueError):
+    """A value the library was given (an argument, a config entry, a file's content) that it cannot use."""
+
+
+class InvalidTypeError(BrainvitError, TypeError):
+    """An argument or config entry of the wrong type (e.g. a string where a number goes)."""
+
+
+class MissingFileError(BrainvitError, FileNotFoundError):
+    """A file or folder the caller named that does not exist."""
+
+
+class NotAFolderError(BrainvitError, NotADirectoryError):
+    """A path that should be a folder (a dataset root, a model folder) but is a file."""
+
+
+class OutputExistsError(BrainvitError, FileExistsError):
+    """An output path that already holds something the call would replace (pass ``overwrite``)."""
+
+
+class MissingDependencyError(BrainvitError, ImportError):
+    """An optional dependency that is not installed; the message names the extra that brings it."""
 
 
 class UnknownModelError(BrainvitError, ValueError):

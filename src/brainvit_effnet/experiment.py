@@ -36,13 +36,14 @@ from pathlib import Path
 from typing import Any
 
 from ._atomic import write_text_atomically
+from ._json import read_json
 from ._progress import progress_bar
 from .cards import FIGSHARE_DATASET_ID
 from .data import FigshareDataset, FolderDataset, MRIDataset, create_transforms, grouped_holdout, load_sample
 from .data.slice_cache import load_slice_cache, save_slice_cache
 from .data.sources import DataSource
 from .data.splits import validation_fold
-from .errors import TrainingInterrupted
+from .errors import InvalidArgumentError, TrainingInterrupted
 from .hub import save_pretrained
 from .metrics import summarize_folds
 from .models import create_model, resolve_model_config
@@ -149,7 +150,7 @@ def apply_overrides(values: dict[str, Any], overrides: dict[str, Any]) -> dict[s
         for part in parents:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
-                raise ValueError(f"cannot set {dotted!r}: {part!r} is not a section.")
+                raise InvalidArgumentError(f"cannot set {dotted!r}: {part!r} is not a section.")
         node[leaf] = value
     return result
 
@@ -216,7 +217,7 @@ def _check_dataset(cfg: ExperimentConfig, dataset: MRIDataset) -> None:
         diff = ", ".join(
             f"{n}: {o!r} vs {w!r}" for n, o, w in zip(names, opened, wanted, strict=True) if o != w
         )
-        raise ValueError(
+        raise InvalidArgumentError(
             f"the dataset passed as dataset= was opened for other data options than this config's "
             f"({diff}); open it with open_dataset(cfg) for this config, or leave dataset= out."
         )
@@ -242,11 +243,13 @@ def load_data(
     if kind in ("sample", "figshare"):
         held_out = set(cfg.val_folds) | set(cfg.test_folds)
         if set(cfg.val_folds) & set(cfg.test_folds):
-            raise ValueError(f"val_folds {cfg.val_folds} and test_folds {cfg.test_folds} overlap.")
+            raise InvalidArgumentError(f"val_folds {cfg.val_folds} and test_folds {cfg.test_folds} overlap.")
         folds = sorted({r.fold for r in full.records if r.fold is not None})
         train_folds = [f for f in folds if f not in held_out]
         if not train_folds:
-            raise ValueError(f"no fold left for training: folds {folds}, held out {sorted(held_out)}.")
+            raise InvalidArgumentError(
+                f"no fold left for training: folds {folds}, held out {sorted(held_out)}."
+            )
 
         def part(selected: list[int], transform: Any) -> MRIDataset:
             return full.subset(
@@ -332,7 +335,9 @@ def run_experiment(
     if cfg.cache:  # decode and crop once, before training: epoch timings then measure training
         _warm_caches(cfg, (train_data, val_data, test_data))
     elif cfg.cache_dir is not None:
-        raise ValueError("cache_dir needs cache: true (it is an on-disk copy of the in-memory cache).")
+        raise InvalidArgumentError(
+            "cache_dir needs cache: true (it is an on-disk copy of the in-memory cache)."
+        )
     else:  # nothing decodes before training: find a corrupt file now, not after the last epoch
         for part in (train_data, val_data, test_data):
             part.check_files()
@@ -426,13 +431,13 @@ def _record_split(out: Path, parts: tuple[MRIDataset, ...], *, resuming: bool) -
     current = _split_fingerprint(parts)
     path = out / "split.json"
     if resuming and path.is_file():
-        recorded = json.loads(path.read_text(encoding="utf-8"))
+        recorded = read_json(path, fix="Restore it from a backup, or start a new run.")
         changed = [k for k in current if recorded.get(k) != current[k]]
         if changed:
             detail = ", ".join(
                 f"{k}: {recorded.get(k, {}).get('n')} -> {current[k]['n']} slices" for k in changed
             )
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"cannot resume {out}: its data split differs from the one it started with ({detail}; "
                 f"the files, or the split_seed, changed since; runs from before split_seed existed drew "
                 f"folder splits with train.seed: set split_seed to it). Restore the data as it was, or "
@@ -488,7 +493,9 @@ def cross_validate(cfg: ExperimentConfig) -> CVResult:
     """
     kind, _ = _split_source(cfg.data)
     if kind == "folder":
-        raise ValueError("cross-validation uses official folds: use data 'sample' or 'figshare:PATH'.")
+        raise InvalidArgumentError(
+            "cross-validation uses official folds: use data 'sample' or 'figshare:PATH'."
+        )
     full = open_dataset(cfg)
     folds = sorted({r.fold for r in full.records if r.fold is not None})
     base = Path(cfg.train.output_dir)

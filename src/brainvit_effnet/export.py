@@ -41,6 +41,7 @@ from torch import nn
 from ._atomic import write_path_atomically
 from ._tensors import eval_mode
 from ._version import __version__
+from .errors import InvalidArgumentError, MissingDependencyError
 
 __all__ = [
     "ParityReport",
@@ -61,13 +62,15 @@ _MIN_SIDE = 32
 def _require(*modules: str) -> None:
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
     if missing:
-        raise ImportError(f"ONNX export needs {', '.join(missing)}: {_EXTRA}")
+        raise MissingDependencyError(f"ONNX export needs {', '.join(missing)}: {_EXTRA}")
 
 
 def _input_size(model: nn.Module, input_size: tuple[int, int, int] | None) -> tuple[int, ...]:
     size = input_size or tuple(getattr(model, "pretrained_cfg", {}).get("input_size", ()))
     if len(size) != 3:
-        raise ValueError("pass input_size=(C, H, W): the model has no pretrained_cfg['input_size'].")
+        raise InvalidArgumentError(
+            "pass input_size=(C, H, W): the model has no pretrained_cfg['input_size']."
+        )
     return tuple(int(v) for v in size)
 
 
@@ -160,12 +163,14 @@ def _onnx_program(
                 output_names=["logits"],
             )
             if program is None:
-                raise ValueError("torch.onnx.export returned no program; update torch and onnxscript.")
+                raise InvalidArgumentError(
+                    "torch.onnx.export returned no program; update torch and onnxscript."
+                )
             # The exporter may specialise an axis it was asked to keep dynamic; trust the graph.
             shape = program.model.graph.inputs[0].shape
             got = {i: n for i, n in dims.items() if shape is not None and not isinstance(shape[i], int)}
             if got != dims and dims != axes:
-                raise ValueError(f"the exporter fixed axes {sorted(set(dims) - set(got))}")
+                raise InvalidArgumentError(f"the exporter fixed axes {sorted(set(dims) - set(got))}")
         except Exception as exc:  # torch.export's constraint errors have no common public base class
             if dims == axes:  # the static image size failed too: nothing left to fall back to
                 raise
@@ -317,11 +322,13 @@ def sample_images(model: nn.Module, n: int = 16, *, folds: list[int] | None = No
     from .data import create_transforms, load_sample
 
     if n < 1:
-        raise ValueError(f"n must be >= 1; got {n}.")
+        raise InvalidArgumentError(f"n must be >= 1; got {n}.")
     _, eval_transform = create_transforms(model)
     sample = load_sample(folds, transform=eval_transform)
     if n > len(sample):
-        raise ValueError(f"the bundled sample has {len(sample)} slices for folds {folds}; asked for {n}.")
+        raise InvalidArgumentError(
+            f"the bundled sample has {len(sample)} slices for folds {folds}; asked for {n}."
+        )
     indices = np.linspace(0, len(sample) - 1, n).round().astype(int)
     return torch.stack([sample[int(i)][0] for i in indices])
 
@@ -363,7 +370,7 @@ def parity_on_sample(
             loaded = torch.jit.load(str(path), map_location="cpu")
         fmt, run = "torchscript", _torch_runner(loaded)
     else:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"cannot tell the format of {path.name}: use .onnx or one of {', '.join(_TORCHSCRIPT_SUFFIXES)}."
         )
     source = "given images"
@@ -371,7 +378,9 @@ def parity_on_sample(
         images = sample_images(model, n_images)
         source = "bundled Figshare sample (real MRI slices), eval transform"
     if images.ndim != 4 or len(images) == 0:
-        raise ValueError(f"images must be a non-empty (N, C, H, W) batch; got shape {tuple(images.shape)}.")
+        raise InvalidArgumentError(
+            f"images must be a non-empty (N, C, H, W) batch; got shape {tuple(images.shape)}."
+        )
     expected, got = [], []
     with eval_mode(model), torch.no_grad():
         for start in range(0, len(images), batch_size):
@@ -425,7 +434,7 @@ def _verify(
         got = run(x)
         error = float(abs(got - expected).max())
         if got.shape != expected.shape or error > atol:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"the exported {kind} graph disagrees with PyTorch for batch {batch}: shapes {got.shape} vs "
                 f"{expected.shape}, max abs difference {error:.2e} > atol {atol:g}."
             )

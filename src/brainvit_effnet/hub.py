@@ -36,6 +36,7 @@ from ._atomic import write_path_atomically, write_text_atomically
 from ._version import __version__
 from .cards import build_model_card, card_license, render_model_card
 from .data.inference import PREPROCESSING_KEY, preprocessing_of, preprocessing_record
+from .errors import InvalidArgumentError, InvalidTypeError, MissingFileError
 from .models import create_model
 from .models._pretrained import WEIGHTS_NAME, pretrained_cfg_of
 
@@ -48,7 +49,7 @@ MODEL_CARD_NAME = "README.md"
 def _architecture(model: nn.Module) -> str:
     cfg = pretrained_cfg_of(model)
     if not cfg.get("architecture"):
-        raise TypeError(
+        raise InvalidTypeError(
             f"save_pretrained needs a model created by brainvit_effnet.create_model (or timm); "
             f"{type(model).__name__} has no pretrained_cfg['architecture']."
         )
@@ -84,7 +85,9 @@ def save_pretrained(
     arch = _architecture(model)
     folder = Path(save_directory).expanduser()
     if folder.exists() and not folder.is_dir():
-        raise ValueError(f"save_directory {folder} is a file; give a folder path (it is created if missing).")
+        raise InvalidArgumentError(
+            f"save_directory {folder} is a file; give a folder path (it is created if missing)."
+        )
     folder.mkdir(parents=True, exist_ok=True)
 
     state_dict = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
@@ -143,7 +146,7 @@ def from_pretrained(name_or_path: str | os.PathLike[str], **kwargs: Any) -> nn.M
             if name.endswith(".safetensors")
             else ""
         )
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"{name!r} is neither an existing folder nor a Hub repo id 'org/name'. Give the folder "
             f"save_pretrained wrote, or 'org/name' of a Hub repo.{hint}"
         )

@@ -51,6 +51,7 @@ from torch import Tensor, nn
 
 from ._checks import check_choice, is_real
 from ._suggest import close_matches
+from .errors import InvalidArgumentError, InvalidTypeError
 
 __all__ = [
     "CrossEntropyLoss",
@@ -81,12 +82,14 @@ def _check_fraction(value: object, name: str, *, closed_above: bool = False) -> 
     """A real number in ``[0, 1)`` (or ``[0, 1]`` when ``closed_above``)."""
     interval = "[0, 1]" if closed_above else "[0, 1)"
     if not is_real(value):
-        raise TypeError(f"{name} must be a real number in {interval}; got {type(value).__name__} {value!r}.")
+        raise InvalidTypeError(
+            f"{name} must be a real number in {interval}; got {type(value).__name__} {value!r}."
+        )
     result = float(value)
     inside = 0.0 <= result <= 1.0 if closed_above else 0.0 <= result < 1.0
     if not inside:
         fix = "" if closed_above else " (1 would make the target uniform and ignore the labels)"
-        raise ValueError(f"{name} must lie in {interval}{fix}; got {value!r}.")
+        raise InvalidArgumentError(f"{name} must lie in {interval}{fix}; got {value!r}.")
     return result
 
 
@@ -94,12 +97,12 @@ def _check_num_classes(num_classes: object, *, required: bool = False) -> int | 
     if num_classes is None and not required:
         return None
     if isinstance(num_classes, bool) or not isinstance(num_classes, int):
-        raise TypeError(
+        raise InvalidTypeError(
             f"num_classes must be an int >= 2 (the width C of the logits); "
             f"got {type(num_classes).__name__} {num_classes!r}."
         )
     if num_classes < 2:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"num_classes must be >= 2; got {num_classes}. For a binary task use num_classes=2 "
             "(two logits per sample) with these losses."
         )
@@ -116,41 +119,45 @@ def _check_class_weight(weight: object, name: str, num_classes: int | None) -> T
         try:
             tensor = torch.as_tensor(list(weight), dtype=torch.float32)
         except (TypeError, ValueError, RuntimeError) as exc:
-            raise TypeError(
+            raise InvalidTypeError(
                 f"{name} must be a 1-D tensor or sequence of C non-negative numbers; could not "
                 f"convert {weight!r} ({exc})."
             ) from exc
     else:
-        raise TypeError(
+        raise InvalidTypeError(
             f"{name} must be a 1-D tensor or sequence of C non-negative numbers, or None; "
             f"got {type(weight).__name__}."
         )
     if tensor.is_complex():
-        raise TypeError(f"{name} must hold real numbers; got dtype {tensor.dtype}.")
+        raise InvalidTypeError(f"{name} must hold real numbers; got dtype {tensor.dtype}.")
     if not tensor.is_floating_point():
         tensor = tensor.to(torch.float32)
     if tensor.ndim != 1:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{name} must be 1-D with one entry per class, shape (C,); got shape {tuple(tensor.shape)}."
         )
     if tensor.numel() < 2:
-        raise ValueError(f"{name} needs one entry per class (C >= 2); got {tensor.numel()} entries.")
+        raise InvalidArgumentError(
+            f"{name} needs one entry per class (C >= 2); got {tensor.numel()} entries."
+        )
     if num_classes is not None and tensor.numel() != num_classes:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{name} has {tensor.numel()} entries but num_classes={num_classes}; "
             f"pass one weight per class, shape ({num_classes},)."
         )
     if not bool(torch.isfinite(tensor).all()):
-        raise ValueError(f"{name} must be finite; got {tensor.tolist()}.")
+        raise InvalidArgumentError(f"{name} must be finite; got {tensor.tolist()}.")
     negative = (tensor < 0).nonzero()
     if negative.numel():
         index = int(negative[0, 0])
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{name} must be non-negative; {name}[{index}] = {float(tensor[index])}. "
             "Use 0 to ignore a class, never a negative weight."
         )
     if not bool((tensor > 0).any()):
-        raise ValueError(f"{name} is all zeros, which would make every loss 0 (and the mean undefined).")
+        raise InvalidArgumentError(
+            f"{name} is all zeros, which would make every loss 0 (and the mean undefined)."
+        )
     return tensor
 
 
@@ -159,36 +166,36 @@ def _check_inputs(
 ) -> None:
     """Forward-time checks shared by every loss; see the module docstring."""
     if not isinstance(logits, Tensor):
-        raise TypeError(
+        raise InvalidTypeError(
             f"{owner}: logits must be a torch.Tensor of shape (N, C); got {type(logits).__name__}."
         )
     if not isinstance(target, Tensor):
-        raise TypeError(
+        raise InvalidTypeError(
             f"{owner}: target must be a torch.Tensor of class indices, shape (N,); "
             f"got {type(target).__name__}. Convert with torch.as_tensor(target, dtype=torch.long)."
         )
     if not logits.is_floating_point():
-        raise TypeError(
+        raise InvalidTypeError(
             f"{owner}: logits must be floating point; got dtype {logits.dtype}. Use logits.float()."
         )
     if logits.ndim != 2:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{owner}: logits must be 2-D, shape (N, C); got shape {tuple(logits.shape)}. "
             "Flatten extra dimensions, e.g. logits.flatten(1) for (N, C, 1, 1)."
         )
     n, c = logits.shape
     if c < 2:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{owner}: logits have C={c} column(s); these losses need C >= 2 (one logit per class). "
             "For a binary task build the model with num_classes=2."
         )
     if num_classes is not None and c != num_classes:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{owner}: logits have C={c} columns but the loss was built for num_classes={num_classes}. "
             "Build the model and the loss with the same number of classes."
         )
     if class_weight is not None and class_weight.numel() != c:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{owner}: the class weights have {class_weight.numel()} entries but the logits have C={c} "
             "columns; pass one weight per class."
         )
@@ -199,16 +206,16 @@ def _check_inputs(
             fix = " Use target.squeeze(1)."
         else:
             fix = ""
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{owner}: target must be 1-D class indices, shape (N,); got shape {tuple(target.shape)}.{fix}"
         )
     if target.dtype != torch.long:
-        raise TypeError(
+        raise InvalidTypeError(
             f"{owner}: target must hold integer class indices of dtype torch.long; got {target.dtype}. "
             "Use target.long()."
         )
     if target.shape[0] != n:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{owner}: logits have N={n} rows but target has {target.shape[0]} entries; "
             "pass one target per row of logits."
         )
@@ -216,7 +223,7 @@ def _check_inputs(
     if bool(bad.any()):
         index = int(bad.nonzero()[0, 0])
         value = int(target[index])
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{owner}: target value {value} (at index {index}) is out of range for {c} classes; "
             f"class indices must lie in [0, {c - 1}]. The labels and the model's num_classes disagree: "
             f"build the model with as many classes as the label set, or remap the labels to 0..{c - 1}."
@@ -430,9 +437,9 @@ class FocalLoss(_ClassificationLoss):
     ) -> None:
         super().__init__(reduction=reduction, num_classes=num_classes)
         if not is_real(gamma):
-            raise TypeError(f"gamma must be a real number >= 0; got {type(gamma).__name__} {gamma!r}.")
+            raise InvalidTypeError(f"gamma must be a real number >= 0; got {type(gamma).__name__} {gamma!r}.")
         if not (math.isfinite(gamma) and gamma >= 0):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"gamma must be finite and >= 0 (0 gives cross-entropy, 2 is usual); got {gamma!r}."
             )
         self.gamma = float(gamma)
@@ -696,25 +703,27 @@ def create_loss(name: str, num_classes: int | None = None, **kwargs: Any) -> nn.
         torch.Size([4, 4])
     """
     if not isinstance(name, str):
-        raise TypeError(
+        raise InvalidTypeError(
             f"name must be a string such as 'label_smoothing'; got {type(name).__name__} {name!r}."
         )
     key = name.strip().lower().replace("-", "_").replace(" ", "_")
     if key not in _ALIASES:
         known = ", ".join(repr(n) for n in _ALIASES)
-        raise ValueError(f"unknown loss {name!r}; known names: {known}.{close_matches(key, list(_ALIASES))}")
+        raise InvalidArgumentError(
+            f"unknown loss {name!r}; known names: {known}.{close_matches(key, list(_ALIASES))}"
+        )
     canonical = _ALIASES[key]
     cls = _LOSSES[canonical]
     accepted = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "num_classes")]
     for arg in kwargs:
         if arg not in accepted:
             hint = _PARAMETER_HINTS.get((canonical, arg)) or close_matches(arg, accepted)
-            raise TypeError(
+            raise InvalidTypeError(
                 f"loss {canonical!r} ({cls.__name__}) takes no argument {arg!r}; "
                 f"it accepts num_classes and {', '.join(accepted)}.{hint}"
             )
     if cls is OnlineLabelSmoothing and num_classes is None:
-        raise ValueError(
+        raise InvalidArgumentError(
             "online label smoothing needs num_classes (the size of its C x C soft-label matrix); "
             "call create_loss('online_label_smoothing', num_classes=C, ...)."
         )

@@ -20,7 +20,7 @@ from .._suggest import did_you_mean
 from ..data import FigshareDataset, load_sample
 from ..data.sources import DataSource
 from ..data.splits import validation_fold
-from ..errors import UnknownModelError
+from ..errors import InvalidArgumentError, InvalidTypeError, UnknownModelError
 from ..experiment import ExperimentConfig, apply_overrides
 from ..models import create_model, parse_model_name
 from ..results import KEY_METRICS
@@ -82,7 +82,7 @@ def _slug(text: str) -> str:
 def _check_generic_factor(name: str) -> None:
     """A dotted factor must name an experiment option (``train.*`` a training option)."""
     if name in _SET_PER_RUN:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"factor {name!r} is set by the study itself (use folds/seeds/output_dir, or a separate study "
             f"per data source)."
         )
@@ -91,35 +91,39 @@ def _check_generic_factor(name: str) -> None:
     known = [*_NAMED_FACTORS, *fields, *(f"train.{f}" for f in train_fields)]
     head, _, rest = name.partition(".")
     if head not in fields:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"unknown factor {name!r}{did_you_mean(name, known)}; a factor is one of "
             f"{list(_NAMED_FACTORS)} or a "
             f"dotted experiment option such as 'train.lr' or 'model_kwargs.depth'."
         )
     if head == "train" and rest and rest.split(".")[0] not in train_fields:
-        raise ValueError(f"unknown factor {name!r}{did_you_mean(name, known)}: not a training option.")
+        raise InvalidArgumentError(
+            f"unknown factor {name!r}{did_you_mean(name, known)}: not a training option."
+        )
     if rest and head not in ("train", "model_kwargs", "augment"):
-        raise ValueError(f"factor {name!r}: {head!r} is not a section; use {head!r} itself.")
+        raise InvalidArgumentError(f"factor {name!r}: {head!r} is not a section; use {head!r} itself.")
 
 
 def _check_levels(factors: Any) -> dict[str, list[Any]]:
     """Factor -> non-empty list of distinct levels."""
     if not isinstance(factors, Mapping) or not factors:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"factors must be a non-empty mapping of factor: [levels], e.g. {DEFAULT_FACTORS}; "
             f"got {factors!r}."
         )
     checked: dict[str, list[Any]] = {}
     for name, levels in factors.items():
         if not isinstance(name, str) or not name:
-            raise ValueError(f"factor names must be non-empty strings; got {name!r}.")
+            raise InvalidArgumentError(f"factor names must be non-empty strings; got {name!r}.")
         if isinstance(levels, (str, bytes, Mapping)) or not isinstance(levels, Sequence):
-            raise ValueError(f"factor {name!r}: levels must be a list, e.g. [false, true]; got {levels!r}.")
+            raise InvalidArgumentError(
+                f"factor {name!r}: levels must be a list, e.g. [false, true]; got {levels!r}."
+            )
         if len(levels) == 0:
-            raise ValueError(f"factor {name!r} has no levels; give at least one (two to compare).")
+            raise InvalidArgumentError(f"factor {name!r} has no levels; give at least one (two to compare).")
         keys = [_level_key(level) for level in levels]
         if len(set(keys)) != len(keys):
-            raise ValueError(f"factor {name!r} repeats a level: {list(levels)}.")
+            raise InvalidArgumentError(f"factor {name!r} repeats a level: {list(levels)}.")
         checked[name] = list(levels)
     return checked
 
@@ -131,21 +135,27 @@ def _check_factors(factors: Any) -> dict[str, list[Any]]:
         if name in ("transformer", "cbam"):
             bad = [level for level in levels if not isinstance(level, bool)]
             if bad:
-                raise ValueError(f"factor {name!r} takes true/false levels; got {bad}.")
+                raise InvalidArgumentError(f"factor {name!r} takes true/false levels; got {bad}.")
         elif name == "label_smoothing":
             bad = [level for level in levels if not is_real(level) or not 0 <= float(level) < 1]
             if bad:
-                raise ValueError(f"factor 'label_smoothing' takes numbers in [0, 1) (e.g. 0.1); got {bad}.")
+                raise InvalidArgumentError(
+                    f"factor 'label_smoothing' takes numbers in [0, 1) (e.g. 0.1); got {bad}."
+                )
         else:
             _check_generic_factor(name)
         labels = [_slug(_level_label(level)) for level in levels]
         if len(set(labels)) != len(labels):
-            raise ValueError(f"factor {name!r}: levels {list(levels)} cannot be told apart in folder names.")
+            raise InvalidArgumentError(
+                f"factor {name!r}: levels {list(levels)} cannot be told apart in folder names."
+            )
     targets = {name: _TARGETS.get(name, (name,)) for name in checked}
     for a, b in itertools.combinations(checked, 2):
         for ta, tb in itertools.product(targets[a], targets[b]):
             if ta == tb or ta.startswith(tb + ".") or tb.startswith(ta + "."):
-                raise ValueError(f"factors {a!r} and {b!r} both set {min(ta, tb, key=len)!r}; keep one.")
+                raise InvalidArgumentError(
+                    f"factors {a!r} and {b!r} both set {min(ta, tb, key=len)!r}; keep one."
+                )
     return checked
 
 
@@ -172,7 +182,7 @@ def _with_smoothing(train: dict[str, Any], eps: float) -> None:
     elif loss == "focal":
         kwargs["smoothing"] = float(eps)
     else:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"the 'label_smoothing' factor works with a cross-entropy, label-smoothing or focal base loss; "
             f"the base loss is {train.get('loss')!r}."
         )
@@ -211,14 +221,16 @@ def _official_folds(data: str) -> list[int]:
     source = DataSource.parse(data)
     path = source.path
     if not source.has_official_folds:
-        raise ValueError(
+        raise InvalidArgumentError(
             "an ablation repeats over the official patient-disjoint folds: use data 'sample' or "
             "'figshare:PATH' (folder data has no official folds)."
         )
     full = load_sample() if path is None else FigshareDataset(path)
     folds = sorted({r.fold for r in full.records if r.fold is not None})
     if len(folds) < 3:
-        raise ValueError(f"{data} has folds {folds}; a train/validation/test rotation needs at least 3.")
+        raise InvalidArgumentError(
+            f"{data} has folds {folds}; a train/validation/test rotation needs at least 3."
+        )
     return folds
 
 
@@ -306,27 +318,29 @@ class AblationStudy:
 
     def __post_init__(self) -> None:
         if not isinstance(self.base, ExperimentConfig):
-            raise TypeError(f"base must be an ExperimentConfig; got {type(self.base).__name__}.")
+            raise InvalidTypeError(f"base must be an ExperimentConfig; got {type(self.base).__name__}.")
         self.factors = _check_factors(self.factors)
         for what, values in (("seeds", self.seeds), ("folds", self.folds)):
             if values is None:
                 continue
             if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
-                raise ValueError(f"{what} must be a non-empty list of integers; got {values!r}.")
+                raise InvalidArgumentError(f"{what} must be a non-empty list of integers; got {values!r}.")
             if any(isinstance(v, bool) or not isinstance(v, int) for v in values) or len(set(values)) < len(
                 values
             ):
-                raise ValueError(f"{what} must be distinct integers; got {list(values)}.")
+                raise InvalidArgumentError(f"{what} must be distinct integers; got {list(values)}.")
         if (
             isinstance(self.metrics, str)
             or not self.metrics
             or not all(isinstance(m, str) for m in self.metrics)
         ):
-            raise ValueError(f"metrics must be a non-empty list of metric names; got {self.metrics!r}.")
+            raise InvalidArgumentError(
+                f"metrics must be a non-empty list of metric names; got {self.metrics!r}."
+            )
         if not 0 < self.confidence < 1:
-            raise ValueError(f"confidence must be in (0, 1), e.g. 0.95; got {self.confidence}.")
+            raise InvalidArgumentError(f"confidence must be in (0, 1), e.g. 0.95; got {self.confidence}.")
         if self.permutations < 100:
-            raise ValueError(f"permutations must be >= 100; got {self.permutations}.")
+            raise InvalidArgumentError(f"permutations must be >= 100; got {self.permutations}.")
 
     # -- serialisation ----------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -376,10 +390,10 @@ class AblationStudy:
             try:
                 config = ExperimentConfig.from_dict(values)
             except (TypeError, ValueError) as e:
-                raise ValueError(f"cell {name}: {e}") from e
+                raise InvalidArgumentError(f"cell {name}: {e}") from e
             cells.append(AblationCell(name, levels, config, _probe(config) if probe else None))
         if probe and all(c.skipped for c in cells):
-            raise ValueError(f"no cell of the study can run; first reason: {cells[0].skipped}")
+            raise InvalidArgumentError(f"no cell of the study can run; first reason: {cells[0].skipped}")
         return cells
 
     def runs(self, cells: Sequence[AblationCell] | None = None) -> list[AblationRun]:
@@ -392,7 +406,7 @@ class AblationStudy:
         folds = official if self.folds is None else list(self.folds)
         unknown = [f for f in folds if f not in official]
         if unknown:
-            raise ValueError(f"folds {unknown} are not among the data's official folds {official}.")
+            raise InvalidArgumentError(f"folds {unknown} are not among the data's official folds {official}.")
         out = Path(self.output_dir)
         runs = []
         for seed, fold in itertools.product(self.seeds, folds):

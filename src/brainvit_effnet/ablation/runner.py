@@ -15,6 +15,7 @@ from typing import Any
 from .._checks import is_real
 from .._json import write_json
 from .._version import __version__
+from ..errors import InvalidArgumentError, OutputExistsError
 from ..experiment import DatasetReuse, ExperimentConfig
 from ..train.seeding import seed_everything
 from .grid import _RESULT, AblationRun, AblationStudy, _comparable
@@ -33,9 +34,9 @@ def _scalar_metrics(report: Mapping[str, Any]) -> dict[str, float]:
 
 def _check_output_dir(out: Path) -> None:
     if out.exists() and not out.is_dir():
-        raise FileExistsError(f"{out} is a file; choose a folder for the study.")
+        raise OutputExistsError(f"{out} is a file; choose a folder for the study.")
     if out.is_dir() and any(out.iterdir()) and not (out / _STUDY).is_file():
-        raise FileExistsError(
+        raise OutputExistsError(
             f"{out} is not empty and holds no ablation study ({_STUDY}); choose a new or empty folder."
         )
 
@@ -58,7 +59,9 @@ def _load_finished(run: AblationRun) -> dict[str, Any]:
     try:
         record: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path} is unreadable ({e}); move that run folder away to redo it.") from e
+        raise InvalidArgumentError(
+            f"{path} is unreadable ({e}); move that run folder away to redo it."
+        ) from e
     planned = _comparable(run.config.to_dict())
     # An option added to the library after the run finished is absent from its record: it ran
     # with that option's default, so it is compared as the default.
@@ -70,7 +73,7 @@ def _load_finished(run: AblationRun) -> dict[str, Any]:
     if recorded != planned:
         changed = sorted(k for k in set(recorded) | set(planned) if recorded.get(k) != planned.get(k))
         detail = ", ".join(f"{k}: {recorded.get(k)!r} -> {planned.get(k)!r}" for k in changed[:5])
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{run.output_dir} finished with another configuration than this study asks for ({detail}). "
             f"Finished runs are never overwritten: use a new output_dir, or move that run folder away."
         )
@@ -143,7 +146,7 @@ def run_ablation(
     if lane is not None:
         lane_index, lanes = lane
         if not (isinstance(lanes, int) and isinstance(lane_index, int) and 1 <= lane_index <= lanes):
-            raise ValueError(f"lane must be (i, n) with 1 <= i <= n, e.g. (1, 2); got {lane!r}.")
+            raise InvalidArgumentError(f"lane must be (i, n) with 1 <= i <= n, e.g. (1, 2); got {lane!r}.")
     out = Path(study.output_dir)
     _check_output_dir(out)
     cells = study.cells()
@@ -194,7 +197,7 @@ def run_ablation(
             write_json(run.output_dir / _RESULT, record)  # written last: marks the run finished
         missing = [m for m in study.metrics if not _finite(record["metrics"].get(m))]
         if missing:  # say so now, not after the last run; finished runs are kept
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"{run.name} has no metric {missing} in its test report "
                 f"(it has {sorted(record['metrics'])}); "
                 f"fix the study's metrics and run it again (finished runs are reused)."

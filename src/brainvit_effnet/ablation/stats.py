@@ -12,6 +12,7 @@ import numpy as np
 from scipy import stats
 
 from .._checks import is_real
+from ..errors import InvalidArgumentError
 from .grid import DEFAULT_METRICS, _check_levels, _level_key, _level_label
 
 LOWER_IS_BETTER = frozenset({"ece", "nll", "brier", "loss"})
@@ -60,23 +61,31 @@ def _check_records(
     for i, run in enumerate(runs):
         for key in ("levels", "fold", "seed", "metrics"):
             if key not in run:
-                raise ValueError(f"runs[{i}] has no {key!r}; each run needs levels, fold, seed and metrics.")
+                raise InvalidArgumentError(
+                    f"runs[{i}] has no {key!r}; each run needs levels, fold, seed and metrics."
+                )
         levels = run["levels"]
         if set(levels) != set(factors):
-            raise ValueError(f"runs[{i}] has levels for {sorted(levels)}; the factors are {sorted(factors)}.")
+            raise InvalidArgumentError(
+                f"runs[{i}] has levels for {sorted(levels)}; the factors are {sorted(factors)}."
+            )
         for name, level in levels.items():
             if _level_key(level) not in {_level_key(v) for v in factors[name]}:
-                raise ValueError(f"runs[{i}]: {level!r} is not a level of {name!r} ({list(factors[name])}).")
+                raise InvalidArgumentError(
+                    f"runs[{i}]: {level!r} is not a level of {name!r} ({list(factors[name])})."
+                )
         for m in metrics:
             value = run["metrics"].get(m)
             if not is_real(value):
-                raise ValueError(
+                raise InvalidArgumentError(
                     f"runs[{i}] has no numeric metric {m!r} (it has {sorted(run['metrics'])}); "
                     f"choose metrics that every run reports."
                 )
         run_key = (_level_key([levels[f] for f in factors]), run["fold"], run["seed"])
         if run_key in seen:
-            raise ValueError(f"runs[{i}] repeats cell {levels} on fold {run['fold']}, seed {run['seed']}.")
+            raise InvalidArgumentError(
+                f"runs[{i}] repeats cell {levels} on fold {run['fold']}, seed {run['seed']}."
+            )
         seen.add(run_key)
 
 
@@ -135,9 +144,9 @@ def summarize_ablation(
     """
     factors = _check_levels(factors)
     if isinstance(metrics, str) or not metrics:
-        raise ValueError(f"metrics must be a non-empty list of metric names; got {metrics!r}.")
+        raise InvalidArgumentError(f"metrics must be a non-empty list of metric names; got {metrics!r}.")
     if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1); got {confidence}.")
+        raise InvalidArgumentError(f"confidence must be in (0, 1); got {confidence}.")
     _check_records(runs, factors, metrics)
     names = list(factors)
     level_keys = {f: [_level_key(v) for v in factors[f]] for f in names}

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from ..errors import InvalidArgumentError, MissingFileError, NotAFolderError
 from .duplicates import ImageRef
 from .preprocess import MAX_CROP_ASPECT, MIN_CROP_AREA, brain_bbox, crop_is_plausible
 
@@ -99,9 +100,9 @@ def dataset_folder(root: str | os.PathLike[str], what: str, *, file_hint: str | 
     """
     folder = Path(root).expanduser()
     if file_hint is not None and folder.is_file():
-        raise NotADirectoryError(f"{folder} is a file; {file_hint}")
+        raise NotAFolderError(f"{folder} is a file; {file_hint}")
     if not folder.is_dir():
-        raise FileNotFoundError(f"{what} {folder} does not exist.")
+        raise MissingFileError(f"{what} {folder} does not exist.")
     return folder
 
 
@@ -120,7 +121,7 @@ class BadFiles:
     def __call__(self, name: str, message: str) -> None:
         """Raise (strict) or remember a bad file; ``message`` names the file and the problem."""
         if self.strict:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"{message} Pass strict=False (CLI: --lenient) to skip such files with one warning."
             )
         self.skipped.append(name)
@@ -240,7 +241,9 @@ class MRIDataset(Dataset[tuple[Any, ...]]):
         filled cache instead of each decoding everything again.
         """
         if self._cache is None:
-            raise ValueError("this dataset was created with cache=False; pass cache=True to use a cache.")
+            raise InvalidArgumentError(
+                "this dataset was created with cache=False; pass cache=True to use a cache."
+            )
         for i in range(len(self)):
             self.sample(i)
 
@@ -308,7 +311,7 @@ class MRIDataset(Dataset[tuple[Any, ...]]):
             if not is_mri_file(r.source) and ("::" in r.source or r.source.endswith(".mat"))
         ]
         if not_images:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"duplicate checks read image files, but {not_images[0]} (and {len(not_images) - 1} more) "
                 f"are MATLAB slices; check the converted layout (JPG/PNG + metadata.csv) instead."
             )

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..errors import InvalidArgumentError, MissingFileError
 from ..labels import TUMOUR_TYPE_CLASSES
 from .base import BadFiles, Decoded, MRIDataset, SampleRecord, dataset_folder
 from .images import read_grey
@@ -111,7 +112,7 @@ class FigshareDataset(MRIDataset):
         self.root = dataset_folder(root, "Figshare folder")
         unknown = [c for c in classes if c not in FIGSHARE_LABELS.values()]
         if unknown or not classes:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"classes {list(classes)} must be a non-empty subset of {list(TUMOUR_TYPE_CLASSES)}."
             )
         self._bad = BadFiles(strict, self.root)
@@ -136,7 +137,7 @@ class FigshareDataset(MRIDataset):
             return "zip", self._scan_zips(names)
         if any(_SLICE.match(n) for n in names):
             return "mat", self._scan_mat_folder(names)
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"{self.root} holds no Figshare layout: expected 1.mat ... 3064.mat, the four "
             f"brainTumorDataPublic_*.zip parts, or metadata.csv with images/ (the converted layout)."
         )
@@ -151,10 +152,12 @@ class FigshareDataset(MRIDataset):
         if folds is None:
             return None
         if not 1 <= index <= len(folds):
-            raise ValueError(f"{name}: release index {index} is outside the fold file's 1..{len(folds)}.")
+            raise InvalidArgumentError(
+                f"{name}: release index {index} is outside the fold file's 1..{len(folds)}."
+            )
         fold = int(folds[index - 1])
         if fold not in _OFFICIAL_FOLDS:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"{name}: the fold file gives slice {index} fold {fold}, not an official fold "
                 f"({_OFFICIAL_FOLDS[0]}-{_OFFICIAL_FOLDS[-1]}); use the release's cvind.mat."
             )
@@ -184,7 +187,7 @@ class FigshareDataset(MRIDataset):
     def _scan_zips(self, names: list[str]) -> list[SampleRecord]:
         missing = [p for p in FIGSHARE_ZIP_PARTS if p not in names]
         if missing:
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"{self.root}: zip part(s) {missing} of the release are missing (found "
                 f"{[n for n in names if n.endswith('.zip')]}). Download all four parts into this folder."
             )
@@ -195,7 +198,9 @@ class FigshareDataset(MRIDataset):
             try:
                 members = self._zips.open(archive).namelist()
             except zipfile.BadZipFile as e:
-                raise ValueError(f"{archive} is not a readable zip ({e}); download it again.") from e
+                raise InvalidArgumentError(
+                    f"{archive} is not a readable zip ({e}); download it again."
+                ) from e
             for member in members:
                 match = _SLICE.match(Path(member).name)
                 if member.endswith("/") or not match:
@@ -216,7 +221,7 @@ class FigshareDataset(MRIDataset):
         rows = list(csv.DictReader(metadata.read_text(encoding="utf-8").splitlines()))
         required = {"index", "label", "image"}
         if not rows or not required <= rows[0].keys():
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"{metadata} must have columns {sorted(required)} (and cv_fold); "
                 f"got {list(rows[0]) if rows else 'no rows'}."
             )
@@ -227,13 +232,13 @@ class FigshareDataset(MRIDataset):
         for line, row in enumerate(rows, start=2):
             index, code = _int(row["index"], metadata, line), _int(row["label"], metadata, line)
             if code not in FIGSHARE_LABELS:
-                raise ValueError(
+                raise InvalidArgumentError(
                     f"{metadata} line {line}: label {row['label']} is outside the release's codes "
                     f"{sorted(FIGSHARE_LABELS)} (1 meningioma, 2 glioma, 3 pituitary)."
                 )
             name = row.get("class_name")
             if name and name != FIGSHARE_LABELS[code]:
-                raise ValueError(
+                raise InvalidArgumentError(
                     f"{metadata} line {line}: class_name {name!r} contradicts label {code} "
                     f"({FIGSHARE_LABELS[code]!r}); fix the file rather than guess which is right."
                 )
@@ -243,13 +248,13 @@ class FigshareDataset(MRIDataset):
                 else self._fold_of(folds, index, str(metadata))
             )
             if fold is not None and fold not in _OFFICIAL_FOLDS:
-                raise ValueError(
+                raise InvalidArgumentError(
                     f"{metadata} line {line}: cv_fold {fold} is not an official fold "
                     f"({_OFFICIAL_FOLDS[0]}-{_OFFICIAL_FOLDS[-1]}); fix the file."
                 )
             image = self.root / row["image"]
             if Path(row["image"]).is_absolute() or not image.resolve().is_relative_to(root):
-                raise ValueError(
+                raise InvalidArgumentError(
                     f"{metadata} line {line}: image {row['image']!r} is outside the dataset folder "
                     f"{self.root}; paths in metadata.csv are relative to it and stay inside it (no '../', "
                     f"no absolute paths)."
@@ -268,14 +273,14 @@ class FigshareDataset(MRIDataset):
         if folds is None:
             return
         if any(r.fold is None for r in records):
-            raise ValueError(
+            raise InvalidArgumentError(
                 "folds= needs the official fold ids, but this folder has none: put the release's cvind.mat "
                 "next to the slices (or a cv_fold column in metadata.csv)."
             )
         known = sorted({r.fold for r in records if r.fold is not None})
         bad = [f for f in folds if f not in known]
         if bad:
-            raise ValueError(f"folds {bad} do not exist; this dataset has folds {known}.")
+            raise InvalidArgumentError(f"folds {bad} do not exist; this dataset has folds {known}.")
 
     # -- decoding ---------------------------------------------------------------------------------
     def decode_record(self, record: SampleRecord) -> Decoded:
@@ -313,7 +318,7 @@ def _int(value: str, path: Path, line: int) -> int:
     try:
         return int(float(value))
     except ValueError as e:
-        raise ValueError(f"{path} line {line}: expected an integer, got {value!r}.") from e
+        raise InvalidArgumentError(f"{path} line {line}: expected an integer, got {value!r}.") from e
 
 
 def _seekable(fh: Any) -> io.BytesIO:

@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 
 import torch
 
+from ..errors import InvalidArgumentError, MissingFileError
 from .base import BadFiles, Decoded, MRIDataset, SampleRecord, dataset_folder
 from .images import read_unit
 from .mri import DICOM_SUFFIXES, MRI_SUFFIXES, NIFTI_SUFFIXES, dicom_ids, is_mri_file, nifti_slices
@@ -162,7 +163,7 @@ class FolderDataset(MRIDataset):
             classes = names
         missing = [c for c in classes if c not in names]
         if missing:
-            raise ValueError(f"classes {missing} are not in {self.root} (found {names}).")
+            raise InvalidArgumentError(f"classes {missing} are not in {self.root} (found {names}).")
         records = [r for r in found if r.class_name in classes]
         #: Images of the classes left out by ``classes`` (class -> count), so callers can say so.
         self.excluded: dict[str, int] = {}
@@ -189,9 +190,9 @@ class FolderDataset(MRIDataset):
         if split is not None:
             wanted = _SPLITS.get(_normalise(split))
             if wanted is None:
-                raise ValueError(f"split must be one of 'train', 'test', 'val'; got {split!r}.")
+                raise InvalidArgumentError(f"split must be one of 'train', 'test', 'val'; got {split!r}.")
             if wanted not in dirs:
-                raise FileNotFoundError(
+                raise MissingFileError(
                     f"{self.root} has no {wanted!r} split folder "
                     f"(found {sorted(p.name for p in dirs.values())}); "
                     f"pass split=None for a tree without split folders."
@@ -230,7 +231,7 @@ class FolderDataset(MRIDataset):
                 for f in files:
                     records += self._records_of(f, class_name, split)
         if not records:
-            raise ValueError(f"{self.root} holds no images in class folders.")
+            raise InvalidArgumentError(f"{self.root} holds no images in class folders.")
         return records
 
     def _records_of(self, path: Path, class_name: str, split: str | None) -> list[SampleRecord]:
@@ -364,9 +365,9 @@ class ImageFiles(MRIDataset):
             elif path.is_file():
                 files.append(path)
             else:
-                raise FileNotFoundError(f"{path} does not exist.")
+                raise MissingFileError(f"{path} does not exist.")
         if not files and not self.unsupported:
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"no image files ({', '.join(SUPPORTED_SUFFIXES)}) in {[str(p) for p in paths]}."
             )
         records: list[SampleRecord] = []

@@ -14,6 +14,8 @@ import os
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from ..errors import InvalidArgumentError, MissingFileError
+
 __all__ = ["HIGH_DEPTH_MODES", "check_image", "grey_levels", "read_grey", "read_unit"]
 
 #: PIL modes with more than 8 bits per pixel (no fixed range: min-max scaled downstream).
@@ -37,17 +39,17 @@ def read_grey(path: str | os.PathLike[str]) -> np.ndarray:
         ValueError: the file is not a readable image, naming it and the cause.
     """
     if not os.path.exists(path):
-        raise FileNotFoundError(f"{path}: no such image file (a missing file or a dangling link).")
+        raise MissingFileError(f"{path}: no such image file (a missing file or a dangling link).")
     try:
         with Image.open(path) as im:
             return grey_levels(im)
     except Image.DecompressionBombError as e:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{path}: the image is larger than PIL's safety limit ({e}); downscale it, or raise "
             f"PIL.Image.MAX_IMAGE_PIXELS if you trust the file."
         ) from e
     except (OSError, UnidentifiedImageError, SyntaxError) as e:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{path}: unreadable image ({e}); it may be truncated or corrupt. Replace or remove it."
         ) from e
 
@@ -82,11 +84,11 @@ def check_image(path: str | os.PathLike[str]) -> None:
         check_mri(str(path))
         return
     if not os.path.exists(path):
-        raise FileNotFoundError(f"{path}: no such image file (a missing file or a dangling link).")
+        raise MissingFileError(f"{path}: no such image file (a missing file or a dangling link).")
     try:
         with Image.open(path) as im:
             im.verify()
     except (OSError, UnidentifiedImageError, SyntaxError, Image.DecompressionBombError) as e:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{path}: unreadable image ({e}); it may be truncated or corrupt. Replace or remove it."
         ) from e

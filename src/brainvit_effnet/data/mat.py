@@ -17,6 +17,8 @@ import h5py
 import numpy as np
 from PIL import Image, ImageDraw
 
+from ..errors import InvalidArgumentError
+
 __all__ = ["CJData", "MatFormatError", "fill_border", "read_cjdata", "read_cjdata_header", "read_fold_ids"]
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -25,7 +27,7 @@ _FIELDS = ("label", "PID", "image", "tumorBorder", "tumorMask")
 FIGSHARE_LABELS: dict[int, str] = {1: "meningioma", 2: "glioma", 3: "pituitary"}
 
 
-class MatFormatError(ValueError):
+class MatFormatError(InvalidArgumentError):
     """A ``.mat`` file that is not in the release's format (names the file and the problem)."""
 
 

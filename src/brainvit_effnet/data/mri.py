@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import InvalidArgumentError, MissingDependencyError, MissingFileError
+
 __all__ = [
     "DICOM_SUFFIXES",
     "MRI_SUFFIXES",
@@ -55,7 +57,7 @@ def _require(module: str) -> Any:
     try:
         return __import__(module)
     except ImportError as e:
-        raise ImportError(
+        raise MissingDependencyError(
             f'reading MRI files needs {module}: pip install "brainvit-effnet[mri]" (pydicom and nibabel).'
         ) from e
 
@@ -72,7 +74,7 @@ def _read_dataset(path: str | os.PathLike[str], *, pixels: bool = True) -> Any:
     try:
         return pydicom.dcmread(str(path), stop_before_pixels=not pixels)
     except (pydicom.errors.InvalidDicomError, OSError, ValueError, EOFError) as e:
-        raise ValueError(f"{path}: not a readable DICOM file ({e}).") from e
+        raise InvalidArgumentError(f"{path}: not a readable DICOM file ({e}).") from e
 
 
 def read_dicom(path: str | os.PathLike[str]) -> np.ndarray:
@@ -86,13 +88,13 @@ def read_dicom(path: str | os.PathLike[str]) -> np.ndarray:
 
     ds = _read_dataset(path)
     if "PixelData" not in ds:
-        raise ValueError(f"{path}: this DICOM file holds no image (no PixelData).")
+        raise InvalidArgumentError(f"{path}: this DICOM file holds no image (no PixelData).")
     try:
         stored = ds.pixel_array
     except Exception as e:  # pydicom raises assorted errors for unsupported compression
-        raise ValueError(f"{path}: cannot decode the DICOM pixels ({e}).") from e
+        raise InvalidArgumentError(f"{path}: cannot decode the DICOM pixels ({e}).") from e
     if stored.ndim != 2:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{path}: expected one greyscale slice, got pixel data of shape {stored.shape} "
             f"(multi-frame or colour DICOM is not supported)."
         )
@@ -132,11 +134,11 @@ def dicom_series(folder: str | os.PathLike[str]) -> list[Path]:
         p for p in Path(folder).iterdir() if p.is_file() and p.name.lower().endswith(DICOM_SUFFIXES)
     )
     if not files:
-        raise ValueError(f"{folder}: no DICOM files ({', '.join(DICOM_SUFFIXES)}).")
+        raise InvalidArgumentError(f"{folder}: no DICOM files ({', '.join(DICOM_SUFFIXES)}).")
     ids = {f: dicom_ids(f) for f in files}
     series = {i["series"] for i in ids.values()}
     if len(series) > 1:
-        raise ValueError(f"{folder} holds {len(series)} DICOM series; give one series per folder.")
+        raise InvalidArgumentError(f"{folder} holds {len(series)} DICOM series; give one series per folder.")
     return sorted(files, key=lambda f: (int(ids[f]["instance"] or 0), f.name))
 
 
@@ -147,10 +149,10 @@ def _load_nifti(path: str | os.PathLike[str]) -> np.ndarray:
         image = nib.as_closest_canonical(nib.load(str(path)))
         data = np.asarray(image.get_fdata(dtype=np.float32))
     except Exception as e:  # nibabel raises ImageFileError, OSError, EOFError, gzip errors...
-        raise ValueError(f"{path}: not a readable NIfTI file ({e}).") from e
+        raise InvalidArgumentError(f"{path}: not a readable NIfTI file ({e}).") from e
     data = np.squeeze(data)
     if data.ndim not in (2, 3):
-        raise ValueError(f"{path}: expected a 2-D slice or a 3-D volume, got shape {data.shape}.")
+        raise InvalidArgumentError(f"{path}: expected a 2-D slice or a 3-D volume, got shape {data.shape}.")
     return data
 
 
@@ -185,7 +187,7 @@ def check_mri(source: str) -> None:
     """
     path = source.split("::", 1)[0]
     if not os.path.exists(path):
-        raise FileNotFoundError(f"{path}: no such file (a missing file or a dangling link).")
+        raise MissingFileError(f"{path}: no such file (a missing file or a dangling link).")
     if path.lower().endswith(DICOM_SUFFIXES):
         _read_dataset(path, pixels=False)
         return
@@ -193,13 +195,13 @@ def check_mri(source: str) -> None:
     try:
         nib.load(path)  # reads the header; the data stays on disk
     except Exception as e:
-        raise ValueError(f"{path}: not a readable NIfTI file ({e}).") from e
+        raise InvalidArgumentError(f"{path}: not a readable NIfTI file ({e}).") from e
 
 
 def nifti_slices(path: str | os.PathLike[str], axis: int = 2) -> list[str]:
     """Slice addresses (``"file::z=000"``...) of a NIfTI volume, or ``[path]`` for a 2-D image."""
     if axis not in (0, 1, 2):
-        raise ValueError(f"axis must be 0 (sagittal), 1 (coronal) or 2 (axial); got {axis!r}.")
+        raise InvalidArgumentError(f"axis must be 0 (sagittal), 1 (coronal) or 2 (axial); got {axis!r}.")
     data = _volume(str(path))  # kept: the slices are read from it next
     if data.ndim == 2:
         return [str(path)]
@@ -214,13 +216,15 @@ def read_nifti_slice(source: str) -> np.ndarray:
     data = _volume(path)
     if data.ndim == 3:
         if not match:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"{path} is a 3-D volume of shape {data.shape}; address one slice as '{path}::z=N', "
                 f"or list them with nifti_slices()."
             )
         axis, index = _AXES.index(match["axis"]), int(match["index"])
         if index >= data.shape[axis]:
-            raise ValueError(f"{source}: slice {index} is outside the volume's {data.shape[axis]} slices.")
+            raise InvalidArgumentError(
+                f"{source}: slice {index} is outside the volume's {data.shape[axis]} slices."
+            )
         plane = np.take(data, index, axis=axis)
     else:
         plane = data
@@ -237,4 +241,4 @@ def read_mri_slice(source: str) -> np.ndarray:
         return read_dicom(source)
     if name.endswith(NIFTI_SUFFIXES):
         return read_nifti_slice(source)
-    raise ValueError(f"{source}: not a DICOM or NIfTI file ({', '.join(MRI_SUFFIXES)}).")
+    raise InvalidArgumentError(f"{source}: not a DICOM or NIfTI file ({', '.join(MRI_SUFFIXES)}).")

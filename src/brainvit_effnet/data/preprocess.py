@@ -33,6 +33,7 @@ import torch
 from scipy import ndimage
 
 from .._checks import is_int, is_real
+from ..errors import InvalidArgumentError, InvalidTypeError
 
 __all__ = [
     "MAX_CROP_ASPECT",
@@ -92,11 +93,11 @@ def to_unit_float(image: np.ndarray) -> np.ndarray:
     """
     if not isinstance(image, np.ndarray):
         hint = " Convert a tensor with tensor.cpu().numpy()." if isinstance(image, torch.Tensor) else ""
-        raise TypeError(
+        raise InvalidTypeError(
             f"to_unit_float expects a numpy array of shape (H, W); got {type(image).__name__}.{hint}"
         )
     if image.ndim != 2:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"to_unit_float expects a single greyscale image of shape (H, W); got shape {image.shape}. "
             "Select one slice/channel first (e.g. image[..., 0] or image.mean(axis=-1) for RGB)."
         )
@@ -105,7 +106,7 @@ def to_unit_float(image: np.ndarray) -> np.ndarray:
     if image.dtype == np.bool_:
         return image.astype(np.float32)
     if not (np.issubdtype(image.dtype, np.integer) or np.issubdtype(image.dtype, np.floating)):
-        raise TypeError(
+        raise InvalidTypeError(
             f"to_unit_float expects an integer or floating-point image; got dtype {image.dtype}. "
             "Convert it to a real-valued array first."
         )
@@ -113,7 +114,7 @@ def to_unit_float(image: np.ndarray) -> np.ndarray:
     if values.size == 0:
         return values.astype(np.float32)
     if not np.isfinite(values).all():
-        raise ValueError(
+        raise InvalidArgumentError(
             "to_unit_float got an image containing NaN or infinite values; "
             "replace them first, e.g. with np.nan_to_num(image)."
         )
@@ -127,11 +128,11 @@ def _to_gray255(image: np.ndarray) -> np.ndarray:
     """Validate a ``(H, W)`` image and return it on the integer 0-255 grid, as float64."""
     if not isinstance(image, np.ndarray):
         hint = " Convert a tensor with tensor.cpu().numpy()." if isinstance(image, torch.Tensor) else ""
-        raise TypeError(
+        raise InvalidTypeError(
             f"brain_bbox expects a numpy array of shape (H, W); got {type(image).__name__}.{hint}"
         )
     if image.ndim != 2 or image.shape[0] == 0 or image.shape[1] == 0:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"brain_bbox expects a non-empty greyscale image of shape (H, W); got shape {image.shape}. "
             "Pass one channel, e.g. image[0] for a (C, H, W) array."
         )
@@ -140,10 +141,12 @@ def _to_gray255(image: np.ndarray) -> np.ndarray:
     if np.issubdtype(image.dtype, np.floating):
         values = image.astype(np.float64)
         if not np.isfinite(values).all():
-            raise ValueError("brain_bbox got an image containing NaN or infinite values; replace them first.")
+            raise InvalidArgumentError(
+                "brain_bbox got an image containing NaN or infinite values; replace them first."
+            )
         low, high = values.min(), values.max()
         if low < -1e-3 or high > 1 + 1e-3:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"brain_bbox expects a float image in [0, 1] (or uint8 in 0-255); got values in "
                 f"[{low:g}, {high:g}]. Rescale it with to_unit_float(image) or pass it as uint8."
             )
@@ -154,7 +157,7 @@ def _to_gray255(image: np.ndarray) -> np.ndarray:
     if np.issubdtype(image.dtype, np.integer):
         # e.g. int16 MATLAB slices: min-max to [0, 1] first, like to_unit_float.
         return np.rint(to_unit_float(image).astype(np.float64) * 255.0)
-    raise TypeError(
+    raise InvalidTypeError(
         f"brain_bbox expects a uint8 (0-255) or float ([0, 1]) image; got dtype {image.dtype}. "
         "Convert it with to_unit_float(image)."
     )
@@ -295,18 +298,24 @@ def brain_bbox(
 
 def _check_params(threshold: float, blur_size: int, erode_iterations: int, dilate_iterations: int) -> None:
     if not is_real(threshold):
-        raise TypeError(f"threshold must be a number on the 0-255 scale; got {type(threshold).__name__}.")
+        raise InvalidTypeError(
+            f"threshold must be a number on the 0-255 scale; got {type(threshold).__name__}."
+        )
     if not math.isfinite(float(threshold)):
-        raise ValueError(f"threshold must be a finite number on the 0-255 scale (e.g. 45); got {threshold}.")
+        raise InvalidArgumentError(
+            f"threshold must be a finite number on the 0-255 scale (e.g. 45); got {threshold}."
+        )
     for name, value in (("erode_iterations", erode_iterations), ("dilate_iterations", dilate_iterations)):
         if not is_int(value):
-            raise TypeError(f"{name} must be an int >= 0; got {type(value).__name__} {value!r}.")
+            raise InvalidTypeError(f"{name} must be an int >= 0; got {type(value).__name__} {value!r}.")
         if value < 0:
-            raise ValueError(f"{name} must be >= 0 (0 skips the step); got {value}.")
+            raise InvalidArgumentError(f"{name} must be >= 0 (0 skips the step); got {value}.")
     if not is_int(blur_size):
-        raise TypeError(f"blur_size must be an odd int >= 1; got {type(blur_size).__name__} {blur_size!r}.")
+        raise InvalidTypeError(
+            f"blur_size must be an odd int >= 1; got {type(blur_size).__name__} {blur_size!r}."
+        )
     if blur_size < 1 or blur_size % 2 == 0:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"blur_size must be an odd int >= 1 (like cv2.GaussianBlur's ksize; 1 disables the blur); "
             f"got {blur_size}."
         )
@@ -354,20 +363,20 @@ def crop_to_brain(
         (torch.Size([1, 32, 32]), torch.Size([32, 32]))
     """
     if not isinstance(image, torch.Tensor):
-        raise TypeError(
+        raise InvalidTypeError(
             f"crop_to_brain expects image as a torch.Tensor of shape (C, H, W); got {type(image).__name__}. "
             "Use brain_bbox for numpy arrays, or torch.from_numpy(array)[None]."
         )
     if image.ndim != 3 or image.shape[0] == 0:
         hint = " Add a channel dimension with image.unsqueeze(0)." if image.ndim == 2 else ""
-        raise ValueError(
+        raise InvalidArgumentError(
             f"crop_to_brain expects image of shape (C, H, W) with C >= 1; "
             f"got shape {tuple(image.shape)}.{hint}"
         )
     height, width = image.shape[-2:]
     if mask is not None:
         if not isinstance(mask, torch.Tensor):
-            raise TypeError(
+            raise InvalidTypeError(
                 f"crop_to_brain expects mask as a torch.Tensor of shape (H, W) or (1, H, W); "
                 f"got {type(mask).__name__}. Convert it with torch.as_tensor(mask)."
             )
@@ -375,7 +384,7 @@ def crop_to_brain(
             height,
             width,
         ):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"crop_to_brain expects mask of shape ({height}, {width}) or (1, {height}, {width}) to match "
                 f"the image; got {tuple(mask.shape)}. Resize or transpose the mask to the image's size."
             )

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from .._atomic import write_path_atomically
+from ..errors import InvalidArgumentError
 
 if TYPE_CHECKING:
     from .base import MRIDataset
@@ -67,7 +68,9 @@ def save_slice_cache(dataset: MRIDataset, path: str | os.PathLike[str]) -> int:
     """
     cache = dataset._cache
     if cache is None:
-        raise ValueError("this dataset was created with cache=False; pass cache=True to use a cache.")
+        raise InvalidArgumentError(
+            "this dataset was created with cache=False; pass cache=True to use a cache."
+        )
     tensors: dict[str, torch.Tensor] = {}
     sources = []
     for i, (source, decoded) in enumerate(sorted(cache.items())):
@@ -107,24 +110,28 @@ def load_slice_cache(dataset: MRIDataset, path: str | os.PathLike[str]) -> int:
 
     cache = dataset._cache
     if cache is None:
-        raise ValueError("this dataset was created with cache=False; pass cache=True to use a cache.")
+        raise InvalidArgumentError(
+            "this dataset was created with cache=False; pass cache=True to use a cache."
+        )
     path = Path(path)
     from safetensors import safe_open
 
     try:
         handle = safe_open(str(path), framework="pt")
     except Exception as e:  # safetensors raises its own error types for a damaged header
-        raise ValueError(f"{path} is not a readable slice cache ({e}); delete it to rebuild it.") from e
+        raise InvalidArgumentError(
+            f"{path} is not a readable slice cache ({e}); delete it to rebuild it."
+        ) from e
     with handle as f:
         meta = f.metadata() or {}
         if meta.get("format") != _FORMAT:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"{path} is not a slice cache ({_FORMAT}); delete it or choose another cache_dir."
             )
         wanted = _settings(dataset)
         got = {k: meta.get(k) for k in wanted}
         if got != wanted:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"{path} was written with crop/max_side/crop rule {got}, this dataset uses {wanted}; "
                 f"delete it or choose another cache_dir."
             )

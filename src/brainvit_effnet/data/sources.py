@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from ..errors import InvalidArgumentError
+
 __all__ = ["DataSource"]
 
 Kind = Literal["sample", "heldout", "figshare", "folder"]
@@ -53,7 +55,7 @@ class DataSource:
         kind, sep, path = text.partition(":") if isinstance(text, str) else ("", "", "")
         if not sep or kind not in _WITH_PATH or not path:
             names = ", ".join(repr(a) for a in accepted[:-1]) + f" or {accepted[-1]!r}"
-            raise ValueError(f"data must be {names}; got {text!r}.")
+            raise InvalidArgumentError(f"data must be {names}; got {text!r}.")
         return cls(kind, Path(path).expanduser())
 
     @property

@@ -57,6 +57,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..errors import InvalidArgumentError, InvalidTypeError
+
 __all__ = [
     "Split",
     "check_no_group_overlap",
@@ -81,24 +83,24 @@ def _as_index(name: str, value: Any) -> NDArray[np.int64]:
     if arr.size == 0:
         return _empty_index()
     if arr.ndim != 1:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"Split.{name} must be a 1-D array of sample indices; got shape {arr.shape}. "
             "Pass a flat array such as np.flatnonzero(mask)."
         )
     if arr.dtype.kind not in "iu":
-        raise TypeError(
+        raise InvalidTypeError(
             f"Split.{name} must hold integer sample indices; got dtype {arr.dtype}. "
             "Pass positions (e.g. np.flatnonzero(mask)), not a boolean mask or floats."
         )
     if arr.min() < 0:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"Split.{name} must hold non-negative sample indices; got {int(arr.min())}. "
             "Convert negative positions with `index % n_samples`."
         )
     out = np.sort(arr.astype(np.int64))
     repeats = out[1:][out[1:] == out[:-1]]
     if repeats.size:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"Split.{name} lists sample {int(repeats[0])} more than once; each index must appear once. "
             "Deduplicate with np.unique."
         )
@@ -139,7 +141,7 @@ class Split:
             for second in _PART_NAMES[i + 1 :]:
                 shared = np.intersect1d(parts[first], parts[second], assume_unique=True)
                 if shared.size:
-                    raise ValueError(
+                    raise InvalidArgumentError(
                         f"Split parts must be disjoint, but sample {int(shared[0])} is in both {first} and "
                         f"{second} ({shared.size} shared in all). Remove it from one of them."
                     )
@@ -161,11 +163,11 @@ class Split:
 
 def _as_int(name: str, value: Any) -> int:
     if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be an integer; got the bool {value!r}. Pass a number such as 5.")
+        raise InvalidTypeError(f"{name} must be an integer; got the bool {value!r}. Pass a number such as 5.")
     try:
         return operator.index(value)
     except TypeError:
-        raise TypeError(
+        raise InvalidTypeError(
             f"{name} must be an integer; got {value!r} of type {type(value).__name__}. "
             "Pass a whole number such as 5."
         ) from None
@@ -174,7 +176,7 @@ def _as_int(name: str, value: Any) -> int:
 def _as_seed(seed: Any) -> int:
     value = _as_int("seed", seed)
     if value < 0:
-        raise ValueError(f"seed must be a non-negative integer; got {value}. Pass e.g. seed=0.")
+        raise InvalidArgumentError(f"seed must be a non-negative integer; got {value}. Pass e.g. seed=0.")
     return value
 
 
@@ -182,20 +184,22 @@ def _as_int_array(name: str, values: Any, *, non_negative: bool) -> NDArray[np.i
     """A 1-D, non-empty integer array (bools and floats rejected), as np.int64."""
     arr = np.asarray(values)
     if arr.ndim != 1:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{name} must be 1-D, one entry per sample; got shape {arr.shape}. Flatten it first."
         )
     if arr.size == 0:
-        raise ValueError(f"{name} is empty; it needs one entry per sample. Pass a non-empty sequence.")
+        raise InvalidArgumentError(
+            f"{name} is empty; it needs one entry per sample. Pass a non-empty sequence."
+        )
     if arr.dtype.kind not in "iu":
         hint = (
             "Map class names to indices first (see brainvit_effnet.labels)."
             if arr.dtype.kind in "USO"
             else "If the values are whole numbers, convert with np.asarray(x).astype(np.int64)."
         )
-        raise TypeError(f"{name} must hold integers; got dtype {arr.dtype} (e.g. {arr[0]!r}). {hint}")
+        raise InvalidTypeError(f"{name} must hold integers; got dtype {arr.dtype} (e.g. {arr[0]!r}). {hint}")
     if non_negative and arr.min() < 0:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{name} must be non-negative class indices; got {int(arr.min())}. "
             "Use 0-based class indices 0..n_classes-1."
         )
@@ -209,7 +213,7 @@ def _encode_groups(groups: Any, n_samples: int) -> tuple[NDArray[np.int64], list
     """
     if isinstance(groups, np.ndarray):
         if groups.ndim != 1:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"groups must be 1-D, one patient id per sample; got shape {groups.shape}. "
                 "Pass one hashable id (e.g. a patient number or string) per sample."
             )
@@ -220,7 +224,7 @@ def _encode_groups(groups: Any, n_samples: int) -> tuple[NDArray[np.int64], list
             return codes.reshape(-1).astype(np.int64), list(values.tolist())
         items = list(groups.tolist())
     elif isinstance(groups, (str, bytes)) or not hasattr(groups, "__len__"):
-        raise TypeError(
+        raise InvalidTypeError(
             f"groups must be a sequence with one patient id per sample; got {type(groups).__name__}. "
             "Pass a list or 1-D array of ids."
         )
@@ -233,7 +237,7 @@ def _encode_groups(groups: Any, n_samples: int) -> tuple[NDArray[np.int64], list
         try:
             lookup.setdefault(item, len(lookup))
         except TypeError:
-            raise TypeError(
+            raise InvalidTypeError(
                 f"groups must hold hashable ids; got the unhashable {type(item).__name__} {item!r}. "
                 "Use a string, number or tuple per patient."
             ) from None
@@ -248,8 +252,8 @@ def _encode_groups(groups: Any, n_samples: int) -> tuple[NDArray[np.int64], list
     return codes, values_list
 
 
-def _length_error(n_labels: int, n_groups: int) -> ValueError:
-    return ValueError(
+def _length_error(n_labels: int, n_groups: int) -> InvalidArgumentError:
+    return InvalidArgumentError(
         f"labels and groups must have the same length (one entry per sample); got {n_labels} labels and "
         f"{n_groups} group ids. Pass both for the same samples, in the same order."
     )
@@ -370,7 +374,7 @@ def stratified_group_kfold(
     """
     n_splits = _as_int("n_splits", n_splits)
     if n_splits < 2:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"n_splits must be at least 2 (one fold to test on, the rest to train on); got {n_splits}. "
             "Use grouped_holdout for a single split."
         )
@@ -378,7 +382,7 @@ def stratified_group_kfold(
     counts, codes = _class_counts(labels, groups)
     n_groups = counts.shape[0]
     if n_splits > n_groups:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"n_splits={n_splits} needs at least {n_splits} distinct groups so that no fold is empty; "
             f"got {n_groups} groups. Lower n_splits to at most {n_groups}."
         )
@@ -399,7 +403,7 @@ def validation_fold(folds: Sequence[int], test_fold: int) -> int:
     """
     ordered = sorted(set(int(f) for f in folds))
     if test_fold not in ordered:
-        raise ValueError(f"test fold {test_fold} is not among the folds {ordered}.")
+        raise InvalidArgumentError(f"test fold {test_fold} is not among the folds {ordered}.")
     return ordered[(ordered.index(test_fold) + 1) % len(ordered)]
 
 
@@ -428,14 +432,14 @@ def kfold_splits(fold_ids: Sequence[int] | np.ndarray, val_fold: bool = False) -
         (array([2, 5]), array([0, 3]), array([1, 4]))
     """
     if not isinstance(val_fold, (bool, np.bool_)):
-        raise TypeError(
+        raise InvalidTypeError(
             f"val_fold must be True or False; got {val_fold!r}. Pass val_fold=True for a val part."
         )
     folds = _as_int_array("fold_ids", fold_ids, non_negative=False)
     ids = np.unique(folds)
     needed = 3 if val_fold else 2
     if ids.size < needed:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"kfold_splits needs at least {needed} distinct fold ids "
             f"({'test, validation and training' if val_fold else 'test and training'}); got {ids.size}: "
             f"{ids.tolist()}. Assign more folds, e.g. with stratified_group_kfold."
@@ -457,14 +461,14 @@ def kfold_splits(fold_ids: Sequence[int] | np.ndarray, val_fold: bool = False) -
 
 def _as_fraction(name: str, value: Any, *, allow_zero: bool) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(
+        raise InvalidTypeError(
             f"{name} must be a float fraction of the samples; got {value!r}. Pass e.g. {name}=0.2."
         )
     fraction = float(value)
     low_ok = fraction >= 0.0 if allow_zero else fraction > 0.0
     if not (low_ok and fraction < 1.0):
         interval = "[0, 1)" if allow_zero else "(0, 1)"
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{name} must be a fraction of the samples in {interval}; got {fraction}. "
             f"Pass e.g. {name}=0.2 for 20%."
         )
@@ -512,7 +516,7 @@ def grouped_holdout(
     val_size = _as_fraction("val_size", val_size, allow_zero=True)
     seed = _as_seed(seed)
     if test_size + val_size >= 1.0:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"test_size + val_size must leave samples for training (sum < 1); got {test_size} + {val_size} = "
             f"{test_size + val_size}. Lower one of them."
         )
@@ -523,7 +527,7 @@ def grouped_holdout(
     )
     n_groups = counts.shape[0]
     if n_groups < targets.size:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"a {'train/val/test' if with_val else 'train/test'} split needs at least {targets.size} "
             f"distinct groups (one per part); got {n_groups}. Add patients or set val_size=0."
         )
@@ -567,7 +571,7 @@ def official_folds_split(
     known = np.unique(folds).tolist()
     test_fold = _as_int("test_fold", test_fold)
     if test_fold not in known:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"test_fold={test_fold} is not one of the dataset's fold ids {known}. "
             "Pass one of those (Figshare numbers its folds 1..5)."
         )
@@ -576,19 +580,19 @@ def official_folds_split(
     if val_fold is not None:
         val_fold = _as_int("val_fold", val_fold)
         if val_fold not in known:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"val_fold={val_fold} is not one of the dataset's fold ids {known}. "
                 "Pass one of those, or None for no validation part."
             )
         if val_fold == test_fold:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"val_fold and test_fold must differ; both are {test_fold}. "
                 "Validate on another fold, e.g. the next one."
             )
         val = folds == val_fold
     train = ~(test | val)
     if not train.any():
-        raise ValueError(
+        raise InvalidArgumentError(
             f"no fold is left for training: the fold ids are {known}, test_fold={test_fold}, "
             f"val_fold={val_fold}. Set val_fold=None or use a dataset with more folds."
         )
@@ -619,7 +623,7 @@ def check_no_group_overlap(split: Split, groups: Sequence[Hashable] | np.ndarray
         ValueError: group 'p2' appears in both train (sample 1) and test (sample 2)...
     """
     if not isinstance(split, Split):
-        raise TypeError(
+        raise InvalidTypeError(
             f"split must be a brainvit_effnet.data.splits.Split; got {type(split).__name__}. "
             "Build one with Split(train=..., val=..., test=...)."
         )
@@ -628,7 +632,7 @@ def check_no_group_overlap(split: Split, groups: Sequence[Hashable] | np.ndarray
     for name in _PART_NAMES:
         idx: NDArray[np.int64] = getattr(split, name)
         if idx.size and int(idx.max()) >= n_samples:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"split.{name} refers to sample {int(idx.max())}, but groups has only {n_samples} entries. "
                 "Pass the group ids of the full dataset the split indexes."
             )
@@ -641,7 +645,7 @@ def check_no_group_overlap(split: Split, groups: Sequence[Hashable] | np.ndarray
                 code = int(shared[0])
                 sample_a = int(a_idx[np.flatnonzero(codes[a_idx] == code)[0]])
                 sample_b = int(b_idx[np.flatnonzero(codes[b_idx] == code)[0]])
-                raise ValueError(
+                raise InvalidArgumentError(
                     f"group {values[code]!r} appears in both {first} (sample {sample_a}) and {second} "
                     f"(sample {sample_b}); {shared.size} group(s) are shared between {first} and {second}. "
                     "Split by group, e.g. with grouped_holdout or stratified_group_kfold."

@@ -37,6 +37,7 @@ from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
 from .._checks import is_int, is_real
+from ..errors import InvalidArgumentError, InvalidTypeError
 from .images import grey_levels
 from .preprocess import to_unit_float
 
@@ -117,7 +118,7 @@ class MRITransform:
         self.mean = _check_stats("mean", mean, self.in_chans)
         self.std = _check_stats("std", std, self.in_chans)
         if any(s <= 0 for s in self.std):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"std must be > 0 for every channel; got {self.std}. Check the model's pretrained_cfg."
             )
         self.augment = bool(augment)
@@ -272,13 +273,13 @@ def create_transforms(
     cfg = _pretrained_cfg(model_or_cfg)
     missing = [key for key in ("input_size", "mean", "std") if cfg.get(key) is None]
     if missing:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"pretrained_cfg lacks {missing}; expected 'input_size' (C, H, W), 'mean' and 'std'. "
             "Pass a model created by brainvit_effnet.create_model, or a dict with those keys."
         )
     input_size = cfg["input_size"]
     if not isinstance(input_size, Sequence) or len(input_size) != 3 or not all(is_int(v) for v in input_size):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"pretrained_cfg['input_size'] must be (C, H, W) ints, e.g. (3, 224, 224); got {input_size!r}."
         )
     channels = int(input_size[0]) if in_chans is None else _check_in_chans(in_chans)
@@ -310,7 +311,7 @@ def _pretrained_cfg(model_or_cfg: object) -> Mapping[str, Any]:
     cfg = getattr(model_or_cfg, "pretrained_cfg", None)
     if isinstance(cfg, Mapping):
         return cfg
-    raise TypeError(
+    raise InvalidTypeError(
         f"create_transforms expects a model with a pretrained_cfg dict, or that dict; got "
         f"{type(model_or_cfg).__name__}"
         + (" whose pretrained_cfg is missing or not a dict" if isinstance(model_or_cfg, nn.Module) else "")
@@ -323,13 +324,15 @@ def _floats(name: str, values: object) -> tuple[float, ...]:
     if is_real(values):
         return (float(values),)
     if not isinstance(values, Sequence) or isinstance(values, str) or len(values) == 0:
-        raise ValueError(f"{name} must be a non-empty sequence of numbers, e.g. (0.5,); got {values!r}.")
+        raise InvalidArgumentError(
+            f"{name} must be a non-empty sequence of numbers, e.g. (0.5,); got {values!r}."
+        )
     try:
         out = tuple(float(v) for v in values)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a sequence of numbers; got {values!r}.") from None
+        raise InvalidArgumentError(f"{name} must be a sequence of numbers; got {values!r}.") from None
     if not all(math.isfinite(v) for v in out):
-        raise ValueError(f"{name} must be finite; got {out}.")
+        raise InvalidArgumentError(f"{name} must be finite; got {out}.")
     return out
 
 
@@ -339,7 +342,7 @@ def _check_stats(name: str, values: Sequence[float], in_chans: int) -> tuple[flo
     if len(out) == 1:
         return out * in_chans
     if len(out) != in_chans:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{name} has {len(out)} values but the output has in_chans={in_chans} channels; "
             f"give {in_chans} values (or one for all channels)."
         )
@@ -352,7 +355,7 @@ def _resolve_stats(name: str, values: object, in_chans: int) -> tuple[float, ...
     if in_chans == 1 and len(out) > 1:
         return (sum(out) / len(out),)
     if len(out) not in (1, in_chans):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"pretrained_cfg[{name!r}] has {len(out)} values but in_chans={in_chans}; pass in_chans matching "
             f"the model's input channels (or 1 to average the statistics)."
         )
@@ -361,27 +364,29 @@ def _resolve_stats(name: str, values: object, in_chans: int) -> tuple[float, ...
 
 def _check_size(size: object) -> tuple[int, int]:
     if not isinstance(size, Sequence) or len(size) != 2 or not all(is_int(v) and v > 0 for v in size):
-        raise ValueError(f"size must be (H, W) with positive ints, e.g. (224, 224); got {size!r}.")
+        raise InvalidArgumentError(f"size must be (H, W) with positive ints, e.g. (224, 224); got {size!r}.")
     return int(size[0]), int(size[1])
 
 
 def _check_in_chans(in_chans: object) -> int:
     if not is_int(in_chans):
-        raise TypeError(
+        raise InvalidTypeError(
             f"in_chans must be an int (1 or 3 typically); got {type(in_chans).__name__} {in_chans!r}."
         )
     if in_chans < 1:
-        raise ValueError(f"in_chans must be >= 1 (1 for greyscale, 3 for RGB stems); got {in_chans}.")
+        raise InvalidArgumentError(
+            f"in_chans must be >= 1 (1 for greyscale, 3 for RGB stems); got {in_chans}."
+        )
     return int(in_chans)
 
 
 def _check_number(name: str, value: object, *, low: float, high: float | None) -> float:
     if not is_real(value):
-        raise TypeError(f"{name} must be a number; got {type(value).__name__} {value!r}.")
+        raise InvalidTypeError(f"{name} must be a number; got {type(value).__name__} {value!r}.")
     number = float(value)
     if not math.isfinite(number) or number < low or (high is not None and number > high):
         bounds = f"in [{low:g}, {high:g}]" if high is not None else f">= {low:g}"
-        raise ValueError(f"{name} must be {bounds} (0 disables it); got {value!r}.")
+        raise InvalidArgumentError(f"{name} must be {bounds} (0 disables it); got {value!r}.")
     return number
 
 
@@ -396,7 +401,7 @@ def _as_image_tensor(image: object) -> torch.Tensor:
         tensor = torch.from_numpy(_pil_to_unit(image))[None]
     elif isinstance(image, np.ndarray):
         if image.ndim != 2:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"MRITransform expects a numpy image of shape (H, W); got shape {image.shape}. Pass a "
                 "(C, H, W) torch tensor instead, or reduce the array to one channel "
                 "(e.g. array.mean(axis=-1))."
@@ -405,12 +410,12 @@ def _as_image_tensor(image: object) -> torch.Tensor:
     elif isinstance(image, torch.Tensor):
         tensor = _tensor_to_unit(image)
     else:
-        raise TypeError(
+        raise InvalidTypeError(
             f"MRITransform expects a torch.Tensor (1, H, W), a (H, W) numpy array or a PIL image; "
             f"got {type(image).__name__}."
         )
     if tensor.shape[-2] == 0 or tensor.shape[-1] == 0:
-        raise ValueError(f"MRITransform got an empty image of shape {tuple(tensor.shape)}.")
+        raise InvalidArgumentError(f"MRITransform got an empty image of shape {tuple(tensor.shape)}.")
     return tensor
 
 
@@ -423,7 +428,7 @@ def _tensor_to_unit(image: torch.Tensor) -> torch.Tensor:
             hint = " Transforms work on one image; apply it per sample (a DataLoader batches afterwards)."
         elif image.ndim == 3 and image.shape[-1] in (1, 3):
             hint = " It looks channels-last; use image.permute(2, 0, 1)."
-        raise ValueError(
+        raise InvalidArgumentError(
             f"MRITransform expects an image tensor of shape (1, H, W), (3, H, W) or (H, W); "
             f"got {tuple(image.shape)}.{hint}"
         )
@@ -438,13 +443,13 @@ def _tensor_to_unit(image: torch.Tensor) -> torch.Tensor:
                 or low < -_RANGE_TOLERANCE
                 or high > 1 + _RANGE_TOLERANCE
             ):
-                raise ValueError(
+                raise InvalidArgumentError(
                     f"MRITransform expects a float image in [0, 1]; got values in [{low:g}, {high:g}]. "
                     "Was it normalised already? Otherwise rescale it, e.g. with "
                     "brainvit_effnet.data.to_unit_float(image.squeeze(0).numpy())."
                 )
     else:
-        raise TypeError(
+        raise InvalidTypeError(
             f"MRITransform expects a float32 tensor in [0, 1] or a uint8 tensor; got dtype {image.dtype}. "
             "Rescale integer MRI data with brainvit_effnet.data.to_unit_float(array) first."
         )
@@ -457,20 +462,20 @@ def _as_mask_tensor(mask: object, size: torch.Size) -> torch.Tensor:
     """A mask as a uint8 ``tv_tensors.Mask`` of shape ``(1, H, W)`` holding 0/1."""
     if isinstance(mask, np.ndarray):
         if not (mask.dtype == np.bool_ or np.issubdtype(mask.dtype, np.integer)):
-            raise TypeError(
+            raise InvalidTypeError(
                 f"MRITransform expects a bool or integer mask; got numpy dtype {mask.dtype}. "
                 "Threshold it first, e.g. mask > 0.5."
             )
         tensor = torch.from_numpy(np.ascontiguousarray(mask != 0))
     elif isinstance(mask, torch.Tensor):
         if mask.is_floating_point() or mask.is_complex():
-            raise TypeError(
+            raise InvalidTypeError(
                 f"MRITransform expects a bool or integer mask tensor; got dtype {mask.dtype}. "
                 "Threshold it first, e.g. mask > 0.5."
             )
         tensor = mask != 0
     else:
-        raise TypeError(
+        raise InvalidTypeError(
             f"MRITransform expects the mask as a torch.Tensor or numpy array of shape (H, W); "
             f"got {type(mask).__name__}."
         )
@@ -478,7 +483,7 @@ def _as_mask_tensor(mask: object, size: torch.Size) -> torch.Tensor:
         tensor = tensor[0]
     height, width = int(size[0]), int(size[1])
     if tensor.ndim != 2 or tuple(tensor.shape) != (height, width):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"MRITransform expects a mask of shape ({height}, {width}) matching the image; got "
             f"{tuple(mask.shape)}. Give the mask at the image's resolution, before any resizing."
         )

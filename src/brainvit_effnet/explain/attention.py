@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._checks import check_choice, is_real
+from ..errors import InvalidArgumentError, InvalidTypeError
 from .cam import check_images, eval_mode, minmax_normalize
 
 __all__ = [
@@ -85,10 +86,12 @@ def _check_head_fusion(head_fusion: object) -> str:
 
 def _check_discard_ratio(discard_ratio: object) -> float:
     if not is_real(discard_ratio):
-        raise TypeError(f"discard_ratio must be a float in [0, 1); got {type(discard_ratio).__name__}.")
+        raise InvalidTypeError(
+            f"discard_ratio must be a float in [0, 1); got {type(discard_ratio).__name__}."
+        )
     ratio = float(discard_ratio)
     if not 0.0 <= ratio < 1.0:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"discard_ratio must be in [0, 1) (the fraction of the lowest attention weights to drop; "
             f"1 would drop everything); got {discard_ratio}. Typical values are 0.0-0.9."
         )
@@ -103,12 +106,12 @@ def _check_attention(attention: Tensor, ndim: int) -> None:
         or attention.shape[-1] != attention.shape[-2]
     ):
         got = tuple(attention.shape) if isinstance(attention, Tensor) else type(attention).__name__
-        raise ValueError(f"expected attention of shape {shape}; got {got}.")
+        raise InvalidArgumentError(f"expected attention of shape {shape}; got {got}.")
 
 
 def _check_prefix(num_prefix_tokens: int, num_tokens: int) -> None:
     if not 0 <= num_prefix_tokens < num_tokens:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"num_prefix_tokens must be in [0, T={num_tokens}); got {num_prefix_tokens}. It is 1 with a "
             "class token, else 0."
         )
@@ -217,12 +220,12 @@ def rollout(
     fusion = _check_head_fusion(head_fusion)
     ratio = _check_discard_ratio(discard_ratio)
     if len(attentions) == 0:
-        raise ValueError("attention rollout needs the attention of at least one layer; got none.")
+        raise InvalidArgumentError("attention rollout needs the attention of at least one layer; got none.")
     joint: Tensor | None = None
     for i, attention in enumerate(attentions):
         _check_attention(attention, 4)
         if joint is not None and attention.shape[-1] != joint.shape[-1]:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"layer {i} has {attention.shape[-1]} tokens, layer 0 has {joint.shape[-1]}; all layers of "
                 "one forward must have the same tokens."
             )
@@ -246,11 +249,11 @@ def readout(joint: Tensor, num_prefix_tokens: int = 0, mode: Literal["token", "m
     _check_prefix(num_prefix_tokens, joint.shape[-1])
     if mode == "token":
         if num_prefix_tokens < 1:
-            raise ValueError("readout mode 'token' needs a class token (num_prefix_tokens >= 1).")
+            raise InvalidArgumentError("readout mode 'token' needs a class token (num_prefix_tokens >= 1).")
         return joint[:, 0, num_prefix_tokens:]
     if mode == "mean":
         return joint[:, num_prefix_tokens:, num_prefix_tokens:].mean(dim=1)
-    raise ValueError(f"readout mode must be 'token' or 'mean'; got {mode!r}.")
+    raise InvalidArgumentError(f"readout mode must be 'token' or 'mean'; got {mode!r}.")
 
 
 def upsample(maps: Tensor, size: int | Sequence[int]) -> Tensor:
@@ -262,10 +265,14 @@ def upsample(maps: Tensor, size: int | Sequence[int]) -> Tensor:
     """
     if not isinstance(maps, Tensor) or maps.ndim != 3:
         got = tuple(maps.shape) if isinstance(maps, Tensor) else type(maps).__name__
-        raise ValueError(f"upsample expects maps of shape (B, h, w); got {got}. Use maps[None] for one map.")
+        raise InvalidArgumentError(
+            f"upsample expects maps of shape (B, h, w); got {got}. Use maps[None] for one map."
+        )
     out_size = (int(size), int(size)) if isinstance(size, int) else tuple(int(s) for s in size)
     if len(out_size) != 2 or min(out_size) < 1:
-        raise ValueError(f"size must be (H, W) with positive sides, e.g. x.shape[-2:]; got {size!r}.")
+        raise InvalidArgumentError(
+            f"size must be (H, W) with positive sides, e.g. x.shape[-2:]; got {size!r}."
+        )
     src = maps if maps.is_floating_point() else maps.float()
     return F.interpolate(src[:, None], size=out_size, mode="bilinear", align_corners=False)[:, 0]
 
@@ -290,7 +297,7 @@ def collect_attention(model: nn.Module, x: Tensor) -> AttentionRecord:
     """
     recorder = getattr(model, "record_attention", None)
     if not callable(recorder):
-        raise TypeError(
+        raise InvalidTypeError(
             f"attention rollout needs a transformer variant, e.g. effnet_b2_tf; {type(model).__name__} "
             "has no record_attention(). Use Grad-CAM (brainvit_effnet.explain.cam.GradCAM) for CNNs."
         )
@@ -299,7 +306,7 @@ def collect_attention(model: nn.Module, x: Tensor) -> AttentionRecord:
         logits = model(x)
         attentions = tuple(a.detach() for a in maps)
     if not attentions:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{type(model).__name__}.record_attention() recorded nothing during model(x); the model has "
             "no attention layers to explain."
         )
@@ -313,7 +320,9 @@ def collect_attention(model: nn.Module, x: Tensor) -> AttentionRecord:
     reads_token = pool == "token" or (not isinstance(pool, str) and prefix > 0)
     mode: Literal["token", "mean"] = "token" if reads_token else "mean"
     if mode == "token" and prefix < 1:
-        raise ValueError(f"{type(model).__name__} pools a class token but reports num_prefix_tokens=0.")
+        raise InvalidArgumentError(
+            f"{type(model).__name__} pools a class token but reports num_prefix_tokens=0."
+        )
     return AttentionRecord(
         attentions=attentions,
         logits=logits.detach() if isinstance(logits, Tensor) else logits,
@@ -330,13 +339,13 @@ def _grid(model: nn.Module, num_patches: int) -> tuple[int, int]:
     else:
         side = math.isqrt(num_patches)
         if side * side != num_patches:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"cannot tell the grid of {num_patches} patch tokens: {type(model).__name__} has no "
                 "feature_grid and the count is not a square."
             )
         h = w = side
     if h * w != num_patches:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"model.feature_grid {h}x{w} does not match the {num_patches} patch tokens that were recorded."
         )
     return h, w

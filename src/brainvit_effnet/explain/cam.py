@@ -39,7 +39,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.hooks import RemovableHandle
 
-from .._tensors import eval_mode
+from .._tensors import check_image_batch, eval_mode
+from ..errors import InvalidArgumentError, InvalidTypeError
 
 __all__ = [
     "BaseCAM",
@@ -86,19 +87,19 @@ class ClassTarget:
 
     def __init__(self, index: int) -> None:
         if isinstance(index, bool) or not isinstance(index, int):
-            raise TypeError(
+            raise InvalidTypeError(
                 f"ClassTarget expects an integer class index; got {type(index).__name__} ({index!r}). "
                 "Pass e.g. ClassTarget(int(label))."
             )
         if index < 0:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"class index must be >= 0; got {index}. Use the class's position in the model output."
             )
         self.index = index
 
     def __call__(self, output: Tensor) -> Tensor:
         if output.shape[-1] <= self.index:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"target class {self.index} is out of range for a model with {output.shape[-1]} outputs; "
                 f"use a class index in 0..{output.shape[-1] - 1}."
             )
@@ -146,15 +147,11 @@ def check_images(x: object, what: str = "x") -> Tensor:
         TypeError: ``x`` is not a floating-point tensor.
         ValueError: ``x`` is not 4-D or has an empty dimension.
     """
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{what} must be a torch.Tensor of shape (B, C, H, W); got {type(x).__name__}.")
-    if x.ndim != 4:
-        hint = " For one image use x.unsqueeze(0)." if x.ndim == 3 else ""
-        raise ValueError(f"{what} must be a 4-D image batch (B, C, H, W); got shape {tuple(x.shape)}.{hint}")
+    x = check_image_batch(x, what)
     if x.numel() == 0:
-        raise ValueError(f"{what} must not be empty; got shape {tuple(x.shape)}.")
+        raise InvalidArgumentError(f"{what} must not be empty; got shape {tuple(x.shape)}.")
     if not x.is_floating_point():
-        raise TypeError(
+        raise InvalidTypeError(
             f"{what} must be a floating-point image batch; got dtype {x.dtype}. Convert with x.float() "
             "and normalise it as the model expects."
         )
@@ -212,13 +209,13 @@ def default_target_layers(model: nn.Module) -> list[nn.Module]:
         try:
             layer = model.get_submodule(name)
         except AttributeError as err:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"{type(model).__name__}.feature_info names the module {name!r}, which the model does not "
                 "have; pass target_layers=[...] explicitly (e.g. the last convolutional stage)."
             ) from err
         logger.debug("Grad-CAM target layer from feature_info: %s", name)
         return [layer]
-    raise ValueError(
+    raise InvalidArgumentError(
         f"cannot choose Grad-CAM target layers for {type(model).__name__}: it has neither "
         "cam_target_layers() nor timm's feature_info. Pass target_layers=[module] explicitly, e.g. the "
         "last convolutional block whose output keeps the (B, C, h, w) spatial layout."
@@ -258,7 +255,7 @@ class BaseCAM:
         reshape_transform: ReshapeTransform | None = None,
     ) -> None:
         if not isinstance(model, nn.Module):
-            raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}.")
+            raise InvalidTypeError(f"model must be a torch.nn.Module; got {type(model).__name__}.")
         if target_layers is None:
             layers = default_target_layers(model)
         elif isinstance(target_layers, nn.Module):
@@ -266,22 +263,22 @@ class BaseCAM:
         else:
             layers = list(target_layers)
         if not layers:
-            raise ValueError("target_layers is empty; pass at least one module of the model.")
+            raise InvalidArgumentError("target_layers is empty; pass at least one module of the model.")
         for layer in layers:
             if not isinstance(layer, nn.Module):
-                raise TypeError(
+                raise InvalidTypeError(
                     f"target_layers must be modules of the model; got {type(layer).__name__}. "
                     "Pass e.g. [model.backbone.bn2]."
                 )
         owned = {id(m) for m in model.modules()}
         for layer in layers:
             if id(layer) not in owned:
-                raise ValueError(
+                raise InvalidArgumentError(
                     f"target layer {type(layer).__name__} is not a submodule of {type(model).__name__}; "
                     "its hooks would never fire. Pass modules reached by model(x)."
                 )
         if reshape_transform is not None and not callable(reshape_transform):
-            raise TypeError(
+            raise InvalidTypeError(
                 f"reshape_transform must be callable (Tensor -> (B, K, h, w) Tensor) or None; "
                 f"got {type(reshape_transform).__name__}."
             )
@@ -332,7 +329,7 @@ class BaseCAM:
             if not self._capturing:
                 return
             if not isinstance(output, Tensor):
-                raise TypeError(
+                raise InvalidTypeError(
                     f"Grad-CAM target layer {type(module).__name__} returned {type(output).__name__}, "
                     "expected a Tensor; choose a layer that outputs one tensor."
                 )
@@ -386,7 +383,7 @@ class BaseCAM:
                 resolved = self._resolve_targets(targets, logits)
                 activations = [a for acts in self._activations for a in acts]
                 if not activations:
-                    raise ValueError(
+                    raise InvalidArgumentError(
                         f"no target layer of {type(self).__name__} ran during model(x); pass layers "
                         "that the model's forward uses."
                     )
@@ -405,7 +402,7 @@ class BaseCAM:
     def _check_output(self, output: object, batch: int) -> Tensor:
         if not isinstance(output, Tensor) or output.ndim != 2 or output.shape[0] != batch:
             got = tuple(output.shape) if isinstance(output, Tensor) else type(output).__name__
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"Grad-CAM needs a model returning logits of shape (B={batch}, num_classes); got {got}. "
                 "Wrap the model so that forward returns one (B, C) tensor."
             )
@@ -418,12 +415,12 @@ class BaseCAM:
             return [ClassTarget(int(i)) for i in logits.detach().argmax(dim=1).tolist()]
         items: list[Any]
         if isinstance(targets, bool):
-            raise TypeError(f"targets must be class indices or callables; got a bool ({targets}).")
+            raise InvalidTypeError(f"targets must be class indices or callables; got a bool ({targets}).")
         if isinstance(targets, int):
             items = [targets] * batch
         elif isinstance(targets, Tensor):
             if targets.is_floating_point() or targets.is_complex() or targets.ndim > 1:
-                raise TypeError(
+                raise InvalidTypeError(
                     f"a targets tensor must hold integer class indices of shape (B,); got dtype "
                     f"{targets.dtype} and shape {tuple(targets.shape)}. Use e.g. labels.long()."
                 )
@@ -433,29 +430,29 @@ class BaseCAM:
         elif isinstance(targets, Sequence) and not isinstance(targets, str | bytes):
             items = list(targets)
         else:
-            raise TypeError(
+            raise InvalidTypeError(
                 f"targets must be None, an int, a callable, or a sequence of ints/callables (one per "
                 f"sample); got {type(targets).__name__}."
             )
         if len(items) != batch:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"got {len(items)} targets for a batch of {batch} images; pass one per sample, a single "
                 "int for all, or None for the predicted classes."
             )
         resolved: list[Target] = []
         for item in items:
             if isinstance(item, bool):
-                raise TypeError(f"targets must be class indices or callables; got a bool ({item}).")
+                raise InvalidTypeError(f"targets must be class indices or callables; got a bool ({item}).")
             if isinstance(item, int):
                 if not 0 <= item < num_classes:
-                    raise ValueError(
+                    raise InvalidArgumentError(
                         f"target class {item} is out of range for a model with {num_classes} outputs; "
                         f"use a class index in 0..{num_classes - 1}."
                     )
                 resolved.append(ClassTarget(item))
             elif isinstance(item, ClassTarget):
                 if item.index >= num_classes:
-                    raise ValueError(
+                    raise InvalidArgumentError(
                         f"target class {item.index} is out of range for a model with {num_classes} "
                         f"outputs; use a class index in 0..{num_classes - 1}."
                     )
@@ -463,7 +460,7 @@ class BaseCAM:
             elif callable(item):
                 resolved.append(item)
             else:
-                raise TypeError(
+                raise InvalidTypeError(
                     f"each target must be an int class index or a callable (output row -> scalar); got "
                     f"{type(item).__name__}."
                 )
@@ -480,7 +477,7 @@ class BaseCAM:
         for i, target in enumerate(targets):
             s = target(logits[i])
             if not isinstance(s, Tensor) or s.numel() != 1:
-                raise ValueError(
+                raise InvalidArgumentError(
                     f"target {target!r} must return a scalar tensor for one sample's output (C,); got "
                     f"{tuple(s.shape) if isinstance(s, Tensor) else type(s).__name__}."
                 )
@@ -489,14 +486,14 @@ class BaseCAM:
 
     def _gradients(self, score: Tensor, activations: list[Tensor]) -> list[Tensor]:
         if not score.requires_grad:
-            raise ValueError(
+            raise InvalidArgumentError(
                 "the target score does not depend on anything that requires gradients; does the model "
                 "detach its input or run under torch.no_grad() inside forward?"
             )
         grads = torch.autograd.grad(score, activations, allow_unused=True)
         for act, grad in zip(activations, grads, strict=True):
             if grad is None:
-                raise ValueError(
+                raise InvalidArgumentError(
                     f"a target layer output of shape {tuple(act.shape)} does not influence the model output; "
                     "choose layers on the path from the input to the logits."
                 )
@@ -509,7 +506,7 @@ class BaseCAM:
             if self.reshape_transform is not None:
                 act, grad = self.reshape_transform(act), self.reshape_transform(grad)
             if act.ndim != 4:
-                raise ValueError(
+                raise InvalidArgumentError(
                     f"target layer output must be a (B, K, h, w) map; got shape {tuple(act.shape)}. For "
                     "transformer tokens (B, T, D) pass reshape_transform=model.reshape_tokens."
                 )
@@ -579,7 +576,7 @@ class TokenGradCAM(GradCAM):
         layers = getattr(model, "token_cam_target_layers", None)
         reshape = getattr(model, "reshape_tokens", None)
         if not callable(layers) or not callable(reshape):
-            raise TypeError(
+            raise InvalidTypeError(
                 f"token Grad-CAM needs a transformer variant with token_cam_target_layers() and "
                 f"reshape_tokens(), e.g. effnet_b2_tf; {type(model).__name__} has no tokens. Use GradCAM "
                 "for CNNs."

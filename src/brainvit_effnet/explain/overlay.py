@@ -45,6 +45,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .._atomic import write_atomically
 from .._tensors import to_numpy as _to_numpy
+from ..errors import InvalidArgumentError, InvalidTypeError
 
 __all__ = [
     "COLORMAPS",
@@ -111,18 +112,20 @@ FIGURE_FORMATS = (".png", ".pdf", ".svg")
 def _check_heatmap(heatmap: HeatmapLike, name: str = "heatmap") -> NDArray[np.float32]:
     h = _to_numpy(heatmap, name)
     if h.ndim != 2:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{name} must have shape (H, W); got shape {tuple(h.shape)}. "
             "Pass one sample's map (e.g. heatmaps[i]), squeezing any channel dimension."
         )
     if h.dtype == np.bool_ or not (np.issubdtype(h.dtype, np.floating) or np.issubdtype(h.dtype, np.integer)):
-        raise TypeError(f"{name} must be a float array with values in [0, 1]; got dtype {h.dtype}.")
+        raise InvalidTypeError(f"{name} must be a float array with values in [0, 1]; got dtype {h.dtype}.")
     h = h.astype(np.float32)
     if not np.isfinite(h).all():
-        raise ValueError(f"{name} contains NaN or infinite values; replace them (np.nan_to_num) first.")
+        raise InvalidArgumentError(
+            f"{name} contains NaN or infinite values; replace them (np.nan_to_num) first."
+        )
     lo, hi = float(h.min()), float(h.max())
     if lo < -_RANGE_ATOL or hi > 1.0 + _RANGE_ATOL:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{name} values must lie in [0, 1]; got range [{lo:.4g}, {hi:.4g}]. "
             "Min-max normalise it first: (h - h.min()) / (h.max() - h.min())."
         )
@@ -132,12 +135,12 @@ def _check_heatmap(heatmap: HeatmapLike, name: str = "heatmap") -> NDArray[np.fl
 def _stats_vector(value: float | Sequence[float], name: str, channels: int) -> NDArray[np.float32]:
     vec = np.atleast_1d(np.asarray(value, dtype=np.float32))
     if vec.ndim != 1 or vec.size not in (1, channels):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{name} must be one float or {channels} per-channel values; got {np.asarray(value).tolist()}. "
             "Pass the mean/std the model inputs were normalised with."
         )
     if not np.isfinite(vec).all():
-        raise ValueError(f"{name} must be finite; got {vec.tolist()}.")
+        raise InvalidArgumentError(f"{name} must be finite; got {vec.tolist()}.")
     return np.broadcast_to(vec, (channels,)).astype(np.float32)
 
 
@@ -145,7 +148,7 @@ def _image_to_grey(image: ImageLike, mean: Stats = None, std: Stats = None) -> N
     """Return the image as an ``(H, W)`` float32 grey array in ``[0, 1]``."""
     if isinstance(image, Image.Image):
         if mean is not None or std is not None:
-            raise ValueError(
+            raise InvalidArgumentError(
                 "mean/std un-normalise a model input tensor; got them with a PIL image. "
                 "Drop mean/std, or pass the normalised tensor instead of a PIL image."
             )
@@ -154,7 +157,7 @@ def _image_to_grey(image: ImageLike, mean: Stats = None, std: Stats = None) -> N
     if arr.ndim == 2:
         arr = arr[None]
     if arr.ndim != 3 or arr.shape[0] not in (1, 3):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"image must have shape (1, H, W), (3, H, W) or (H, W); got {tuple(arr.shape)}. "
             "Pass one sample (images[i]) in channels-first layout."
         )
@@ -162,23 +165,23 @@ def _image_to_grey(image: ImageLike, mean: Stats = None, std: Stats = None) -> N
         not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer))
         or arr.dtype == np.bool_
     ):
-        raise TypeError(f"image must be a float array; got dtype {arr.dtype}.")
+        raise InvalidTypeError(f"image must be a float array; got dtype {arr.dtype}.")
     if np.issubdtype(arr.dtype, np.integer):
-        raise TypeError(
+        raise InvalidTypeError(
             f"image must be float in [0, 1]; got integer dtype {arr.dtype}. "
             "Divide uint8 images by 255, or pass a PIL image."
         )
     arr = arr.astype(np.float32)
     if not np.isfinite(arr).all():
-        raise ValueError("image contains NaN or infinite values.")
+        raise InvalidArgumentError("image contains NaN or infinite values.")
     channels = arr.shape[0]
     if (mean is None) != (std is None):
-        raise ValueError("pass both mean and std to un-normalise the image, or neither.")
+        raise InvalidArgumentError("pass both mean and std to un-normalise the image, or neither.")
     if mean is not None and std is not None:
         m = _stats_vector(mean, "mean", channels)
         s = _stats_vector(std, "std", channels)
         if (s <= 0).any():
-            raise ValueError(f"std must be > 0; got {s.tolist()}.")
+            raise InvalidArgumentError(f"std must be > 0; got {s.tolist()}.")
         arr = arr * s[:, None, None] + m[:, None, None]
     lo, hi = float(arr.min()), float(arr.max())
     if lo < -_RANGE_ATOL or hi > 1.0 + _RANGE_ATOL:
@@ -187,7 +190,7 @@ def _image_to_grey(image: ImageLike, mean: Stats = None, std: Stats = None) -> N
             if mean is not None
             else "It looks normalised: pass the mean= and std= it was normalised with."
         )
-        raise ValueError(
+        raise InvalidArgumentError(
             f"image values must lie in [0, 1] for display; got range [{lo:.4g}, {hi:.4g}]. {hint}"
         )
     arr = np.clip(arr, 0.0, 1.0)
@@ -209,7 +212,7 @@ def _resize_float(h: NDArray[np.float32], size_hw: tuple[int, int]) -> NDArray[n
 def _check_color(color: Sequence[int], name: str = "color") -> RGB:
     vals = tuple(color)
     if len(vals) != 3 or not all(isinstance(v, (int, np.integer)) and 0 <= v <= 255 for v in vals):
-        raise ValueError(f"{name} must be an (R, G, B) tuple of ints in [0, 255]; got {color!r}.")
+        raise InvalidArgumentError(f"{name} must be an (R, G, B) tuple of ints in [0, 255]; got {color!r}.")
     return (int(vals[0]), int(vals[1]), int(vals[2]))
 
 
@@ -234,7 +237,7 @@ def colorize(heatmap: HeatmapLike, colormap: Colormap = "jet") -> NDArray[np.uin
         [[[0, 0, 128], [128, 0, 0]]]
     """
     if colormap not in COLORMAPS:
-        raise ValueError(f"colormap must be one of {sorted(COLORMAPS)}; got {colormap!r}.")
+        raise InvalidArgumentError(f"colormap must be one of {sorted(COLORMAPS)}; got {colormap!r}.")
     h = _check_heatmap(heatmap)
     idx = np.rint(h * (_LUT_SIZE - 1)).astype(np.intp)
     return COLORMAPS[colormap][idx]
@@ -277,9 +280,9 @@ def overlay_heatmap(
         ((32, 32), 'RGB')
     """
     if not (isinstance(alpha, (int, float)) and 0.0 <= float(alpha) <= 1.0):
-        raise ValueError(f"alpha must be a float in [0, 1]; got {alpha!r}.")
+        raise InvalidArgumentError(f"alpha must be a float in [0, 1]; got {alpha!r}.")
     if colormap not in COLORMAPS:
-        raise ValueError(f"colormap must be one of {sorted(COLORMAPS)}; got {colormap!r}.")
+        raise InvalidArgumentError(f"colormap must be one of {sorted(COLORMAPS)}; got {colormap!r}.")
     grey = _image_to_grey(image, mean, std)
     h = _check_heatmap(heatmap)
     if h.shape != grey.shape:
@@ -309,19 +312,19 @@ def _check_outline_or_mask(
     arr = _to_numpy(outline, "outline")
     if arr.dtype == np.bool_:
         if arr.shape != size_hw:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"mask must have the image's shape {size_hw} (H, W); got {tuple(arr.shape)}. "
                 "Resize it with nearest-neighbour interpolation first."
             )
         return "mask", arr
     if arr.ndim != 2 or arr.shape[1] != 2:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"outline must be a (K, 2) float array of (x=column, y=row) points or an (H, W) bool mask; "
             f"got shape {tuple(arr.shape)} dtype {arr.dtype}. Convert a 0/1 mask with mask.astype(bool)."
         )
     arr = arr.astype(np.float64)
     if not np.isfinite(arr).all():
-        raise ValueError("outline contains NaN or infinite coordinates.")
+        raise InvalidArgumentError("outline contains NaN or infinite coordinates.")
     return "outline", arr
 
 
@@ -358,12 +361,12 @@ def draw_outline(
         (0, 255, 0)
     """
     if not isinstance(image, Image.Image):
-        raise TypeError(
+        raise InvalidTypeError(
             f"image must be a PIL.Image.Image; got {type(image).__name__}. "
             "Make one with overlay_heatmap(...) or Image.fromarray(...)."
         )
     if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 1:
-        raise ValueError(f"width must be an int >= 1; got {width!r}.")
+        raise InvalidArgumentError(f"width must be an int >= 1; got {width!r}.")
     rgb = _check_color(color)
     out = image.convert("RGB")  # always a copy
     kind, arr = _check_outline_or_mask(outline, (out.height, out.width))
@@ -408,7 +411,7 @@ def _atomic_save_png(image: Image.Image, path: str | os.PathLike[str]) -> Path:
     target = Path(path)
     suffix = target.suffix.lower()
     if suffix not in FIGURE_FORMATS:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"path must end in .png, .pdf or .svg; got {str(target)!r}. Use one of those file names."
         )
     if suffix == ".png":
@@ -463,13 +466,13 @@ def _split_batch(x: Any, name: str, ndim_item: int) -> list[Any]:
     if isinstance(x, (torch.Tensor, np.ndarray)):
         if x.ndim == ndim_item + 1:
             return list(x)
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{name} as one tensor/array must be batched with {ndim_item + 1} dimensions; "
             f"got shape {tuple(x.shape)}. Add a batch dimension (x[None]) or pass a list."
         )
     if isinstance(x, (list, tuple)):
         return list(x)
-    raise TypeError(f"{name} must be a tensor/array or a list of them; got {type(x).__name__}.")
+    raise InvalidTypeError(f"{name} must be a tensor/array or a list of them; got {type(x).__name__}.")
 
 
 def _label_list(labels: Any, name: str, n: int) -> list[Any] | None:
@@ -479,7 +482,7 @@ def _label_list(labels: Any, name: str, n: int) -> list[Any] | None:
         _to_numpy(labels, name).tolist() if isinstance(labels, (torch.Tensor, np.ndarray)) else list(labels)
     )
     if len(items) != n:
-        raise ValueError(f"{name} must have one entry per image ({n}); got {len(items)}.")
+        raise InvalidArgumentError(f"{name} must have one entry per image ({n}); got {len(items)}.")
     return items
 
 
@@ -490,12 +493,14 @@ def _label_name(label: Any, class_names: Sequence[str] | None, name: str) -> str
         if class_names is None:
             return str(int(label))
         if not 0 <= int(label) < len(class_names):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"{name} {int(label)} is outside class_names (0..{len(class_names) - 1}); "
                 "pass the class_names the model was trained with."
             )
         return class_names[int(label)]
-    raise TypeError(f"{name} entries must be ints (class indices) or str (class names); got {label!r}.")
+    raise InvalidTypeError(
+        f"{name} entries must be ints (class indices) or str (class names); got {label!r}."
+    )
 
 
 def _fit_font_text(
@@ -555,7 +560,7 @@ def _tile_outline(
         return None
     m = _to_numpy(mask, f"masks[{index}]")
     if m.dtype != np.bool_ or m.shape != src_hw:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"masks[{index}] must be an (H, W) bool array of the image's shape {src_hw}; "
             f"got shape {tuple(m.shape)} dtype {m.dtype}."
         )
@@ -695,16 +700,16 @@ def _grid_cells(
 ) -> _GridCells:
     """Check :func:`explanation_grid`'s arguments and split them into one entry per sample."""
     if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
-        raise ValueError(f"ncols must be an int >= 1; got {ncols!r}.")
+        raise InvalidArgumentError(f"ncols must be an int >= 1; got {ncols!r}.")
     if isinstance(tile, bool) or not isinstance(tile, int) or tile < 16:
-        raise ValueError(f"tile must be an int >= 16 pixels; got {tile!r}.")
+        raise InvalidArgumentError(f"tile must be an int >= 16 pixels; got {tile!r}.")
     image_list = _split_batch(images, "images", 3)
     heat_list = _split_batch(heatmaps, "heatmaps", 2)
     n = len(image_list)
     if n == 0:
-        raise ValueError("images is empty; pass at least one sample.")
+        raise InvalidArgumentError("images is empty; pass at least one sample.")
     if len(heat_list) != n:
-        raise ValueError(f"heatmaps must have one map per image ({n}); got {len(heat_list)}.")
+        raise InvalidArgumentError(f"heatmaps must have one map per image ({n}); got {len(heat_list)}.")
     trues = _label_list(true_labels, "true_labels", n)
     preds = _label_list(pred_labels, "pred_labels", n)
     prob_list: list[float] | None = None
@@ -713,7 +718,7 @@ def _grid_cells(
     outline_list = list(outlines) if outlines is not None else [None] * n
     mask_list = _split_batch(masks, "masks", 2) if masks is not None else [None] * n
     if len(outline_list) != n or len(mask_list) != n:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"outlines and masks must have one entry per image ({n}); "
             f"got {len(outline_list)} outlines and {len(mask_list)} masks. Use None for unknown entries."
         )
@@ -736,18 +741,18 @@ def _predicted_probs(
         for i, lab in enumerate(preds):
             if isinstance(lab, str):
                 if class_names is None or lab not in class_names:
-                    raise ValueError(
+                    raise InvalidArgumentError(
                         f"pred_labels[{i}] = {lab!r} cannot index probs (B, C) without it in class_names."
                     )
                 idx.append(list(class_names).index(lab))
             else:
                 idx.append(int(lab))
         if any(not 0 <= j < p.shape[1] for j in idx):
-            raise ValueError(f"pred_labels must index probs' {p.shape[1]} columns; got {idx}.")
+            raise InvalidArgumentError(f"pred_labels must index probs' {p.shape[1]} columns; got {idx}.")
         return preds, [float(p[i, j]) for i, j in enumerate(idx)]
     if p.ndim == 1 and p.shape[0] == n:
         return preds, [float(v) for v in p]
-    raise ValueError(
+    raise InvalidArgumentError(
         f"probs must have shape ({n},) (predicted-class probability) or ({n}, C); got {tuple(p.shape)}."
     )
 

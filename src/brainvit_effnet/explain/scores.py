@@ -48,6 +48,7 @@ from torch import nn
 from .._checks import is_int, is_real
 from .._tensors import eval_mode
 from .._tensors import to_numpy as _to_numpy
+from ..errors import InvalidArgumentError, InvalidTypeError
 
 __all__ = [
     "Baseline",
@@ -75,7 +76,7 @@ def _batched(x: NDArray[Any], name: str) -> NDArray[Any]:
     if x.ndim == 2:
         return x[None]
     if x.ndim != 3:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{name} must have shape (B, H, W) or (H, W); got {tuple(x.shape)}. "
             "Squeeze any channel dimension, e.g. cams[:, 0]."
         )
@@ -85,11 +86,11 @@ def _batched(x: NDArray[Any], name: str) -> NDArray[Any]:
 def _check_heatmaps(heatmaps: ArrayLike, name: str = "heatmaps") -> NDArray[np.float64]:
     h = _batched(_to_numpy(heatmaps, name), name)
     if h.dtype == np.bool_ or not (np.issubdtype(h.dtype, np.floating) or np.issubdtype(h.dtype, np.integer)):
-        raise TypeError(f"{name} must hold real numbers; got dtype {h.dtype}.")
+        raise InvalidTypeError(f"{name} must hold real numbers; got dtype {h.dtype}.")
     h = h.astype(np.float64)
     if not np.isfinite(h).all():
         bad = sorted({int(i) for i in np.argwhere(~np.isfinite(h))[:, 0]})
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{name} contains NaN or infinite values (samples {bad[:10]}); "
             "fix the explainer or replace them with np.nan_to_num first."
         )
@@ -104,11 +105,11 @@ def _check_masks(masks: ArrayLike, name: str = "masks") -> NDArray[np.bool_]:
         values = np.unique(m)
         if np.isin(values, (0, 1)).all():
             return m.astype(bool)
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{name} must be boolean (or 0/1); got values {values[:5].tolist()}... "
             "Binarise it first, e.g. masks > 0.5."
         )
-    raise TypeError(f"{name} must be a bool array; got dtype {m.dtype}.")
+    raise InvalidTypeError(f"{name} must be a bool array; got dtype {m.dtype}.")
 
 
 def _resize_maps(h: NDArray[np.float64], size_hw: tuple[int, int]) -> NDArray[np.float64]:
@@ -124,7 +125,7 @@ def _pair(heatmaps: ArrayLike, masks: ArrayLike) -> tuple[NDArray[np.float64], N
     h = _check_heatmaps(heatmaps)
     m = _check_masks(masks)
     if h.shape[0] != m.shape[0]:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"heatmaps and masks must have the same batch size; got {h.shape[0]} heatmaps and "
             f"{m.shape[0]} masks. Pass one mask per heatmap."
         )
@@ -213,7 +214,9 @@ def pointing_game(heatmaps: ArrayLike, masks: ArrayLike, tolerance: int = 0) -> 
         ([1.0, 0.0], [1.0, 1.0])
     """
     if not is_int(tolerance) or tolerance < 0:
-        raise ValueError(f"tolerance must be an int >= 0 (pixels); got {tolerance!r}. Zhang et al. use 15.")
+        raise InvalidArgumentError(
+            f"tolerance must be an int >= 0 (pixels); got {tolerance!r}. Zhang et al. use 15."
+        )
     h, m = _pair(heatmaps, masks)
     flat = h.reshape(h.shape[0], -1)
     hmax = flat.max(axis=1)
@@ -253,7 +256,7 @@ def energy_inside(heatmaps: ArrayLike, masks: ArrayLike) -> FloatArray:
     """
     h, m = _pair(heatmaps, masks)
     if (h < 0).any():
-        raise ValueError(
+        raise InvalidArgumentError(
             f"heatmaps must be non-negative for energy_inside; got a minimum of {h.min():.4g}. "
             "Clip (np.clip(h, 0, None)) or min-max normalise them first."
         )
@@ -294,7 +297,7 @@ def iou_at_threshold(heatmaps: ArrayLike, masks: ArrayLike, threshold: float = 0
         [0.5]
     """
     if not is_real(threshold) or not 0 <= threshold <= 1:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"threshold must be a float in [0, 1] (of the min-max normalised map); got {threshold!r}."
         )
     h, m = _pair(heatmaps, masks)
@@ -340,7 +343,7 @@ def _make_baseline(images: torch.Tensor, baseline: Baseline, blur_sigma: float |
         try:
             return torch.broadcast_to(base, images.shape).contiguous()
         except RuntimeError:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"baseline tensor must broadcast to images {tuple(images.shape)}; "
                 f"got {tuple(baseline.shape)}. Pass (B, C, H, W) or (C, H, W)."
             ) from None
@@ -351,7 +354,7 @@ def _make_baseline(images: torch.Tensor, baseline: Baseline, blur_sigma: float |
     if baseline == "blur":
         sigma = blur_sigma if blur_sigma is not None else max(images.shape[2], images.shape[3]) / 20.0
         return _gaussian_blur(images, float(sigma))
-    raise ValueError(f"baseline must be one of {_BASELINES} or a tensor; got {baseline!r}.")
+    raise InvalidArgumentError(f"baseline must be one of {_BASELINES} or a tensor; got {baseline!r}.")
 
 
 def _check_targets(targets: Any, n: int) -> torch.Tensor:
@@ -359,12 +362,12 @@ def _check_targets(targets: Any, n: int) -> torch.Tensor:
         return torch.full((n,), int(targets), dtype=torch.long)
     t = torch.as_tensor(_to_numpy(targets, "targets") if isinstance(targets, np.ndarray) else targets)
     if t.dtype.is_floating_point or t.dtype == torch.bool or t.dtype.is_complex or t.ndim != 1 or len(t) != n:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"targets must be {n} integer class indices (B,) or one int; got dtype {t.dtype} "
             f"shape {tuple(t.shape)}. Pass e.g. logits.argmax(1) for the predicted class."
         )
     if (t < 0).any():
-        raise ValueError(f"targets must be >= 0; got {t.tolist()[:10]}.")
+        raise InvalidArgumentError(f"targets must be >= 0; got {t.tolist()[:10]}.")
     return t.to(torch.long).cpu()
 
 
@@ -434,28 +437,28 @@ def _perturbation_curves(
     blur_sigma: float | None,
 ) -> tuple[FloatArray, FloatArray]:
     if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}.")
+        raise InvalidTypeError(f"model must be a torch.nn.Module; got {type(model).__name__}.")
     if not isinstance(images, torch.Tensor):
-        raise TypeError(
+        raise InvalidTypeError(
             f"images must be a torch.Tensor (B, C, H, W) of model inputs; got {type(images).__name__}."
         )
     if images.ndim != 4 or not images.dtype.is_floating_point:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"images must be a float (B, C, H, W) tensor of model inputs; got dtype {images.dtype} "
             f"shape {tuple(images.shape)}. Add a batch dimension with x[None]."
         )
     if not is_int(steps) or steps < 1:
-        raise ValueError(f"steps must be an int >= 1; got {steps!r}.")
+        raise InvalidArgumentError(f"steps must be an int >= 1; got {steps!r}.")
     if not is_int(batch_size) or batch_size < 1:
-        raise ValueError(f"batch_size must be an int >= 1; got {batch_size!r}.")
+        raise InvalidArgumentError(f"batch_size must be an int >= 1; got {batch_size!r}.")
     if blur_sigma is not None and not (isinstance(blur_sigma, numbers.Real) and blur_sigma > 0):
-        raise ValueError(f"blur_sigma must be a float > 0 (pixels) or None; got {blur_sigma!r}.")
+        raise InvalidArgumentError(f"blur_sigma must be a float > 0 (pixels) or None; got {blur_sigma!r}.")
     if isinstance(baseline, str) and baseline not in _BASELINES:
-        raise ValueError(f"baseline must be one of {_BASELINES} or a tensor; got {baseline!r}.")
+        raise InvalidArgumentError(f"baseline must be one of {_BASELINES} or a tensor; got {baseline!r}.")
     b, _, height, width = images.shape
     h = _check_heatmaps(heatmaps)
     if h.shape[0] != b:
-        raise ValueError(f"heatmaps must have one map per image ({b}); got {h.shape[0]}.")
+        raise InvalidArgumentError(f"heatmaps must have one map per image ({b}); got {h.shape[0]}.")
     h = _resize_maps(h, (height, width))
     tgt = _check_targets(targets, b)
 
@@ -484,13 +487,15 @@ def _perturbation_curves(
             logits = model(batch)
             if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or logits.shape[0] != len(idx):
                 shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
-                raise ValueError(
+                raise InvalidArgumentError(
                     f"model must return logits of shape (N, num_classes); got {shape}. "
                     "Wrap the model so that it returns a logits tensor."
                 )
             t = tgt[sample.cpu()]
             if int(t.max()) >= logits.shape[1]:
-                raise ValueError(f"targets must be < num_classes ({logits.shape[1]}); got {int(t.max())}.")
+                raise InvalidArgumentError(
+                    f"targets must be < num_classes ({logits.shape[1]}); got {int(t.max())}."
+                )
             p = torch.softmax(logits.float(), dim=1).gather(1, t.to(logits.device)[:, None])[:, 0]
             probs[start : start + len(idx)] = p.cpu().double().numpy()
     curves = probs.reshape(b, steps + 1)

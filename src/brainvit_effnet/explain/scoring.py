@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader, Dataset
 from .._atomic import write_text_atomically
 from .._json import write_json
 from .._progress import progress_bar
+from ..errors import InvalidArgumentError
 from .attention import attention_rollout, last_layer_attention_map, upsample
 from .cam import BaseCAM, GradCAM, GradCAMPlusPlus, TokenGradCAM
 from .scores import deletion_auc, energy_inside, insertion_auc, iou_at_threshold, mask_fraction, pointing_game
@@ -76,10 +77,10 @@ def available_methods(model: nn.Module) -> list[str]:
 def _check_methods(model: nn.Module, methods: Sequence[str]) -> None:
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
-        raise ValueError(f"unknown explanation method(s) {unknown}; choose from {list(METHODS)}.")
+        raise InvalidArgumentError(f"unknown explanation method(s) {unknown}; choose from {list(METHODS)}.")
     unavailable = [m for m in methods if m not in available_methods(model)]
     if unavailable:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"method(s) {unavailable} need a transformer variant (e.g. effnet_b2_tf); this model supports "
             f"{available_methods(model)}."
         )
@@ -142,7 +143,7 @@ def score_explanations(
     bar = progress_bar(loader, progress=progress, desc="explain", unit="batch", leave=False)
     for batch in bar:
         if len(batch) != 3:
-            raise ValueError(
+            raise InvalidArgumentError(
                 "score_explanations needs data that yields masks: create the dataset with return_mask=True."
             )
         images, labels, masks = batch
@@ -171,7 +172,7 @@ def score_explanations(
                 columns[method].setdefault(key, []).append(np.asarray(values, dtype=float))
     bar.close()  # also when the limit ended the loop early
     if not labels_all:
-        raise ValueError("no sample with a non-empty tumour mask to score.")
+        raise InvalidArgumentError("no sample with a non-empty tumour mask to score.")
     labels = np.concatenate(labels_all)
     report: dict[str, Any] = {
         "n": len(labels),

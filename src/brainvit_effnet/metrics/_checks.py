@@ -11,6 +11,7 @@ from numpy.typing import NDArray
 
 from .._checks import is_int
 from .._tensors import to_numpy
+from ..errors import InvalidArgumentError, InvalidTypeError
 
 logger = logging.getLogger("brainvit_effnet.metrics")
 
@@ -26,19 +27,19 @@ def _to_numpy(x: ArrayLike, name: str) -> NDArray[Any]:
     if isinstance(x, torch.Tensor):
         return to_numpy(x, name)
     if isinstance(x, (str, bytes)) or x is None:
-        raise TypeError(
+        raise InvalidTypeError(
             f"{name} must be a numpy array, torch tensor or list of numbers; got {type(x).__name__}. "
             f"Pass e.g. np.asarray(...)."
         )
     try:
         arr = np.asarray(x)
     except (TypeError, ValueError) as exc:
-        raise TypeError(
+        raise InvalidTypeError(
             f"{name} must be a numpy array, torch tensor or list of numbers; got {type(x).__name__} "
             f"that numpy cannot convert ({exc}). Make every row the same length."
         ) from exc
     if arr.dtype == object:
-        raise TypeError(
+        raise InvalidTypeError(
             f"{name} must hold numbers; got an object array (ragged rows or mixed types). "
             "Make every row the same length and use numeric values."
         )
@@ -49,7 +50,7 @@ def _check_labels(x: ArrayLike, name: str, num_classes: int | None = None) -> ND
     """Validate 1-D integer class indices, in ``[0, num_classes)`` when given."""
     arr = _to_numpy(x, name)
     if arr.ndim != 1:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{name} must be 1-D class indices of shape (N,); got shape {arr.shape}. "
             + (
                 "If these are per-class scores, take argmax(axis=1) first."
@@ -58,21 +59,21 @@ def _check_labels(x: ArrayLike, name: str, num_classes: int | None = None) -> ND
             )
         )
     if arr.size == 0:
-        raise ValueError(f"{name} is empty; metrics need at least one sample.")
+        raise InvalidArgumentError(f"{name} is empty; metrics need at least one sample.")
     if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
-        raise TypeError(
+        raise InvalidTypeError(
             f"{name} must hold integer class indices; got dtype {arr.dtype}. "
             f"Convert with {name}.astype(int) (numpy) or {name}.long() (torch)."
         )
     labels = arr.astype(np.int64, copy=False)
     low, high = int(labels.min()), int(labels.max())
     if low < 0:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{name} must hold class indices >= 0; got {low} (at index {int(np.argmin(labels))}). "
             "Map labels to 0..C-1 first."
         )
     if num_classes is not None and high >= num_classes:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{name} must hold class indices in [0, {num_classes}) for {num_classes} classes; got {high} "
             f"(at index {int(np.argmax(labels))}). Check that the label mapping and the number of "
             "classes (probability columns) agree."
@@ -82,17 +83,17 @@ def _check_labels(x: ArrayLike, name: str, num_classes: int | None = None) -> ND
 
 def _check_num_classes(num_classes: object) -> int:
     if not is_int(num_classes):
-        raise TypeError(
+        raise InvalidTypeError(
             f"num_classes must be an int >= 1; got {num_classes!r} ({type(num_classes).__name__})."
         )
     if int(num_classes) < 1:
-        raise ValueError(f"num_classes must be >= 1; got {num_classes}.")
+        raise InvalidArgumentError(f"num_classes must be >= 1; got {num_classes}.")
     return int(num_classes)
 
 
 def _check_same_length(n_true: int, n_other: int, other: str) -> None:
     if n_true != n_other:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"y_true and {other} must have the same number of samples; got {n_true} labels and "
             f"{n_other} rows in {other}. Pass predictions for exactly the labelled samples."
         )
@@ -102,23 +103,23 @@ def _check_scores(x: ArrayLike, name: str) -> NDArray[np.float64]:
     """Validate a finite float matrix of shape ``(N, C)`` with ``C >= 2``."""
     arr = _to_numpy(x, name)
     if arr.ndim != 2:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{name} must have shape (N, C) (one row per sample, one column per class); got shape "
             f"{arr.shape}. For a single sample use {name}[None, :]."
         )
     if arr.shape[1] < 2:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{name} must have at least 2 class columns; got shape {arr.shape}. For a binary task "
             "pass both columns, e.g. np.stack([1 - p, p], axis=1)."
         )
     if arr.dtype == np.bool_ or not (
         np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
     ):
-        raise TypeError(f"{name} must be numeric; got dtype {arr.dtype}.")
+        raise InvalidTypeError(f"{name} must be numeric; got dtype {arr.dtype}.")
     out = arr.astype(np.float64, copy=False)
     if not np.all(np.isfinite(out)):
         row = int(np.nonzero(~np.all(np.isfinite(out), axis=1))[0][0])
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{name} must be finite; row {row} holds {out[row].tolist()}. Look for NaN/inf produced "
             "upstream (e.g. a diverged model or a division by zero)."
         )
@@ -130,14 +131,14 @@ def _check_probs(x: ArrayLike, name: str = "probs") -> NDArray[np.float64]:
     probs = _check_scores(x, name)
     if probs.min() < -_PROB_ATOL or probs.max() > 1 + _PROB_ATOL:
         bad = float(probs.min()) if probs.min() < -_PROB_ATOL else float(probs.max())
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{name} must be probabilities in [0, 1]; got a value {bad:.6g}. If these are logits, "
             "convert them with apply_temperature(logits, 1.0) (a softmax) first."
         )
     sums = probs.sum(axis=1)
     worst = int(np.argmax(np.abs(sums - 1.0)))
     if abs(sums[worst] - 1.0) > _ROW_SUM_ATOL:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"each row of {name} must sum to 1 (within {_ROW_SUM_ATOL}); row {worst} sums to "
             f"{sums[worst]:.6g}. Apply a softmax over the class axis (apply_temperature(logits, 1.0)), "
             "or normalise with probs / probs.sum(axis=1, keepdims=True)."
@@ -171,7 +172,7 @@ def _check_predictions(
     if pred_arr.ndim == 2:
         scores = _check_scores(pred_arr, "y_pred")
         if num_classes is not None and scores.shape[1] != num_classes:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"y_pred has {scores.shape[1]} score columns but num_classes={num_classes}. "
                 "Pass num_classes equal to the number of columns, or pass predicted labels."
             )
@@ -188,7 +189,7 @@ def _check_predictions(
 
 def _check_n_bins(n_bins: object) -> int:
     if not is_int(n_bins):
-        raise TypeError(f"n_bins must be an int >= 1; got {n_bins!r} ({type(n_bins).__name__}).")
+        raise InvalidTypeError(f"n_bins must be an int >= 1; got {n_bins!r} ({type(n_bins).__name__}).")
     if int(n_bins) < 1:
-        raise ValueError(f"n_bins must be >= 1; got {n_bins}. 15 is the usual choice.")
+        raise InvalidArgumentError(f"n_bins must be >= 1; got {n_bins}. 15 is the usual choice.")
     return int(n_bins)

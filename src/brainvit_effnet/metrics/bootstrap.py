@@ -10,6 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .._checks import is_int, is_real
+from ..errors import InvalidArgumentError, InvalidTypeError
 from ..results import CI_METRICS
 from ._checks import ArrayLike, _check_labels, _check_same_length, _to_numpy, logger
 from ._kernels import _bin_index, _safe_divide
@@ -175,17 +176,19 @@ def _report_bootstrap_values(
 
 def _check_bootstrap_args(n_resamples: object, alpha: object, seed: object) -> None:
     if not is_int(n_resamples):
-        raise TypeError(
+        raise InvalidTypeError(
             f"n_resamples must be an int >= 1; got {n_resamples!r} ({type(n_resamples).__name__})."
         )
     if int(n_resamples) < 1:
-        raise ValueError(f"n_resamples must be >= 1; got {n_resamples}. 1000 or more is usual.")
+        raise InvalidArgumentError(f"n_resamples must be >= 1; got {n_resamples}. 1000 or more is usual.")
     if not is_real(alpha):
-        raise TypeError(f"alpha must be a float in (0, 1); got {alpha!r} ({type(alpha).__name__}).")
+        raise InvalidTypeError(f"alpha must be a float in (0, 1); got {alpha!r} ({type(alpha).__name__}).")
     if not 0.0 < float(alpha) < 1.0:
-        raise ValueError(f"alpha must be in (0, 1); got {alpha}. Use alpha=0.05 for a 95 % interval.")
+        raise InvalidArgumentError(
+            f"alpha must be in (0, 1); got {alpha}. Use alpha=0.05 for a 95 % interval."
+        )
     if not is_int(seed):
-        raise TypeError(f"seed must be an int; got {seed!r} ({type(seed).__name__}).")
+        raise InvalidTypeError(f"seed must be an int; got {seed!r} ({type(seed).__name__}).")
 
 
 def bootstrap_ci(
@@ -235,14 +238,14 @@ def bootstrap_ci(
         (1.0, 1.0, 1.0)
     """
     if not callable(metric_fn):
-        raise TypeError(
+        raise InvalidTypeError(
             f"metric_fn must be a callable metric_fn(y_true, probs) -> float; got {type(metric_fn).__name__}."
         )
     _check_bootstrap_args(n_resamples, alpha, seed)
     y = _check_labels(y_true, "y_true")
     data = _to_numpy(probs, "probs")
     if data.ndim == 0:
-        raise ValueError(f"probs must have a sample axis of length N={y.shape[0]}; got a scalar.")
+        raise InvalidArgumentError(f"probs must have a sample axis of length N={y.shape[0]}; got a scalar.")
     _check_same_length(y.shape[0], data.shape[0], "probs")
 
     def fn(a: Any, b: Any) -> float:
@@ -250,7 +253,7 @@ def bootstrap_ci(
         try:
             return float(value)
         except (TypeError, ValueError) as exc:
-            raise TypeError(
+            raise InvalidTypeError(
                 f"metric_fn must return a float; got {type(value).__name__}. If it returns a dict "
                 "(e.g. roc_auc_ovr), wrap it: lambda y, p: roc_auc_ovr(y, p)['macro']."
             ) from exc

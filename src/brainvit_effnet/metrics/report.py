@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from .._checks import is_int, is_real
+from ..errors import InvalidArgumentError, InvalidTypeError
 from ..results import CI_METRICS, ClassificationReport, MeanStd, PerClassMetrics
 from ._checks import ArrayLike, _check_labels_probs, _check_n_bins
 from ._kernels import _balanced_accuracy, _brier, _confusion, _ece, _nll, _prf1, _roc_auc
@@ -22,20 +23,20 @@ def _check_class_names(class_names: Sequence[str] | None, num_classes: int) -> l
     if class_names is None:
         return [str(k) for k in range(num_classes)]
     if isinstance(class_names, str) or not isinstance(class_names, Sequence):
-        raise TypeError(
+        raise InvalidTypeError(
             f"class_names must be a sequence of {num_classes} strings; got {type(class_names).__name__}. "
             'E.g. class_names=["glioma", "meningioma", "pituitary"].'
         )
     names = list(class_names)
     if len(names) != num_classes:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"class_names must name each of the {num_classes} classes (probability columns); got "
             f"{len(names)} names {names!r}."
         )
     if not all(isinstance(name, str) for name in names):
-        raise TypeError(f"class_names must all be strings; got {names!r}.")
+        raise InvalidTypeError(f"class_names must all be strings; got {names!r}.")
     if len(set(names)) != len(names):
-        raise ValueError(f"class_names must be unique (they key per_class); got {names!r}.")
+        raise InvalidArgumentError(f"class_names must be unique (they key per_class); got {names!r}.")
     return names
 
 
@@ -93,7 +94,7 @@ def classification_report(
     """
     bins = _check_n_bins(n_bins)
     if not is_int(bootstrap) or int(bootstrap) < 0:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"bootstrap must be an int >= 0 (number of resamples; 0 = no CIs); got {bootstrap!r}."
         )
     y, p = _check_labels_probs(y_true, probs)
@@ -143,7 +144,9 @@ def classification_report(
         if groups is not None:
             keys = list(groups)
             if len(keys) != len(y):
-                raise ValueError(f"groups has {len(keys)} entries for {len(y)} samples; give one per sample.")
+                raise InvalidArgumentError(
+                    f"groups has {len(keys)} entries for {len(y)} samples; give one per sample."
+                )
             _, inverse = np.unique(np.asarray([str(k) for k in keys]), return_inverse=True)
             codes = inverse.astype(np.int64) if inverse.max() > 0 else None  # one group: images
         values = _report_bootstrap_values(y, p, int(bootstrap), int(seed), bins, groups=codes)
@@ -173,14 +176,14 @@ def summarize_folds(
         (0.85, 0.0707)
     """
     if isinstance(reports, Mapping) or not isinstance(reports, Sequence):
-        raise TypeError(
+        raise InvalidTypeError(
             f"reports must be a sequence (list) of per-fold report dicts; got {type(reports).__name__}. "
             "Wrap a single report as [report]."
         )
     if len(reports) == 0:
-        raise ValueError("reports is empty; pass one classification_report per fold.")
+        raise InvalidArgumentError("reports is empty; pass one classification_report per fold.")
     if isinstance(keys, str) or not isinstance(keys, Sequence) or not all(isinstance(k, str) for k in keys):
-        raise TypeError(
+        raise InvalidTypeError(
             f'keys must be a sequence of metric names, e.g. ("accuracy", "macro_f1"); got {keys!r}.'
         )
     summary: dict[str, MeanStd] = {}
@@ -188,17 +191,17 @@ def summarize_folds(
         values = []
         for i, report in enumerate(reports):
             if not isinstance(report, Mapping):
-                raise TypeError(
+                raise InvalidTypeError(
                     f"reports[{i}] must be a dict (a classification_report); got {type(report).__name__}."
                 )
             if key not in report:
-                raise ValueError(
+                raise InvalidArgumentError(
                     f"reports[{i}] has no metric {key!r}; it has {sorted(report)}. Pass keys= with metrics "
                     "present in every report."
                 )
             value = report[key]
             if not is_real(value):
-                raise TypeError(
+                raise InvalidTypeError(
                     f"reports[{i}][{key!r}] must be a number; got {value!r} ({type(value).__name__})."
                 )
             values.append(float(value))

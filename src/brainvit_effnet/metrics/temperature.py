@@ -10,6 +10,7 @@ from scipy.optimize import minimize_scalar
 from scipy.special import logsumexp
 
 from .._checks import is_real
+from ..errors import InvalidArgumentError, InvalidTypeError
 from ._checks import ArrayLike, _check_labels_logits, _check_scores, logger
 from ._kernels import _softmax
 
@@ -18,12 +19,12 @@ __all__ = ["apply_temperature", "fit_temperature"]
 
 def _check_temperature(temperature: object) -> float:
     if not is_real(temperature):
-        raise TypeError(
+        raise InvalidTypeError(
             f"temperature must be a positive float; got {temperature!r} ({type(temperature).__name__})."
         )
     t = float(temperature)
     if not math.isfinite(t) or t <= 0:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"temperature must be finite and > 0; got {t}. Use fit_temperature(val_logits, val_labels) "
             "to choose one; 1.0 leaves the logits unchanged."
         )
@@ -64,12 +65,14 @@ def fit_temperature(
     """
     y, z = _check_labels_logits(y_true, logits)
     if not isinstance(bounds, (tuple, list)) or len(bounds) != 2 or not all(is_real(b) for b in bounds):
-        raise TypeError(f"bounds must be a pair of floats (T_min, T_max); got {bounds!r}.")
+        raise InvalidTypeError(f"bounds must be a pair of floats (T_min, T_max); got {bounds!r}.")
     t_min, t_max = float(bounds[0]), float(bounds[1])
     if not (0 < t_min < t_max and math.isfinite(t_max)):
-        raise ValueError(f"bounds must satisfy 0 < T_min < T_max < inf; got {bounds!r}. E.g. (0.01, 100.0).")
+        raise InvalidArgumentError(
+            f"bounds must satisfy 0 < T_min < T_max < inf; got {bounds!r}. E.g. (0.01, 100.0)."
+        )
     if not is_real(tol) or not float(tol) > 0:
-        raise ValueError(f"tol must be a float > 0; got {tol!r}.")
+        raise InvalidArgumentError(f"tol must be a float > 0; got {tol!r}.")
 
     rows = np.arange(y.shape[0])
     true_logit = z[rows, y]

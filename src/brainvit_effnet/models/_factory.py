@@ -20,7 +20,7 @@ from timm.models._hub import load_cfg_from_json, load_model_config_from_path
 from torch import nn
 
 from .._suggest import did_you_mean
-from ..errors import CheckpointError
+from ..errors import CheckpointError, InvalidTypeError, MissingFileError
 from ._pretrained import WEIGHTS_NAME, head_classes_in_file, hub_download, load_checkpoint, weights_file
 from .names import parse_model_name
 from .zoo import MODEL_NAMES, default_cfgs, resolve_config
@@ -109,7 +109,9 @@ def _check_saved_head(
 def _parse_source(model_name: str) -> tuple[str, str]:
     """Split a model name into (source, identifier): registry, hf-hub or local-dir."""
     if not isinstance(model_name, str) or not model_name:
-        raise TypeError(f"model_name must be a non-empty string such as 'effnet_b2_tf'; got {model_name!r}.")
+        raise InvalidTypeError(
+            f"model_name must be a non-empty string such as 'effnet_b2_tf'; got {model_name!r}."
+        )
     for prefix in ("hf-hub:", "local-dir:"):
         if model_name.startswith(prefix):
             return prefix[:-1], model_name[len(prefix) :]
@@ -129,9 +131,9 @@ def _read_config(
             hub_hint = (
                 f" For a Hugging Face Hub repo write 'hf-hub:{ident}'." if ident.count("/") == 1 else ""
             )
-            raise FileNotFoundError(f"model folder {folder} does not exist.{hub_hint}")
+            raise MissingFileError(f"model folder {folder} does not exist.{hub_hint}")
         if not config_file.is_file():
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"{folder} has no {_CONFIG_NAME}: expected a folder written by save_pretrained "
                 f"(model.safetensors + config.json). For a bare weights file use "
                 f"create_model('<architecture>', checkpoint_path='{folder}')."
@@ -222,7 +224,7 @@ def resolve_model_config(
     known = _architecture_args(arch) | {"pretrained_model_args", "pretrained_cfg_overlay", "device", "dtype"}
     for option in kwargs:
         if option not in known:
-            raise TypeError(
+            raise InvalidTypeError(
                 f"{arch} takes no option {option!r}{did_you_mean(option, known)}; its options are "
                 f"{sorted(known - {'pretrained_model_args', 'device', 'dtype'})}."
             )

@@ -25,6 +25,8 @@ from timm.layers.cbam import CbamModule
 from timm.models import checkpoint_seq
 from torch import Tensor, nn
 
+from .._tensors import check_image_batch
+from ..errors import InvalidArgumentError, InvalidTypeError
 from .layers import Attention, EncoderBlock, PositionalEmbedding2d, feature_grid
 
 __all__ = ["EffNetBaseline", "EffNetTransformer"]
@@ -58,7 +60,7 @@ class _EffNetBase(nn.Module):
     ) -> None:
         super().__init__()
         if in_chans < 1:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"in_chans must be >= 1 (3 for RGB-replicated MRI, 1 for greyscale); got {in_chans}."
             )
         self.in_chans = in_chans
@@ -79,29 +81,21 @@ class _EffNetBase(nn.Module):
     # -- input validation -------------------------------------------------------------------------
     def _check_input(self, x: Tensor) -> None:
         """Raise a clear error for inputs the network cannot take (instead of a conv traceback)."""
-        if not isinstance(x, Tensor):
-            raise TypeError(
-                f"expected a torch.Tensor of shape (B, {self.in_chans}, H, W); got {type(x).__name__}."
-            )
-        if x.ndim != 4:
-            hint = " For one image use x.unsqueeze(0)." if x.ndim == 3 else ""
-            raise ValueError(
-                f"expected a 4-D batch (B, {self.in_chans}, H, W); got shape {tuple(x.shape)}.{hint}"
-            )
+        check_image_batch(x, "the model's input", f"(B, {self.in_chans}, H, W)")
         if x.shape[1] != self.in_chans:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"this model takes {self.in_chans}-channel images; got {x.shape[1]} channels "
                 f"(shape {tuple(x.shape)}). Convert the images, or create the model with "
                 f"in_chans={x.shape[1]} (the stem is adapted, pretrained weights included)."
             )
         if not x.is_floating_point():
-            raise TypeError(
+            raise InvalidTypeError(
                 f"expected a floating-point image normalised with model.pretrained_cfg['mean'/'std']; "
                 f"got dtype {x.dtype}. Convert with x.float() and normalise first."
             )
         h, w = x.shape[-2:]
         if h < MIN_INPUT_SIZE or w < MIN_INPUT_SIZE:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"input {h}x{w} is smaller than the network's minimum {MIN_INPUT_SIZE}x{MIN_INPUT_SIZE} "
                 f"(total stride 32); resize to the model's native size {self.img_size[0]}x{self.img_size[1]}."
             )
@@ -294,15 +288,15 @@ class EffNetTransformer(_EffNetBase):
     ) -> None:
         super().__init__(backbone, in_chans, img_size, backbone_drop_path_rate)
         if global_pool not in ("avg", "token"):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"global_pool must be 'avg' (mean over tokens) or 'token' (class token); got {global_pool!r}."
             )
         if depth < 1:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"depth must be >= 1 encoder layer; got {depth}. Use an effnet_bX model for no transformer."
             )
         if embed_dim < 1:
-            raise ValueError(f"embed_dim must be a positive integer; got {embed_dim}.")
+            raise InvalidArgumentError(f"embed_dim must be a positive integer; got {embed_dim}.")
         self.num_classes = num_classes
         self.global_pool = global_pool
         self.drop_rate = drop_rate
@@ -348,7 +342,7 @@ class EffNetTransformer(_EffNetBase):
         self.num_classes = num_classes
         if global_pool is not None and global_pool != self.global_pool:
             if global_pool not in ("avg", "token") or (global_pool == "token" and self.cls_token is None):
-                raise ValueError(
+                raise InvalidArgumentError(
                     f"global_pool={global_pool!r} is not available on this model (it was built with "
                     f"global_pool={self.global_pool!r}); create it with global_pool='token' to get a "
                     "class token."
@@ -420,7 +414,7 @@ class EffNetTransformer(_EffNetBase):
         h, w = grid_size if grid_size is not None else self.feature_grid
         patch = tokens[:, -h * w :] if tokens.shape[1] == h * w + self.num_prefix_tokens else None
         if patch is None:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"expected {h * w + self.num_prefix_tokens} tokens for a {h}x{w} grid"
                 f"{' plus a class token' if self.num_prefix_tokens else ''}; got {tokens.shape[1]}. "
                 "Pass grid_size=(h, w) of the forward pass the tokens came from."

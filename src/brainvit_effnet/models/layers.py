@@ -17,6 +17,7 @@ from timm.layers import DropPath, Mlp, build_sincos2d_pos_embed, resample_abs_po
 from torch import Tensor, nn
 
 from .._checks import check_choice
+from ..errors import InvalidArgumentError
 
 __all__ = ["Attention", "EncoderBlock", "PosEmbedKind", "PositionalEmbedding2d"]
 
@@ -50,7 +51,7 @@ class Attention(nn.Module):
     ) -> None:
         super().__init__()
         if num_heads < 1 or dim % num_heads != 0:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"embed_dim={dim} must be divisible by num_heads={num_heads} (each head gets "
                 f"embed_dim // num_heads channels); choose e.g. num_heads in "
                 f"{[h for h in (1, 2, 4, 8, 16) if dim % h == 0]} or change embed_dim."
@@ -103,7 +104,7 @@ class EncoderBlock(nn.Module):
     ) -> None:
         super().__init__()
         if mlp_ratio <= 0:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"mlp_ratio must be > 0 (hidden width = embed_dim * mlp_ratio); got {mlp_ratio}."
             )
         self.norm1 = nn.LayerNorm(dim)
@@ -138,7 +139,9 @@ class PositionalEmbedding2d(nn.Module):
         super().__init__()
         check_choice(kind, POS_EMBED_KINDS, "pos_embed")
         if kind == "sincos" and dim % 4 != 0:
-            raise ValueError(f"pos_embed='sincos' needs embed_dim divisible by 4; got embed_dim={dim}.")
+            raise InvalidArgumentError(
+                f"pos_embed='sincos' needs embed_dim divisible by 4; got embed_dim={dim}."
+            )
         self.kind = kind
         self.dim = dim
         self.grid_size = grid_size

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 
 from .._suggest import close_matches
-from ..errors import UnknownModelError
+from ..errors import InvalidArgumentError, InvalidTypeError, UnknownModelError
 
 __all__ = ["ARCHITECTURES", "FAMILIES", "SIZES", "ModelName", "arch_name", "parse_model_name"]
 
@@ -35,7 +35,7 @@ _SAVED_PREFIXES = ("hf-hub:", "local-dir:")
 def arch_name(size: str, family: str = "baseline") -> str:
     """The architecture name of a size and family, e.g. ``("b2", "transformer") -> "effnet_b2_tf"``."""
     if family not in _SUFFIX:
-        raise ValueError(f"family must be one of {list(FAMILIES)}; got {family!r}.")
+        raise InvalidArgumentError(f"family must be one of {list(FAMILIES)}; got {family!r}.")
     return f"effnet_{size}{_SUFFIX[family]}"
 
 
@@ -92,7 +92,7 @@ def parse_model_name(name: str, *, where: str = "") -> ModelName:
         ModelName(family='baseline', size='test', tag=None)
     """
     if not isinstance(name, str):
-        raise TypeError(f"model name must be a string such as 'effnet_b2_tf'; got {name!r}.")
+        raise InvalidTypeError(f"model name must be a string such as 'effnet_b2_tf'; got {name!r}.")
     if name.startswith(_SAVED_PREFIXES):
         raise UnknownModelError(
             f"'{name}' names a saved model, not a zoo architecture: its architecture is recorded in its "

@@ -35,7 +35,7 @@ from timm.models import (
 from torch import nn
 
 from .._suggest import close_matches
-from ..errors import UnknownModelError
+from ..errors import InvalidArgumentError, UnknownModelError
 from ..labels import BRAIN_TUMOUR_CLASSES, TUMOUR_TYPE_CLASSES
 from ._pretrained import load_pretrained_weights
 from .effnet import MIN_INPUT_SIZE, EffNetBaseline, EffNetTransformer, _as_pair
@@ -228,7 +228,7 @@ def _as_built(
     if label_names is not None:
         label_names = tuple(label_names)
         if len(label_names) != num_classes:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"label_names has {len(label_names)} names but num_classes={num_classes}; "
                 f"give one name per class (in class-index order)."
             )
@@ -265,7 +265,7 @@ def _weights_record(raw_cfg: Any, cfg: dict[str, Any]) -> dict[str, Any]:
 
 def _check_features_only(variant: str, size: _Size, kwargs: dict[str, Any]) -> None:
     if kwargs.pop("features_only", False):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"features_only=True is not supported by {variant}: it is a classifier over one feature "
             f"map, not a feature pyramid. Use model.forward_features(x) for that map "
             f"(model.feature_info describes it), or timm.create_model('{size.backbone}', "

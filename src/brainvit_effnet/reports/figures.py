@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from numpy.typing import ArrayLike
 
+from ..errors import InvalidArgumentError, InvalidTypeError
 from ._common import (
     _CURVE_METRIC_KEYS,
     _LOSS_KEYS,
@@ -54,7 +55,7 @@ def plot_confusion_matrix(
     names = _check_names(class_names, "class_names")
     counts = _square_matrix(matrix, "matrix")
     if counts.shape[0] != len(names):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"matrix is {counts.shape[0]}x{counts.shape[1]} but {len(names)} class names were given"
         )
     _figure_path(path)
@@ -177,12 +178,12 @@ def _history_series(history: Sequence[Mapping[str, Any]], key: str) -> tuple[lis
 
 def _check_history(history: Any) -> list[Mapping[str, Any]]:
     if isinstance(history, (str, bytes, Mapping)) or not isinstance(history, Sequence):
-        raise TypeError(f"history must be a sequence of per-epoch dicts, got {type(history).__name__}")
+        raise InvalidTypeError(f"history must be a sequence of per-epoch dicts, got {type(history).__name__}")
     if len(history) == 0:
-        raise ValueError("history is empty")
+        raise InvalidArgumentError("history is empty")
     for i, entry in enumerate(history):
         if not isinstance(entry, Mapping):
-            raise TypeError(f"history[{i}] must be a mapping, got {type(entry).__name__}")
+            raise InvalidTypeError(f"history[{i}] must be a mapping, got {type(entry).__name__}")
     return list(history)
 
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from .._atomic import reserve_temp
 from .._json import dumps as dump_json
+from ..errors import InvalidArgumentError, InvalidTypeError
 from ..results import SCALAR_METRICS
 from ._common import (
     _LABELS,
@@ -61,7 +62,7 @@ class _Staging:
 
 def _out_dir(out_dir: PathLike) -> Path:
     if not isinstance(out_dir, (str, os.PathLike)):
-        raise TypeError(f"out_dir must be a str or os.PathLike, got {type(out_dir).__name__}")
+        raise InvalidTypeError(f"out_dir must be a str or os.PathLike, got {type(out_dir).__name__}")
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
@@ -141,15 +142,15 @@ def write_evaluation_report(
 
 def _check_summary(summary: Any) -> dict[str, Mapping[str, Any]]:
     if not isinstance(summary, Mapping):
-        raise TypeError(
+        raise InvalidTypeError(
             f"summary must be a mapping metric -> {{'mean', 'std'}}, got {type(summary).__name__}"
         )
     for metric, stats in summary.items():
         if not isinstance(stats, Mapping):
-            raise TypeError(f"summary[{metric!r}] must be a mapping with 'mean' and 'std'")
+            raise InvalidTypeError(f"summary[{metric!r}] must be a mapping with 'mean' and 'std'")
         for key in ("mean", "std"):
             if key not in stats:
-                raise ValueError(f"summary[{metric!r}] is missing key {key!r}")
+                raise InvalidArgumentError(f"summary[{metric!r}] is missing key {key!r}")
             _check_number(stats[key], f"summary[{metric!r}][{key!r}]", optional=True)
     return dict(summary)
 
@@ -232,9 +233,11 @@ def write_cv_report(
         'cv_report.md'
     """
     if isinstance(fold_reports, (str, bytes, Mapping)) or not isinstance(fold_reports, Sequence):
-        raise TypeError(f"fold_reports must be a sequence of report dicts, got {type(fold_reports).__name__}")
+        raise InvalidTypeError(
+            f"fold_reports must be a sequence of report dicts, got {type(fold_reports).__name__}"
+        )
     if len(fold_reports) == 0:
-        raise ValueError("fold_reports is empty")
+        raise InvalidArgumentError("fold_reports is empty")
     for i, fold in enumerate(fold_reports):
         _validate_report(fold, f"fold_reports[{i}]")
     stats = _check_summary(summary)

@@ -10,6 +10,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .._json import dumps as dump_json
+from ..errors import InvalidTypeError
 from ..results import CALIBRATION_METRICS, HEADLINE_METRICS, PER_CLASS_KEYS
 from ._common import _LABELS, DISCLAIMER, _check_mapping, _check_title, _settings, _validate_report
 
@@ -135,7 +136,7 @@ def render_markdown(
     figures = _check_mapping(images, "images")
     for caption, target in figures.items():
         if not isinstance(target, str):
-            raise TypeError(f"images[{caption!r}] must be a str link, got {type(target).__name__}")
+            raise InvalidTypeError(f"images[{caption!r}] must be a str link, got {type(target).__name__}")
 
     names = list(report["class_names"])
     n_bins = len(report["reliability"]["count"])

@@ -19,7 +19,7 @@ from typing import Any
 from safetensors.torch import save_file
 from torch import nn
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, OutputExistsError
 from ..hub import save_pretrained
 from .state import save_state
 
@@ -36,7 +36,7 @@ def check_output_dir(folder: Path, *, overwrite: bool, resuming: bool) -> None:
         return
     found = [m for m in _RUN_MARKERS if (folder / m).exists()]
     if found:
-        raise FileExistsError(
+        raise OutputExistsError(
             f"{folder} already holds a training run ({', '.join(found)}). {RUN_FOLDER_ADVICE}"
         )
 

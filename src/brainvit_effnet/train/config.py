@@ -14,6 +14,7 @@ import yaml
 
 from .._checks import check_choice
 from .._suggest import did_you_mean
+from ..errors import InvalidArgumentError
 
 __all__ = [
     "TrainConfig",
@@ -42,7 +43,7 @@ def check_known_options(config_cls: type, values: dict[str, Any], what: str) -> 
     unknown = [k for k in values if k not in names]
     if unknown:
         detail = ", ".join(f"{k!r}{did_you_mean(k, names)}" for k in unknown)
-        raise ValueError(f"unknown {what} option(s) {detail}; known: {names}.")
+        raise InvalidArgumentError(f"unknown {what} option(s) {detail}; known: {names}.")
 
 
 def _matches(value: Any, hint: Any) -> bool:
@@ -96,7 +97,7 @@ def check_field_types(config: Any, section: str = "") -> None:
         value = getattr(config, f.name)
         if f.name in hints and not _matches(value, hints[f.name]):
             key = f"{section}.{f.name}" if section else f.name
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"option {key} must be {_describe(hints[f.name])}; got {value!r} ({type(value).__name__})."
             )
 
@@ -107,9 +108,11 @@ def read_mapping(path: str | Path, what: str) -> dict[str, Any]:
     try:
         values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as e:
-        raise ValueError(f"could not read {what} {path}: {e}") from e
+        raise InvalidArgumentError(f"could not read {what} {path}: {e}") from e
     if not isinstance(values, dict):
-        raise ValueError(f"{path} must hold a mapping of option: value; got {type(values).__name__}.")
+        raise InvalidArgumentError(
+            f"{path} must hold a mapping of option: value; got {type(values).__name__}."
+        )
     return values
 
 
@@ -224,13 +227,15 @@ class TrainConfig:
         positive = ("epochs", "batch_size", "grad_accum_steps")
         for name in positive:
             if int(getattr(self, name)) < 1:
-                raise ValueError(f"TrainConfig.{name} must be >= 1; got {getattr(self, name)}.")
+                raise InvalidArgumentError(f"TrainConfig.{name} must be >= 1; got {getattr(self, name)}.")
         if self.lr <= 0:
-            raise ValueError(f"TrainConfig.lr must be > 0; got {self.lr}.")
+            raise InvalidArgumentError(f"TrainConfig.lr must be > 0; got {self.lr}.")
         if self.ema_decay is not None and not 0 < self.ema_decay < 1:
-            raise ValueError(f"TrainConfig.ema_decay must be in (0, 1) (e.g. 0.999); got {self.ema_decay}.")
+            raise InvalidArgumentError(
+                f"TrainConfig.ema_decay must be in (0, 1) (e.g. 0.999); got {self.ema_decay}."
+            )
         if not (self.monitor == "val_loss" or self.monitor.startswith("val_")):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"TrainConfig.monitor must name a validation metric ('val_macro_f1', 'val_loss'...); "
                 f"got {self.monitor!r}."
             )

@@ -20,7 +20,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, InvalidTypeError
 
 __all__ = ["capture_rng", "load_state", "load_weights", "restore_rng", "save_state"]
 
@@ -41,7 +41,9 @@ def _encode(value: Any, tensors: dict[str, torch.Tensor]) -> Any:
         if value and all(isinstance(k, int) for k in value):
             return {_INTKEYS: {str(k): _encode(v, tensors) for k, v in value.items()}}
         if not all(isinstance(k, str) for k in value):
-            raise TypeError(f"state dict keys must be str or int; got {[type(k).__name__ for k in value]}.")
+            raise InvalidTypeError(
+                f"state dict keys must be str or int; got {[type(k).__name__ for k in value]}."
+            )
         return {k: _encode(v, tensors) for k, v in value.items()}
     if isinstance(value, tuple):
         return {_TUPLE: [_encode(v, tensors) for v in value]}
@@ -51,7 +53,7 @@ def _encode(value: Any, tensors: dict[str, torch.Tensor]) -> Any:
         return value.item()
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    raise TypeError(f"cannot store {type(value).__name__} in a training state without pickle.")
+    raise InvalidTypeError(f"cannot store {type(value).__name__} in a training state without pickle.")
 
 
 def _decode(value: Any, tensors: dict[str, torch.Tensor]) -> Any:

@@ -21,6 +21,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import InvalidArgumentError, MissingDependencyError
 from . import distributed as dist
 from .trainer import Callback
 
@@ -39,7 +40,7 @@ def _summary_writer() -> Any:
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError as e:  # torch raises this when the tensorboard package is missing
-        raise ImportError(
+        raise MissingDependencyError(
             'TensorBoardLogger needs the tensorboard package: pip install "brainvit-effnet[tensorboard]".'
         ) from e
     return SummaryWriter
@@ -75,7 +76,7 @@ class TensorBoardLogger(Callback):
     def __init__(self, log_dir: str | os.PathLike[str] | None = None, *, every_n_steps: int = 1) -> None:
         self._writer_class = _summary_writer()  # fail when the callback is made, not mid-training
         if isinstance(every_n_steps, bool) or not isinstance(every_n_steps, int) or every_n_steps < 1:
-            raise ValueError(f"every_n_steps must be an int >= 1; got {every_n_steps!r}.")
+            raise InvalidArgumentError(f"every_n_steps must be an int >= 1; got {every_n_steps!r}.")
         self.log_dir = Path(log_dir) if log_dir is not None else None
         self.every_n_steps = every_n_steps
         self.writer: Any = None

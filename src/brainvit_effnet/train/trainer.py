@@ -38,7 +38,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, RandomSampler, SequentialSampler, WeightedRandomSampler
 
 from .._progress import progress_bar
-from ..errors import BrainvitError, CheckpointError
+from ..errors import BrainvitError, CheckpointError, InvalidArgumentError
 from ..losses import create_loss
 from ..metrics import classification_report
 from ..results import KEY_METRICS, ClassificationReport, FitResult
@@ -61,7 +61,7 @@ def default_prepare_batch(batch: Any) -> tuple[Tensor, Tensor]:
     if isinstance(batch, Mapping):
         missing = [k for k in ("image", "label") if k not in batch]
         if missing:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"a dict batch needs the keys 'image' and 'label' (MONAI's convention); it has "
                 f"{sorted(batch)} (missing {missing}). Pass Trainer(prepare_batch=...) for other keys."
             )
@@ -157,7 +157,9 @@ class Trainer:
         self.model = model
         self.num_classes = int(getattr(model, "num_classes", 0))
         if self.num_classes < 1:
-            raise ValueError("the model must have num_classes >= 1 (a classifier head) to be trained.")
+            raise InvalidArgumentError(
+                "the model must have num_classes >= 1 (a classifier head) to be trained."
+            )
         self.loss_fn = loss_fn or create_loss(
             self.config.loss, num_classes=self.num_classes, **self.config.loss_kwargs
         )
@@ -179,7 +181,7 @@ class Trainer:
     def _check_data(self, data: Dataset[Any], name: str) -> None:
         classes = getattr(data, "classes", None)
         if classes is not None and len(classes) != self.num_classes:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"{name} has {len(classes)} classes {list(classes)} but the model has num_classes="
                 f"{self.num_classes}; create the model with num_classes={len(classes)}."
             )
@@ -187,7 +189,7 @@ class Trainer:
         if targets is not None and len(targets):
             low, high = min(targets), max(targets)
             if low < 0 or high >= self.num_classes:
-                raise ValueError(
+                raise InvalidArgumentError(
                     f"{name} has labels in [{low}, {high}] but the model predicts {self.num_classes} classes "
                     f"(labels 0..{self.num_classes - 1})."
                 )
@@ -373,7 +375,7 @@ class Trainer:
         if dist.is_distributed() and torch.cuda.is_available():
             self.device = torch.device("cuda", torch.cuda.current_device())
         if cfg.precision == "fp16" and self.device.type != "cuda":
-            raise ValueError("precision='fp16' needs CUDA; use 'bf16' on CPU.")
+            raise InvalidArgumentError("precision='fp16' needs CUDA; use 'bf16' on CPU.")
         self._check_data(train_data, "the training data")
         if val_data is not None:
             self._check_data(val_data, "the validation data")
@@ -628,7 +630,9 @@ class Trainer:
     def _targets(data: Dataset[Any]) -> list[int]:
         targets = getattr(data, "targets", None)
         if targets is None:
-            raise ValueError("balanced_sampler needs a dataset with .targets (the label of every sample).")
+            raise InvalidArgumentError(
+                "balanced_sampler needs a dataset with .targets (the label of every sample)."
+            )
         return list(targets)
 
     def _to_device(self, images: Tensor) -> Tensor:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ...errors import InvalidArgumentError
 from .fingerprints import (
     Fingerprints,
     ImageRef,
@@ -74,7 +75,7 @@ def _fingerprints_of(
 ) -> Fingerprints:
     if isinstance(items, Fingerprints):
         if items.hash_size != hash_size:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"{name} fingerprints were computed with hash_size={items.hash_size}, but "
                 f"hash_size={hash_size} was requested. Pass hash_size={items.hash_size} or recompute "
                 f"the fingerprints."
@@ -151,7 +152,7 @@ def find_duplicates(
     hash_size = _check_hash_size(hash_size)
     n_bits = hash_size * hash_size
     if isinstance(max_distance, bool) or not isinstance(max_distance, int) or not 0 <= max_distance <= n_bits:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"max_distance must be an int between 0 and {n_bits} (bits of a {hash_size}x{hash_size} hash); "
             f"got {max_distance!r}. The default {DEFAULT_MAX_DISTANCE} suits 64-bit hashes; 0 finds "
             f"only identical hashes."
@@ -161,12 +162,12 @@ def find_duplicates(
         or not isinstance(min_similarity, (int, float))
         or not -1.0 <= min_similarity <= 1.0
     ):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"min_similarity must be a number between -1 and 1 (a correlation) or None (no check); "
             f"got {min_similarity!r}. The default is {DEFAULT_MIN_SIMILARITY}."
         )
     if method not in ("phash", "dhash", "both"):
-        raise ValueError(f"method must be 'phash', 'dhash' or 'both'; got {method!r}.")
+        raise InvalidArgumentError(f"method must be 'phash', 'dhash' or 'both'; got {method!r}.")
     within = reference is None
     fq = _fingerprints_of(query, "query", hash_size, workers, strict, progress)
     fr = (
@@ -391,19 +392,19 @@ def drop_duplicates_of(
     if report is None:
         report = leakage_report(train_refs, _check_refs(test, "test"), **kw)
     elif kw:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"drop_duplicates_of got both a report and find_duplicates options {sorted(kw)}; the options "
             f"only apply when the report is computed here. Drop them or drop report=."
         )
     if report.reference is None:
-        raise ValueError(
+        raise InvalidArgumentError(
             "drop_duplicates_of needs a cross-set report (leakage_report(train, test)); got a within-set "
             "report. Compute it with leakage_report(train, test) or pass report=None."
         )
     known = {ref.name for ref in train_refs}
     foreign = [ref.name for ref in report.reference if ref.name not in known]
     if foreign:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"The report's reference items are not this training set ({len(foreign)} unknown, e.g. "
             f"{foreign[0]!r}). Pass the report of leakage_report(train, test) for the same train list."
         )

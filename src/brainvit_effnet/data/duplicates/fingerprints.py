@@ -25,6 +25,7 @@ from PIL import Image
 from scipy.fft import dctn, rfft2
 
 from ..._progress import progress_bar
+from ...errors import InvalidArgumentError, InvalidTypeError
 from ..mri import NIFTI_SUFFIXES, is_mri_file, nifti_slices, read_mri_slice
 
 __all__ = [
@@ -58,7 +59,7 @@ _DECODE_ERRORS: tuple[type[BaseException], ...] = (
 _VERIFY_BATCH = 1024
 
 
-class UnreadableImageError(ValueError):
+class UnreadableImageError(InvalidArgumentError):
     """An image file that is missing, truncated or not an image. The message names the file."""
 
 
@@ -87,14 +88,14 @@ class ImageRef:
 
     def __post_init__(self) -> None:
         if not isinstance(self.path, (str, Path)):
-            raise TypeError(
+            raise InvalidTypeError(
                 f"ImageRef.path must be a str or pathlib.Path; got {type(self.path).__name__} "
                 f"({self.path!r}). Pass the image file's path."
             )
         for name in ("label", "split", "key"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
-                raise TypeError(
+                raise InvalidTypeError(
                     f"ImageRef.{name} must be a str or None; got {type(value).__name__} ({value!r}). "
                     f"Convert it with str(...) first."
                 )
@@ -284,14 +285,14 @@ def _fingerprint_one(ref: ImageRef, hash_size: int) -> _Row:
 
 def _check_refs(items: object, name: str) -> tuple[ImageRef, ...]:
     if isinstance(items, (str, Path, ImageRef)) or not isinstance(items, Sequence):
-        raise TypeError(
+        raise InvalidTypeError(
             f"{name} must be a sequence of ImageRef; got {type(items).__name__}. Wrap paths as "
             f"[ImageRef(path, label=...) for path in paths]."
         )
     refs = tuple(items)
     for i, ref in enumerate(refs):
         if not isinstance(ref, ImageRef):
-            raise TypeError(
+            raise InvalidTypeError(
                 f"{name}[{i}] must be an ImageRef; got {type(ref).__name__} ({ref!r}). "
                 f"Wrap it as ImageRef(path, label=...)."
             )
@@ -341,7 +342,7 @@ def expand_volumes(items: Sequence[ImageRef], *, strict: bool = True) -> tuple[l
 
 def _check_hash_size(hash_size: object) -> int:
     if isinstance(hash_size, bool) or not isinstance(hash_size, int) or not 2 <= hash_size <= 64:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"hash_size must be an int between 2 and 64 (8 gives 64-bit hashes); got {hash_size!r}."
         )
     return hash_size
@@ -349,7 +350,7 @@ def _check_hash_size(hash_size: object) -> int:
 
 def _n_threads(workers: object) -> int:
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < -1:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"workers must be 0 (no threads), a positive thread count, or -1 (one per CPU); got {workers!r}."
         )
     return (os.cpu_count() or 1) if workers == -1 else workers
@@ -509,7 +510,7 @@ def thumbnail_similarity(a: npt.NDArray[np.uint8], b: npt.NDArray[np.uint8]) -> 
         True
     """
     if a.shape != b.shape or a.ndim != 3 or a.shape[1] != a.shape[2]:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"thumbnail_similarity expects two stacks of square thumbnails of one shape (n, s, s); "
             f"got {a.shape} and {b.shape}."
         )

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ...errors import InvalidArgumentError
 from .fingerprints import ImageRef
 
 __all__ = ["DuplicateKind", "DuplicatePair", "DuplicateReport", "HashMethod"]
@@ -185,7 +186,7 @@ class DuplicateReport:
             ValueError: For a cross-set report (groups mix two sets; use ``pairs`` instead).
         """
         if not self.within_set:
-            raise ValueError(
+            raise InvalidArgumentError(
                 "groups() needs a within-set report (find_duplicates(items) with reference=None); "
                 "this report compares two sets. Use report.pairs or query_items_with_duplicates()."
             )
@@ -247,7 +248,7 @@ class DuplicateReport:
         """
         _check_kind(kind)
         if self.reference is None:
-            raise ValueError(
+            raise InvalidArgumentError(
                 "reference_items_with_duplicates() needs a cross-set report; this one is within-set. "
                 "Use query_items_with_duplicates() or groups()."
             )
@@ -261,7 +262,7 @@ class DuplicateReport:
         are the ones worth looking at to judge the threshold.
         """
         if n < 0:
-            raise ValueError(f"examples(n) needs n >= 0; got {n}.")
+            raise InvalidArgumentError(f"examples(n) needs n >= 0; got {n}.")
         near = sorted(self.near_pairs, key=lambda p: -p.distance)
         exact = self.exact_pairs
         if kind == "exact":
@@ -269,7 +270,7 @@ class DuplicateReport:
         if kind == "near":
             return near[:n]
         if kind is not None:
-            raise ValueError(f"kind must be 'exact', 'near' or None; got {kind!r}.")
+            raise InvalidArgumentError(f"kind must be 'exact', 'near' or None; got {kind!r}.")
         n_exact = min(len(exact), max(n - len(near), (n + 1) // 2))
         return exact[:n_exact] + near[: n - n_exact]
 
@@ -366,7 +367,7 @@ class DuplicateReport:
 
 def _check_kind(kind: str) -> None:
     if kind not in ("any", "exact"):
-        raise ValueError(f"kind must be 'any' or 'exact'; got {kind!r}.")
+        raise InvalidArgumentError(f"kind must be 'any' or 'exact'; got {kind!r}.")
 
 
 def _md(text: object) -> str:
