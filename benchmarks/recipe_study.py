@@ -53,6 +53,8 @@ STUDY_BASE: dict[str, Any] = apply_overrides(
         "train.loss_kwargs": {},
         "train.progress": False,
         "train.seed": 0,
+        # Decoded and cropped once for every run of the study (data/slice_cache.py).
+        "cache_dir": "runs/slice_cache",
     },
 )
 
@@ -68,6 +70,10 @@ STUDY_RUNS: dict[str, dict[str, Any]] = {
     "ema": {"train.ema_decay": 0.998, "train.ema_warmup": True},
     "batch_16": {"train.batch_size": 16},
     "strong_aug": {"augment": {"rotation": 20.0, "shift": 0.15, "intensity_jitter": 0.2}},
+    "mixup": {"train.mixup_alpha": 0.2},
+    "cutmix": {"train.cutmix_alpha": 1.0},
+    "backbone_lr_0.3": {"train.backbone_lr_scale": 0.3},
+    "warmup_2": {"train.warmup_epochs": 2.0},
 }
 
 

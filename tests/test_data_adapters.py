@@ -526,6 +526,14 @@ def test_cache_serves_the_same_pixels_and_subsets_share_it() -> None:
         plain.warm_cache()
 
 
+def test_subset_can_drop_the_masks_of_a_dataset_read_with_them() -> None:
+    with_masks = load_sample(return_mask=True, cache=True)
+    assert len(with_masks[0]) == 3
+    pairs = with_masks.subset(range(len(with_masks)), return_mask=False)
+    assert len(pairs[0]) == 2 and torch.equal(pairs[0][0], with_masks[0][0])
+    assert pairs._cache is with_masks._cache and with_masks.return_mask  # the original is unchanged
+
+
 def test_records_and_targets_agree(tmp_path: Path) -> None:
     sample = load_sample()
     assert sample.targets == [r.label for r in sample.records]

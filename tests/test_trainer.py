@@ -460,6 +460,47 @@ def test_ema_warmup_follows_the_weights_a_plain_ema_lags_at_the_start(tmp_path: 
     assert gaps[True] < 0.5 * gaps[False], gaps
 
 
+def test_mixup_and_cutmix_train_on_soft_targets_and_evaluate_on_hard_labels(tmp_path: Path) -> None:
+    """Training batches are mixed (soft targets, smoothing folded in; an odd last batch unmixed).
+    Losses with no soft-target form are refused before training."""
+    seen: dict[str, list[Any]] = {"train": []}
+
+    def spy(kind: str, loss: nn.Module) -> None:
+        forward = loss.forward
+
+        def recording(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+            seen[kind].append((target.shape, target.dtype, target.sum(-1) if target.ndim == 2 else None))
+            return forward(logits, target)
+
+        loss.forward = recording  # type: ignore[method-assign]
+
+    cfg = config(
+        tmp_path,
+        epochs=1,
+        batch_size=4,
+        mixup_alpha=0.4,
+        cutmix_alpha=1.0,
+        loss="label_smoothing",
+        loss_kwargs={"smoothing": 0.1},
+    )
+    trainer = bve.Trainer(tiny(), cfg)
+    assert trainer.mixer is not None and trainer.mixer.smoothing == 0.1
+    spy("train", trainer.mixer.loss)
+    trainer.fit(Blobs(9), Blobs(6))  # batches of 4, 4 and 1 (odd: trained unmixed)
+    assert [shape for shape, *_ in seen["train"]] == [(4, 3), (4, 3), (1, 3)]
+    assert all(
+        dtype.is_floating_point and torch.allclose(s, torch.ones_like(s)) for _, dtype, s in seen["train"]
+    )
+
+    with pytest.raises(ValueError, match="soft targets"):
+        bve.Trainer(tiny(), config(tmp_path, mixup_alpha=0.2, loss="focal"))
+    with pytest.raises(ValueError, match="custom loss_fn"):
+        bve.Trainer(tiny(), config(tmp_path, cutmix_alpha=1.0), loss_fn=nn.CrossEntropyLoss())
+    with pytest.raises(ValueError, match="mixup_alpha must be >= 0"):
+        config(tmp_path, mixup_alpha=-0.1)
+    assert bve.Trainer(tiny(), config(tmp_path)).mixer is None  # off by default
+
+
 def test_config_round_trip_and_unknown_options(tmp_path: Path) -> None:
     cfg = config(tmp_path, loss="label_smoothing", loss_kwargs={"smoothing": 0.1})
     path = tmp_path / "train.yaml"

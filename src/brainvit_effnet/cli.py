@@ -689,8 +689,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             f"{m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f}."
         )
     _, eval_transform = create_transforms(model)
-    data = load_heldout_sample(transform=eval_transform, return_mask=True)
-    labelled = load_heldout_sample(transform=eval_transform)
+    data = load_heldout_sample(transform=eval_transform, return_mask=True, cache=True)
+    labelled = data.subset(range(len(data)), return_mask=False)  # read once: same files, same cache
     slice_folds = {r.fold for r in labelled.records}
     if slice_folds != set(held_out):  # never score the model on folds it trained on
         raise RuntimeError(

@@ -282,18 +282,28 @@ class MRIDataset(Dataset[tuple[Any, ...]]):
         image = self.transform(decoded.image) if self.transform is not None else decoded.image
         return image, label
 
-    def subset(self, indices: Sequence[int] | np.ndarray, transform: Transform | None = None) -> MRIDataset:
+    def subset(
+        self,
+        indices: Sequence[int] | np.ndarray,
+        transform: Transform | None = None,
+        *,
+        return_mask: bool | None = None,
+    ) -> MRIDataset:
         """The same dataset restricted to ``indices``, sharing files and cache.
 
         Args:
             indices: Positions to keep, e.g. the ``train`` array of a split.
             transform: A different transform for the subset (e.g. the eval one for a test split);
                 defaults to this dataset's.
+            return_mask: Whether the subset yields masks; defaults to this dataset's (``False``
+                gives the ``(image, label)`` pairs evaluation takes from a dataset read with masks).
         """
         view = copy.copy(self)
         view.records = [self.records[int(i)] for i in indices]
         if transform is not None:
             view.transform = transform
+        if return_mask is not None:
+            view.return_mask = return_mask
         return view
 
     def image_refs(self) -> list[ImageRef]:

@@ -159,6 +159,12 @@ class TrainConfig:
             while they move fast. Without it, a run from random weights averages its random start
             into the EMA for about ``1 / (1 - ema_decay)`` steps: 0.998 over an 8-epoch, 464-step
             run predicted a single class for its first epochs (``benchmarks/recipe_study.py``).
+        mixup_alpha: Mixup of training batches (timm's ``Mixup``), Beta(alpha, alpha); 0 is off.
+        cutmix_alpha: CutMix of training batches, Beta(alpha, alpha) of the box area; 0 is off.
+            With either on, training uses cross-entropy on timm's soft targets (the
+            ``label_smoothing`` loss's smoothing folded in; see :mod:`brainvit_effnet.train.mixing`).
+        mixup_prob: Probability that a training batch is mixed (mixup or CutMix, half each when
+            both alphas are set).
         channels_last: Use the channels-last memory format. ``None`` (the default) turns it on:
             EfficientNet's depthwise convolutions train about 1.5x faster in it on CPU (see
             ``benchmarks/results/throughput_cpu.md``) and it is the format CUDA's tensor-core
@@ -203,6 +209,9 @@ class TrainConfig:
     clip_grad_norm: float | None = None
     ema_decay: float | None = None
     ema_warmup: bool = False
+    mixup_alpha: float = 0.0
+    cutmix_alpha: float = 0.0
+    mixup_prob: float = 1.0
     channels_last: bool | None = None
     device: str | None = None
     compile: bool = False
@@ -234,6 +243,14 @@ class TrainConfig:
             raise InvalidArgumentError(
                 f"TrainConfig.ema_decay must be in (0, 1) (e.g. 0.999); got {self.ema_decay}."
             )
+        for name in ("mixup_alpha", "cutmix_alpha"):
+            if getattr(self, name) < 0:
+                raise InvalidArgumentError(
+                    f"TrainConfig.{name} must be >= 0 (0 turns it off; 0.2-1.0 are usual); got "
+                    f"{getattr(self, name)}."
+                )
+        if not 0 <= self.mixup_prob <= 1:
+            raise InvalidArgumentError(f"TrainConfig.mixup_prob must be in [0, 1]; got {self.mixup_prob}.")
         if not (self.monitor == "val_loss" or self.monitor.startswith("val_")):
             raise InvalidArgumentError(
                 f"TrainConfig.monitor must name a validation metric ('val_macro_f1', 'val_loss'...); "

@@ -45,6 +45,7 @@ from ..results import KEY_METRICS, ClassificationReport, FitResult
 from . import distributed as dist
 from .checkpoint import check_output_dir, check_same_architecture, tidy_checkpoints, write_checkpoint
 from .config import TrainConfig, default_backbone_lr_scale
+from .mixing import batch_mixer
 from .seeding import seed_everything
 from .state import capture_rng, load_state, load_weights, restore_rng
 
@@ -163,6 +164,8 @@ class Trainer:
         self.loss_fn = loss_fn or create_loss(
             self.config.loss, num_classes=self.num_classes, **self.config.loss_kwargs
         )
+        # Mixup/CutMix: training batches get soft targets and the loss that reads them.
+        self.mixer = batch_mixer(self.config, self.num_classes, custom_loss=loss_fn is not None)
         self.callbacks = list(callbacks)
         self.prepare_batch = prepare_batch or default_prepare_batch
         self.device = (
@@ -511,8 +514,11 @@ class Trainer:
                 break
             images, labels = self.prepare_batch(batch)
             images, labels = self._to_device(images), labels.to(self.device)
+            targets, train_loss = labels, self.loss_fn
+            if self.mixer is not None:
+                (images, targets), train_loss = self.mixer(images, labels), self.mixer.loss
             with self._autocast():
-                loss = self.loss_fn(model(images).float(), labels)
+                loss = train_loss(model(images).float(), targets)
             if not torch.isfinite(loss):
                 raise TrainingDivergedError(
                     f"loss is {loss.item()} at epoch {epoch + 1}, batch {batch_index + 1} (optimiser step "
