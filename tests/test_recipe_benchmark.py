@@ -79,3 +79,37 @@ def test_study_choice_reads_validation_only_and_the_page_renders(tmp_path: Path)
     assert "has not run yet" in markdown  # no benchmark records in this folder
     png = page.plot(tmp_path, tmp_path / "plot.png")
     assert png.stat().st_size > 1000
+
+
+def _benchmark_record(recipe: str, val_f1: float, test_acc: float) -> dict[str, Any]:
+    from brainvit_effnet.recipes import recipe_config
+
+    cfg = recipe_config(recipe, {"data": "figshare:/data"}).to_dict()
+    history = [
+        {"epoch": 1, "seconds": 60.0, "val_macro_f1": val_f1 - 0.1, "val_accuracy": 0.5},
+        {"epoch": 2, "seconds": 60.0, "val_macro_f1": val_f1, "val_accuracy": 0.6},
+    ]
+    return {
+        "part": "recipe",
+        "recipe": recipe,
+        "config": cfg,
+        "test_fold": 1,
+        "val_fold": 2,
+        "best_epoch": 2,
+        "history": history,
+        "train_minutes": 2.0,
+        "test": {"accuracy": test_acc, "macro_f1": test_acc},
+    }
+
+
+def test_full_length_recipes_are_ranked_by_validation_and_each_has_its_benchmark(tmp_path: Path) -> None:
+    page = load_benchmark("recipe_page")
+    for recipe, val_f1, test_acc in (("scratch_b0", 0.80, 0.99), ("scratch_b0_192", 0.85, 0.10)):
+        folder = tmp_path / "recipe_benchmark" / recipe
+        folder.mkdir(parents=True)
+        (folder / "fold1_recipe.json").write_text(json.dumps(_benchmark_record(recipe, val_f1, test_acc)))
+    table = page.full_length_table(tmp_path / "recipe_benchmark")
+    assert table.index("`scratch_b0_192`") < table.index("`scratch_b0`")  # by validation, not test
+    assert "| 0.8500 | 0.6000 | 2 of 40 |" in table
+    markdown = page.render_recipe_page(tmp_path)
+    assert markdown.count("### The benchmark of `") == 2
