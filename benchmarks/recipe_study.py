@@ -33,7 +33,7 @@ import torch
 from _common import machine_info, write_json
 
 from brainvit_effnet.experiment import ExperimentConfig, apply_overrides, run_experiment
-from brainvit_effnet.recipes import DEFAULT_RECIPE, RECIPES
+from brainvit_effnet.recipes import RECIPES
 from brainvit_effnet.results import KEY_METRICS
 
 RESULTS = Path(__file__).parent / "results" / "recipe"
@@ -42,7 +42,7 @@ RESULTS = Path(__file__).parent / "results" / "recipe"
 #: learning rate, AdamW, warm-up and cosine) without label smoothing, on the study's split (train
 #: folds 3-5, validate on 2, report fold 1), as short proxy training at 112 px.
 STUDY_BASE: dict[str, Any] = apply_overrides(
-    RECIPES[DEFAULT_RECIPE].config,
+    RECIPES["scratch_b0"].config,  # the proxies' base, fixed: a new default recipe must not move it
     {
         "model_kwargs": {"img_size": 112},
         "val_folds": [2],

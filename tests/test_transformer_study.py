@@ -7,7 +7,7 @@ from pathlib import Path
 
 from brainvit_effnet.ablation import run_ablation
 from brainvit_effnet.experiment import ExperimentConfig
-from brainvit_effnet.recipes import DEFAULT_RECIPE, RECIPES
+from brainvit_effnet.recipes import RECIPES
 
 from ._scripts import load_benchmark
 
@@ -27,7 +27,7 @@ def test_the_study_is_the_recipe_with_only_the_epoch_cut(tmp_path: Path) -> None
     from brainvit_effnet.data.sample import sample_root
 
     study = study_mod.build_study(str(sample_root()), tmp_path / "study")
-    recipe = RECIPES[DEFAULT_RECIPE].config
+    recipe = RECIPES[study_mod.RECIPE].config
     base = study.base
     assert base.model == recipe["model"] and base.model_kwargs == recipe["model_kwargs"]
     assert base.train.epochs == study_mod.EPOCHS < recipe["train"]["epochs"]

@@ -781,7 +781,7 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescrip
 # One example per subcommand, shown at the end of its --help.
 _EXAMPLES = {
     "demo": "brainvit-effnet demo                       # the bundled model on its held-out slices",
-    "train": "brainvit-effnet train --recipe scratch_b0 --data figshare:/data/figshare "
+    "train": "brainvit-effnet train --recipe scratch_b0_192 --data figshare:/data/figshare "
     "--set 'test_folds=[1]' --set 'val_folds=[2]' --output-dir runs/b0",
     "ablate": "OMP_NUM_THREADS=1 brainvit-effnet ablate study.yaml --lane 1/2 &   # one lane per core",
     "evaluate": "brainvit-effnet evaluate runs/b0/model --data figshare:/data/figshare --folds 1",
