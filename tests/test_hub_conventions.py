@@ -127,7 +127,7 @@ def test_bundled_card_is_what_build_model_card_writes_and_keeps_its_numbers() ->
         if key in m["ci95"]:
             low, high = m["ci95"][key]
             assert f"[{low:.3f}, {high:.3f}]" in result.metric_name and f"[{low:.3f}, {high:.3f}] |" in text
-    assert f"({m['n']} slices)" in text and "in 29.3\nminutes" in text and "best epoch 12" in text
+    assert f"({m['n']} slices)" in text and "in 29.6\nminutes" in text and "best epoch 40" in text
     assert "licence CC BY 4.0" in text and "These weights are a derivative of that data" in text
     _how_to_load_order(text, BUNDLED_MODEL)
     assert 'timm.create_model("hf-hub:brainvit-effnet/effnet_b0.figshare", pretrained=True)' in text
