@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from _records import val_metrics_at
+
 RESULTS = Path(__file__).parent / "results"
 PLOT = Path(__file__).parents[1] / "docs" / "assets" / "recipe_accuracy_vs_minutes.png"
 
@@ -108,19 +110,13 @@ def _recipe_folders(folder: Path) -> list[Path]:
     return sorted(found, key=lambda p: (p.name != DEFAULT_RECIPE, p.name))
 
 
-def _best_val(record: dict[str, Any]) -> dict[str, float]:
-    best = record.get("best_epoch")
-    row = next((h for h in record.get("history", []) if h.get("epoch") == best), {})
-    return {k: row[f"val_{k}"] for k in ("macro_f1", "accuracy") if f"val_{k}" in row}
-
-
 def full_length_table(folder: Path, val_fold: int = 2) -> str:
     """The recipes' own runs validated on ``val_fold``, ranked by its macro-F1: the choice between recipes."""
     rows = []
     for recipe_dir in _recipe_folders(folder):
         for r in _load(recipe_dir).values():
             if r.get("part") == "recipe" and r.get("val_fold") == val_fold:
-                rows.append((_best_val(r), r))
+                rows.append((val_metrics_at(r.get("history", []), r.get("best_epoch")), r))
     if not rows:
         return f"*No recipe has run with validation fold {val_fold} yet.*\n"
     rows.sort(key=lambda vr: (vr[0].get("macro_f1", 0), vr[0].get("accuracy", 0)), reverse=True)

@@ -31,6 +31,7 @@ from typing import Any
 
 import torch
 from _common import machine_info, write_json
+from _records import val_metrics_at
 
 from brainvit_effnet.experiment import ExperimentConfig, apply_overrides, run_experiment
 from brainvit_effnet.recipes import RECIPES
@@ -83,16 +84,6 @@ def run_config(name: str, overrides: dict[str, Any], data: str, base: dict[str, 
     return ExperimentConfig.from_dict(values)
 
 
-def best_val(history: list[dict[str, Any]], monitor: str) -> dict[str, Any]:
-    rows = [h for h in history if monitor in h]
-    if not rows:
-        return {}
-    best = max(rows, key=lambda h: h[monitor])
-    return {k.removeprefix("val_"): v for k, v in best.items() if k.startswith("val_")} | {
-        "epoch": best["epoch"]
-    }
-
-
 def execute(name: str, cfg: ExperimentConfig, out: Path) -> dict[str, Any]:
     """Train one run (resuming if interrupted), evaluate, write its JSON."""
     last = Path(cfg.train.output_dir) / "checkpoints" / "last"
@@ -109,7 +100,7 @@ def execute(name: str, cfg: ExperimentConfig, out: Path) -> dict[str, Any]:
         "train_minutes": round(sum(h["seconds"] for h in history) / 60, 2),
         "wall_minutes_this_process": round(seconds / 60, 2),
         "best_epoch": result["fit"]["best_epoch"],
-        "val": best_val(history, cfg.train.monitor),
+        "val": val_metrics_at(history, result["fit"]["best_epoch"]),
         "test": {k: test[k] for k in (*KEY_METRICS, "nll") if k in test} | {"ci95": test.get("ci95", {})},
         "history": history,
         "machine": machine_info(torch.device("cpu")),

@@ -423,11 +423,24 @@ def test_report_files_are_valid_json_and_markdown(tmp_path: Path) -> None:
 
 
 # -- end to end -----------------------------------------------------------------------------------
-def test_a_real_study_trains_tests_and_summarises(tmp_path: Path) -> None:
+def test_a_real_study_trains_tests_and_summarises(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from brainvit_effnet import experiment
+    from brainvit_effnet.ablation import grid
+    from brainvit_effnet.data import load_sample
+
+    opened: list[int] = []
+
+    def counting_load(*args: object, **kwargs: object) -> object:
+        opened.append(1)
+        return load_sample(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(experiment, "load_sample", counting_load)
+    monkeypatch.setattr(grid, "load_sample", counting_load)
     s = study(
         tmp_path, factors={"transformer": [False, True]}, folds=[1, 2], metrics=["accuracy", "macro_f1"]
     )
     result = run_ablation(s)
+    assert len(opened) == 1  # listing the folds and all four runs: one scan of the data
     out = Path(s.output_dir)
     assert result["counts"]["trained"] == 4
     run_dir = out / "runs" / "transformer-on" / "fold_1_seed_0"
@@ -441,7 +454,10 @@ def test_a_real_study_trains_tests_and_summarises(tmp_path: Path) -> None:
         assert (run_dir / name).is_file(), name
     assert not (run_dir / "checkpoints").exists()
     record = json.loads((run_dir / "result.json").read_text())
-    assert record["metrics"]["n"] > 0 and 0 <= record["metrics"]["accuracy"] <= 1
+    # The run's record carries its test report's numbers, on fold 1 of the sample.
+    report = json.loads((run_dir / "report" / "report.json").read_text())
+    assert record["metrics"]["accuracy"] == pytest.approx(report["accuracy"])
+    assert record["metrics"]["n"] == report["n"] == sum(r.fold == 1 for r in load_sample().records)
     assert ExperimentConfig.from_dict(record["experiment"]).model == "effnet_test_tf"
     assert [e["metric"] for e in result["summary"]["effects"]] == ["accuracy", "macro_f1"]
 

@@ -150,6 +150,34 @@ def test_the_training_seed_does_not_move_a_folder_test_set(tmp_path: Path) -> No
     assert _split_of(cfg(0, split_seed=1))[2] != _split_of(cfg(0))[2]
 
 
+def test_official_folds_split_the_data() -> None:
+    cfg = ExperimentConfig.from_dict(
+        {"model": "effnet_test", "data": "sample", "val_folds": [4], "test_folds": [5]}
+    )
+    model_cfg = bve.models.resolve_model_config(cfg.model, **cfg.model_kwargs)
+    train, val, test = experiment.load_data(cfg, model_cfg)
+    assert {r.fold for r in train.records} == {1, 2, 3}
+    assert {r.fold for r in val.records} == {4} and {r.fold for r in test.records} == {5}
+
+
+@pytest.mark.parametrize(
+    ("folds", "pattern"),
+    [
+        (
+            {"val_folds": [4], "test_folds": [6]},
+            r"test_fold=\[6\] is not one of the dataset's fold ids \[1, 2, 3, 4, 5\]",
+        ),
+        ({"val_folds": [5], "test_folds": [5]}, r"val_fold and test_fold must differ; both are 5"),
+        ({"val_folds": [1, 2], "test_folds": [3, 4, 5]}, r"no fold is left for training"),
+    ],
+)
+def test_official_fold_choices_that_cannot_split_are_refused(folds: dict, pattern: str) -> None:
+    cfg = ExperimentConfig.from_dict({"model": "effnet_test", "data": "sample", **folds})
+    model_cfg = bve.models.resolve_model_config(cfg.model, **cfg.model_kwargs)
+    with pytest.raises(bve.BrainvitError, match=pattern):
+        experiment.load_data(cfg, model_cfg)
+
+
 def test_cross_validation_opens_and_decodes_the_data_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

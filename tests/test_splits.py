@@ -294,6 +294,22 @@ def test_official_folds_split_with_and_without_val() -> None:
     assert no_val == kfold_splits(FIGSHARE_LIKE)[2]
 
 
+def test_official_folds_split_takes_several_folds_per_part() -> None:
+    split = official_folds_split(FIGSHARE_LIKE, test_fold=[1, 3], val_fold=[2])
+    np.testing.assert_array_equal(split.test, [0, 2, 7, 9, 10, 11])
+    np.testing.assert_array_equal(split.val, [1, 8])
+    np.testing.assert_array_equal(split.train, [3, 4, 5, 6])
+    assert split.fold is None  # several test folds: no single fold id
+    assert official_folds_split(FIGSHARE_LIKE, test_fold=[4]) == official_folds_split(FIGSHARE_LIKE, 4)
+    assert official_folds_split(FIGSHARE_LIKE, 4, val_fold=[]).val.size == 0
+    with pytest.raises(ValueError, match=r"test_fold=\[6, 7\] is not one of the dataset's fold ids"):
+        official_folds_split(FIGSHARE_LIKE, test_fold=[1, 6, 7])
+    with pytest.raises(ValueError, match=r"val_fold and test_fold must differ; both hold \[1, 2\]"):
+        official_folds_split(FIGSHARE_LIKE, test_fold=[1, 2], val_fold=[2, 1])
+    with pytest.raises(ValueError, match=r"test_fold must name at least one fold"):
+        official_folds_split(FIGSHARE_LIKE, test_fold=[])
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "pattern"),
     [

@@ -149,6 +149,16 @@ def test_nan_loss_stops_naming_the_step_and_keeps_the_last_checkpoint(tmp_path: 
     assert torch.isfinite(load_file(str(last / "model.safetensors"))["fc.weight"]).all()
 
 
+def test_the_epoch_log_is_strict_json_lines(tmp_path: Path) -> None:
+    trainer = bve.Trainer(Linear(), config(tmp_path, epochs=1))
+    trainer.fit(Blobs(24))
+    trainer._log({"epoch": 2, "val_loss": float("nan"), "img_per_s": float("inf")})  # an undefined metric
+    lines = (tmp_path / "run" / "log.jsonl").read_text().splitlines()
+    rows = [json.loads(line, parse_constant=lambda c: pytest.fail(f"non-strict JSON: {c}")) for line in lines]
+    assert [r["epoch"] for r in rows] == [1, 2]
+    assert rows[1]["val_loss"] is None and rows[1]["img_per_s"] is None
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_signals_save_a_resumable_checkpoint(tmp_path: Path, signum: int) -> None:
     class Interrupt(nn.Module):

@@ -25,6 +25,7 @@ from torch import nn
 from .data.inference import preprocessing_of
 from .models._pretrained import pretrained_cfg_of
 from .models.names import parse_model_name
+from .results import KEY_METRICS
 
 __all__ = [
     "FIGSHARE_ATTRIBUTION",
@@ -46,7 +47,7 @@ FIGSHARE_ATTRIBUTION = (
     "Cheng J. et al., PLoS One 10(10):e0140381, 2015 and 11(6):e0157112, 2016."
 )
 #: Metrics a card reports, in this order, when they were measured.
-CARD_METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "ece", "nll")
+CARD_METRICS = (*KEY_METRICS, "nll")
 
 _NOT_RECORDED = "Not recorded. Pass `model_card={...}` to `save_pretrained` to describe it."
 _TAGS = ["image-classification", "medical-imaging", "mri", "brain-tumour", "timm", "not-for-clinical-use"]

@@ -36,13 +36,13 @@ from pathlib import Path
 from typing import Any
 
 from ._atomic import write_text_atomically
-from ._json import read_json
+from ._json import dumps, read_json
 from ._progress import progress_bar
 from .cards import FIGSHARE_DATASET_ID
 from .data import FigshareDataset, FolderDataset, MRIDataset, create_transforms, grouped_holdout, load_sample
 from .data.slice_cache import load_slice_cache, save_slice_cache
 from .data.sources import DataSource
-from .data.splits import validation_fold
+from .data.splits import check_no_group_overlap, official_folds_split, validation_fold
 from .errors import InvalidArgumentError, TrainingInterrupted
 from .hub import save_pretrained
 from .metrics import summarize_folds
@@ -241,22 +241,20 @@ def load_data(
         _check_dataset(cfg, dataset)
     full = open_dataset(cfg) if dataset is None else dataset
     if kind in ("sample", "figshare"):
-        held_out = set(cfg.val_folds) | set(cfg.test_folds)
-        if set(cfg.val_folds) & set(cfg.test_folds):
-            raise InvalidArgumentError(f"val_folds {cfg.val_folds} and test_folds {cfg.test_folds} overlap.")
-        folds = sorted({r.fold for r in full.records if r.fold is not None})
-        train_folds = [f for f in folds if f not in held_out]
-        if not train_folds:
+        fold_ids = [r.fold for r in full.records if r.fold is not None]
+        if len(fold_ids) < len(full.records):
             raise InvalidArgumentError(
-                f"no fold left for training: folds {folds}, held out {sorted(held_out)}."
+                f"{cfg.data} has slices without an official fold, so val_folds/test_folds cannot "
+                "split it: put the release's cvind.mat next to the slices (or a cv_fold column in "
+                "metadata.csv)."
             )
-
-        def part(selected: list[int], transform: Any) -> MRIDataset:
-            return full.subset(
-                [i for i, r in enumerate(full.records) if r.fold in selected], transform=transform
-            )
-
-        return part(train_folds, train_tf), part(cfg.val_folds, eval_tf), part(cfg.test_folds, eval_tf)
+        split = official_folds_split(fold_ids, cfg.test_folds, cfg.val_folds or None)
+        check_no_group_overlap(split, full.groups)
+        return (
+            full.subset(split.train, transform=train_tf),
+            full.subset(split.val, transform=eval_tf),
+            full.subset(split.test, transform=eval_tf),
+        )
     splits = {r.split for r in full.records}
     if {"train", "test"} <= splits:
         train_idx = [i for i, r in enumerate(full.records) if r.split == "train"]
@@ -445,7 +443,7 @@ def _record_split(out: Path, parts: tuple[MRIDataset, ...], *, resuming: bool) -
             )
         return
     if is_main():
-        write_text_atomically(path, json.dumps(current, indent=2))
+        write_text_atomically(path, dumps(current, "split.json"))
 
 
 def _slice_cache_file(cfg: ExperimentConfig, data: MRIDataset) -> Path:

@@ -26,6 +26,8 @@ __all__ = [
     "CI_METRICS",
     "HEADLINE_METRICS",
     "KEY_METRICS",
+    "LOWER_IS_BETTER",
+    "METRIC_LABELS",
     "PER_CLASS_KEYS",
     "RELIABILITY_KEYS",
     "REPORT_KEYS",
@@ -56,6 +58,21 @@ SCALAR_METRICS: tuple[str, ...] = HEADLINE_METRICS + CALIBRATION_METRICS
 CI_METRICS: tuple[str, ...] = ("accuracy", "balanced_accuracy", "macro_f1", "roc_auc_macro", "ece")
 #: The few metrics a run is summed up by: the epoch log (as ``val_*``), the model card, ablations.
 KEY_METRICS: tuple[str, ...] = ("accuracy", "balanced_accuracy", "macro_f1", "ece")
+#: Lower is better for these (calibration errors and losses); higher for every other metric.
+LOWER_IS_BETTER: frozenset[str] = frozenset({*CALIBRATION_METRICS, "loss"})
+#: How reports title each scalar of a report.
+METRIC_LABELS: dict[str, str] = {
+    "n": "Samples",
+    "accuracy": "Accuracy",
+    "balanced_accuracy": "Balanced accuracy",
+    "macro_precision": "Macro precision",
+    "macro_recall": "Macro recall",
+    "macro_f1": "Macro F1",
+    "roc_auc_macro": "ROC AUC (macro, one-vs-rest)",
+    "ece": "ECE (expected calibration error)",
+    "nll": "NLL (mean negative log-likelihood)",
+    "brier": "Brier score",
+}
 #: The keys of each class's entry in ``per_class``.
 PER_CLASS_KEYS: tuple[str, ...] = ("precision", "recall", "f1", "support", "roc_auc")
 #: The keys of ``reliability``.

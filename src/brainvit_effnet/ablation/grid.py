@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import itertools
 import json
 import numbers
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import torch
 
 from .._checks import is_real
 from .._suggest import did_you_mean
-from ..data import FigshareDataset, load_sample
+from ..data import FigshareDataset, MRIDataset, load_sample
 from ..data.sources import DataSource
 from ..data.splits import validation_fold
 from ..errors import InvalidArgumentError, InvalidTypeError, UnknownModelError
@@ -217,7 +218,9 @@ def _comparable(config: Mapping[str, Any]) -> dict[str, Any]:
     return flat
 
 
-def _official_folds(data: str) -> list[int]:
+def _official_folds(data: str, open_data: Callable[[], MRIDataset] | None = None) -> list[int]:
+    """The official folds of ``data``, read from ``open_data()`` when given (a dataset the caller
+    opens anyway, so the files are not scanned twice), else from a scan of its own."""
     source = DataSource.parse(data)
     path = source.path
     if not source.has_official_folds:
@@ -225,7 +228,9 @@ def _official_folds(data: str) -> list[int]:
             "an ablation repeats over the official patient-disjoint folds: use data 'sample' or "
             "'figshare:PATH' (folder data has no official folds)."
         )
-    full = load_sample() if path is None else FigshareDataset(path)
+    if open_data is None:
+        open_data = load_sample if path is None else functools.partial(FigshareDataset, path)
+    full = open_data()
     folds = sorted({r.fold for r in full.records if r.fold is not None})
     if len(folds) < 3:
         raise InvalidArgumentError(
@@ -396,13 +401,23 @@ class AblationStudy:
             raise InvalidArgumentError(f"no cell of the study can run; first reason: {cells[0].skipped}")
         return cells
 
-    def runs(self, cells: Sequence[AblationCell] | None = None) -> list[AblationRun]:
+    def runs(
+        self,
+        cells: Sequence[AblationCell] | None = None,
+        *,
+        open_data: Callable[[], MRIDataset] | None = None,
+    ) -> list[AblationRun]:
         """Every run of the study's runnable cells: repeats (seed, then fold) outermost, cells inside.
 
         Running repeat by repeat means an interrupted study already holds complete, paired repeats.
+
+        Args:
+            cells: The cells to run; default :meth:`cells`.
+            open_data: Returns the study's dataset, opened (the runner passes the one its runs
+                share); the official folds are read from it. Default: a scan of the data here.
         """
         cells = self.cells() if cells is None else cells
-        official = _official_folds(self.base.data)
+        official = _official_folds(self.base.data, open_data)
         folds = official if self.folds is None else list(self.folds)
         unknown = [f for f in folds if f not in official]
         if unknown:

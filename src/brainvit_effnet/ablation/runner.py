@@ -142,7 +142,10 @@ def run_ablation(
         ValueError: invalid study, or a finished run whose configuration differs from the study's.
     """
     # One opened dataset for all runs on the same data: scanned (and with cache, decoded) once.
-    runner = DatasetReuse().run_experiment if runner is None else runner
+    reuse: DatasetReuse | None = None
+    if runner is None:
+        reuse = DatasetReuse()
+        runner = reuse.run_experiment
     if lane is not None:
         lane_index, lanes = lane
         if not (isinstance(lanes, int) and isinstance(lane_index, int) and 1 <= lane_index <= lanes):
@@ -150,7 +153,8 @@ def run_ablation(
     out = Path(study.output_dir)
     _check_output_dir(out)
     cells = study.cells()
-    runs = study.runs(cells)
+    # The folds are read from the dataset the runs will share, not from a scan of their own.
+    runs = study.runs(cells, open_data=None if reuse is None else lambda: reuse.dataset(study.base))
     for run in runs:  # fail before any training if a finished run does not match the study
         if run.state() == "finished":
             _load_finished(run)

@@ -13,9 +13,9 @@ from scipy import stats
 
 from .._checks import is_real
 from ..errors import InvalidArgumentError
+from ..results import LOWER_IS_BETTER
 from .grid import DEFAULT_METRICS, _check_levels, _level_key, _level_label
 
-LOWER_IS_BETTER = frozenset({"ece", "nll", "brier", "loss"})
 _EXACT_SIGN_FLIPS = 16  # enumerate all 2**n sign patterns up to this many repeats
 
 

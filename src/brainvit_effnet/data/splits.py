@@ -541,55 +541,57 @@ def grouped_holdout(
 
 
 def official_folds_split(
-    fold_ids: Sequence[int] | np.ndarray, test_fold: int, val_fold: int | None = None
+    fold_ids: Sequence[int] | np.ndarray,
+    test_fold: int | Sequence[int],
+    val_fold: int | Sequence[int] | None = None,
 ) -> Split:
     """Split a dataset that ships pre-assigned, patient-disjoint folds (e.g. Figshare's ``1..5``).
 
     Test is fold ``test_fold``, validation is fold ``val_fold`` (if given) and training is every
-    other fold. The fold numbers are the dataset's own (no shifting to 0-based).
+    other fold. The fold numbers are the dataset's own (no shifting to 0-based). Either part may
+    also be several folds (a list), as an experiment's ``test_folds``/``val_folds`` are.
 
     Args:
         fold_ids: Fold id of every sample, as shipped with the dataset.
-        test_fold: The fold to test on.
-        val_fold: The fold to validate on, or ``None`` for no validation part.
+        test_fold: The fold (or folds) to test on.
+        val_fold: The fold (or folds) to validate on, or ``None`` (or ``[]``) for no validation part.
 
     Returns:
-        A :class:`Split` with ``fold=test_fold``.
+        A :class:`Split`; its ``fold`` is the test fold when there is one, else ``None``.
 
     Raises:
         TypeError: If fold ids or fold numbers are not integers.
-        ValueError: If ``test_fold``/``val_fold`` are not among the fold ids, are equal, or leave
-            no fold for training.
+        ValueError: If a test or validation fold is not among the fold ids, the two parts share a
+            fold, no test fold is given, or no fold is left for training.
 
     Examples:
         >>> fold_ids = [1, 2, 3, 4, 5, 1, 2, 3, 4, 5]
         >>> split = official_folds_split(fold_ids, test_fold=1, val_fold=2)
         >>> split.test, split.val, split.train
         (array([0, 5]), array([1, 6]), array([2, 3, 4, 7, 8, 9]))
+        >>> official_folds_split(fold_ids, test_fold=[4, 5]).test
+        array([3, 4, 8, 9])
     """
     folds = _as_int_array("fold_ids", fold_ids, non_negative=False)
     known = np.unique(folds).tolist()
-    test_fold = _as_int("test_fold", test_fold)
-    if test_fold not in known:
+    tests = _known_folds(
+        "test_fold", test_fold, known, "Pass one of those (Figshare numbers its folds 1..5)."
+    )
+    if not tests:
+        raise InvalidArgumentError(f"test_fold must name at least one fold of {known}; got {test_fold!r}.")
+    vals = (
+        []
+        if val_fold is None
+        else _known_folds("val_fold", val_fold, known, "Pass one of those, or None for no validation part.")
+    )
+    shared = sorted(set(tests) & set(vals))
+    if shared:
+        both = f"are {shared[0]}" if len(shared) == 1 else f"hold {shared}"
         raise InvalidArgumentError(
-            f"test_fold={test_fold} is not one of the dataset's fold ids {known}. "
-            "Pass one of those (Figshare numbers its folds 1..5)."
+            f"val_fold and test_fold must differ; both {both}. Validate on another fold, e.g. the next one."
         )
-    test = folds == test_fold
-    val = np.zeros_like(test)
-    if val_fold is not None:
-        val_fold = _as_int("val_fold", val_fold)
-        if val_fold not in known:
-            raise InvalidArgumentError(
-                f"val_fold={val_fold} is not one of the dataset's fold ids {known}. "
-                "Pass one of those, or None for no validation part."
-            )
-        if val_fold == test_fold:
-            raise InvalidArgumentError(
-                f"val_fold and test_fold must differ; both are {test_fold}. "
-                "Validate on another fold, e.g. the next one."
-            )
-        val = folds == val_fold
+    test = np.isin(folds, tests)
+    val = np.isin(folds, vals)
     train = ~(test | val)
     if not train.any():
         raise InvalidArgumentError(
@@ -597,8 +599,22 @@ def official_folds_split(
             f"val_fold={val_fold}. Set val_fold=None or use a dataset with more folds."
         )
     return Split(
-        train=np.flatnonzero(train), val=np.flatnonzero(val), test=np.flatnonzero(test), fold=test_fold
+        train=np.flatnonzero(train),
+        val=np.flatnonzero(val),
+        test=np.flatnonzero(test),
+        fold=tests[0] if len(tests) == 1 else None,
     )
+
+
+def _known_folds(name: str, value: int | Sequence[int], known: list[int], hint: str) -> list[int]:
+    """``value`` (one fold or several) as a list of fold ids, each one of ``known``."""
+    several = isinstance(value, (Sequence, np.ndarray)) and not isinstance(value, str)
+    folds = [_as_int(name, v) for v in value] if several else [_as_int(name, value)]  # type: ignore[union-attr]
+    unknown = [f for f in folds if f not in known]
+    if unknown:
+        shown = unknown if several else unknown[0]
+        raise InvalidArgumentError(f"{name}={shown} is not one of the dataset's fold ids {known}. {hint}")
+    return folds
 
 
 def check_no_group_overlap(split: Split, groups: Sequence[Hashable] | np.ndarray) -> None:
@@ -620,7 +636,7 @@ def check_no_group_overlap(split: Split, groups: Sequence[Hashable] | np.ndarray
         >>> check_no_group_overlap(split, ["p1", "p2", "p2"])  # doctest: +ELLIPSIS
         Traceback (most recent call last):
           ...
-        ValueError: group 'p2' appears in both train (sample 1) and test (sample 2)...
+        brainvit_effnet.errors.InvalidArgumentError: group 'p2' appears in both train (sample 1)...
     """
     if not isinstance(split, Split):
         raise InvalidTypeError(

@@ -14,7 +14,15 @@ from numpy.typing import ArrayLike
 
 from .._atomic import write_atomically, write_text_atomically
 from ..errors import InvalidArgumentError, InvalidTypeError
-from ..results import PER_CLASS_KEYS, RELIABILITY_KEYS, REPORT_KEYS, SCALAR_METRICS
+from ..results import (
+    KEY_METRICS,
+    LOWER_IS_BETTER,
+    METRIC_LABELS,
+    PER_CLASS_KEYS,
+    RELIABILITY_KEYS,
+    REPORT_KEYS,
+    SCALAR_METRICS,
+)
 
 #: The warning every generated page carries.
 DISCLAIMER = (
@@ -24,22 +32,12 @@ DISCLAIMER = (
 
 PathLike = str | os.PathLike[str]
 
-_LABELS = {
-    "n": "Samples",
-    "accuracy": "Accuracy",
-    "balanced_accuracy": "Balanced accuracy",
-    "macro_precision": "Macro precision",
-    "macro_recall": "Macro recall",
-    "macro_f1": "Macro F1",
-    "roc_auc_macro": "ROC AUC (macro, one-vs-rest)",
-    "ece": "ECE (expected calibration error)",
-    "nll": "NLL (mean negative log-likelihood)",
-    "brier": "Brier score",
-}
+_LABELS = METRIC_LABELS  # the one table of metric titles lives with the metric names
 _FORMATS = {".png": "png", ".pdf": "pdf", ".svg": "svg"}
 _DPI = 120
 _LOSS_KEYS = ("train_loss", "val_loss")
-_CURVE_METRIC_KEYS = ("train_accuracy", "val_accuracy", "val_balanced_accuracy", "val_macro_f1")
+#: The epoch log's accuracy-like columns (the calibration ones would share the axis badly).
+_CURVE_METRIC_KEYS = ("train_accuracy", *(f"val_{m}" for m in KEY_METRICS if m not in LOWER_IS_BETTER))
 
 
 def _write_text(path: Path, text: str) -> Path:

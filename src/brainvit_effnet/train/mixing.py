@@ -13,14 +13,13 @@ Validation and test never mix: they score the hard labels (``val_loss`` is their
 
 from __future__ import annotations
 
-from typing import Any
-
 from timm.data import Mixup
 from timm.data.mixup import mixup_target
 from timm.loss import SoftTargetCrossEntropy
 from torch import Tensor, nn
 
 from ..errors import InvalidArgumentError
+from .config import TrainConfig
 
 __all__ = ["BatchMixer", "batch_mixer"]
 
@@ -66,7 +65,7 @@ class BatchMixer:
         return mixed, targets
 
 
-def batch_mixer(config: Any, num_classes: int, *, custom_loss: bool) -> BatchMixer | None:
+def batch_mixer(config: TrainConfig, num_classes: int, *, custom_loss: bool) -> BatchMixer | None:
     """The :class:`BatchMixer` that ``config`` (a :class:`~brainvit_effnet.train.TrainConfig`) asks for.
 
     ``None`` when mixup and CutMix are both off.

@@ -78,6 +78,9 @@ def save_state(state: dict[str, Any], folder: str | os.PathLike[str], name: str 
     structure = _encode(state, tensors)
     folder = Path(folder)
     save_file(tensors, str(folder / f"{name}.safetensors"))
+    # Not strict JSON on purpose: the state must come back exactly as saved (a NaN in the history
+    # stays NaN, not None), and only load_state reads it. The folder is written aside and renamed
+    # into place, so the write is atomic as a whole.
     (folder / f"{name}.json").write_text(json.dumps(structure, indent=1), encoding="utf-8")
 
 

@@ -37,6 +37,8 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, RandomSampler, SequentialSampler, WeightedRandomSampler
 
+from .._atomic import write_text_atomically
+from .._json import dumps
 from .._progress import progress_bar
 from ..errors import BrainvitError, CheckpointError, InvalidArgumentError
 from ..losses import create_loss
@@ -410,7 +412,7 @@ class Trainer:
 
         if dist.is_main():
             self.output_dir.mkdir(parents=True, exist_ok=True)
-            (self.output_dir / "train_config.json").write_text(cfg.to_json(), encoding="utf-8")
+            write_text_atomically(self.output_dir / "train_config.json", cfg.to_json())
         return _Run(model, train_model, optimizer, scheduler, scaler, ema)
 
     def _fit_epoch(
@@ -688,7 +690,8 @@ class Trainer:
         _logger.info("epoch %s: %s", logs["epoch"], {k: v for k, v in logs.items() if k != "epoch"})
         if dist.is_main():
             with (self.output_dir / "log.jsonl").open("a", encoding="utf-8") as fh:
-                fh.write(json.dumps(logs) + "\n")
+                # Strict JSON Lines (a diverged epoch's NaN loss is null), as every file we write.
+                fh.write(dumps(logs, "log.jsonl", indent=None) + "\n")
 
     def _save(
         self, name: str, model: nn.Module, optimizer: Any, scheduler: Any, scaler: Any, ema: Any
