@@ -22,6 +22,7 @@ from typing import Any
 
 from torch import nn
 
+from ._checks import is_real
 from .data.inference import preprocessing_of
 from .models._pretrained import pretrained_cfg_of
 from .models.names import parse_model_name
@@ -80,7 +81,7 @@ def _eval_results(
 
     results = []
     for key, value in metrics.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if not is_real(value):
             continue  # counts and notes are not metrics
         ci = ci95.get(key)
         results.append(

@@ -49,7 +49,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._checks import check_choice, is_real
+from ._checks import check_choice, is_int, is_real
 from ._suggest import close_matches
 from .errors import InvalidArgumentError, InvalidTypeError
 
@@ -96,7 +96,7 @@ def _check_fraction(value: object, name: str, *, closed_above: bool = False) -> 
 def _check_num_classes(num_classes: object, *, required: bool = False) -> int | None:
     if num_classes is None and not required:
         return None
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int):
+    if not is_int(num_classes):
         raise InvalidTypeError(
             f"num_classes must be an int >= 2 (the width C of the logits); "
             f"got {type(num_classes).__name__} {num_classes!r}."
@@ -106,7 +106,7 @@ def _check_num_classes(num_classes: object, *, required: bool = False) -> int | 
             f"num_classes must be >= 2; got {num_classes}. For a binary task use num_classes=2 "
             "(two logits per sample) with these losses."
         )
-    return num_classes
+    return int(num_classes)
 
 
 def _check_class_weight(weight: object, name: str, num_classes: int | None) -> Tensor | None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from .._checks import is_real
+from .._checks import is_int, is_real
 from .._suggest import did_you_mean
 from ..data import FigshareDataset, MRIDataset, load_sample
 from ..data.sources import DataSource
@@ -330,9 +330,7 @@ class AblationStudy:
                 continue
             if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
                 raise InvalidArgumentError(f"{what} must be a non-empty list of integers; got {values!r}.")
-            if any(isinstance(v, bool) or not isinstance(v, int) for v in values) or len(set(values)) < len(
-                values
-            ):
+            if not all(is_int(v) for v in values) or len(set(values)) < len(values):
                 raise InvalidArgumentError(f"{what} must be distinct integers; got {list(values)}.")
         if (
             isinstance(self.metrics, str)

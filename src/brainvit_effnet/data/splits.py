@@ -57,6 +57,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from .._checks import is_real
 from ..errors import InvalidArgumentError, InvalidTypeError
 
 __all__ = [
@@ -460,7 +461,7 @@ def kfold_splits(fold_ids: Sequence[int] | np.ndarray, val_fold: bool = False) -
 
 
 def _as_fraction(name: str, value: Any, *, allow_zero: bool) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+    if not is_real(value):
         raise InvalidTypeError(
             f"{name} must be a float fraction of the samples; got {value!r}. Pass e.g. {name}=0.2."
         )

@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.hooks import RemovableHandle
 
+from .._checks import is_int
 from .._tensors import check_image_batch, eval_mode
 from ..errors import InvalidArgumentError, InvalidTypeError
 
@@ -86,7 +87,7 @@ class ClassTarget:
     """
 
     def __init__(self, index: int) -> None:
-        if isinstance(index, bool) or not isinstance(index, int):
+        if not is_int(index):
             raise InvalidTypeError(
                 f"ClassTarget expects an integer class index; got {type(index).__name__} ({index!r}). "
                 "Pass e.g. ClassTarget(int(label))."

@@ -44,6 +44,7 @@ from numpy.typing import NDArray
 from PIL import Image, ImageDraw, ImageFont
 
 from .._atomic import write_atomically
+from .._checks import is_int
 from .._tensors import to_numpy as _to_numpy
 from ..errors import InvalidArgumentError, InvalidTypeError
 
@@ -365,7 +366,7 @@ def draw_outline(
             f"image must be a PIL.Image.Image; got {type(image).__name__}. "
             "Make one with overlay_heatmap(...) or Image.fromarray(...)."
         )
-    if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 1:
+    if not is_int(width) or width < 1:
         raise InvalidArgumentError(f"width must be an int >= 1; got {width!r}.")
     rgb = _check_color(color)
     out = image.convert("RGB")  # always a copy
@@ -489,7 +490,7 @@ def _label_list(labels: Any, name: str, n: int) -> list[Any] | None:
 def _label_name(label: Any, class_names: Sequence[str] | None, name: str) -> str:
     if isinstance(label, str):
         return label
-    if isinstance(label, (int, np.integer)) and not isinstance(label, bool):
+    if is_int(label):
         if class_names is None:
             return str(int(label))
         if not 0 <= int(label) < len(class_names):
@@ -699,9 +700,9 @@ def _grid_cells(
     outline_color: Sequence[int],
 ) -> _GridCells:
     """Check :func:`explanation_grid`'s arguments and split them into one entry per sample."""
-    if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
+    if not is_int(ncols) or ncols < 1:
         raise InvalidArgumentError(f"ncols must be an int >= 1; got {ncols!r}.")
-    if isinstance(tile, bool) or not isinstance(tile, int) or tile < 16:
+    if not is_int(tile) or tile < 16:
         raise InvalidArgumentError(f"tile must be an int >= 16 pixels; got {tile!r}.")
     image_list = _split_batch(images, "images", 3)
     heat_list = _split_batch(heatmaps, "heatmaps", 2)

@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
 from .._atomic import write_atomically, write_text_atomically
+from .._checks import is_int
 from ..errors import InvalidArgumentError, InvalidTypeError
 from ..results import (
     KEY_METRICS,
@@ -150,7 +151,7 @@ def _validate_report(report: Any, where: str = "report") -> None:
         raise InvalidArgumentError(f"{where} is missing key(s): {', '.join(repr(k) for k in missing)}")
     for key in ("n", "num_classes"):
         value = report[key]
-        if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)) or value < 0:
+        if not is_int(value) or value < 0:
             raise InvalidTypeError(f"{where}[{key!r}] must be a non-negative int, got {value!r}")
     num_classes = int(report["num_classes"])
     if num_classes < 1:

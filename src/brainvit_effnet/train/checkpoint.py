@@ -19,6 +19,7 @@ from typing import Any
 from safetensors.torch import save_file
 from torch import nn
 
+from .._checks import is_int
 from ..errors import CheckpointError, OutputExistsError
 from ..hub import save_pretrained
 from .state import save_state
@@ -135,7 +136,7 @@ def check_same_architecture(checkpoint: Path, model: nn.Module, model_args: dict
 
 def _comparable(key: str, value: Any) -> Any:
     """``value`` as JSON would hold it; an ``img_size`` of ``96`` means ``[96, 96]``."""
-    if key == "img_size" and isinstance(value, int) and not isinstance(value, bool):
+    if key == "img_size" and is_int(value):
         value = [value, value]
     return _jsonish(value)
 

@@ -47,7 +47,11 @@ def check_known_options(config_cls: type, values: dict[str, Any], what: str) -> 
 
 
 def _matches(value: Any, hint: Any) -> bool:
-    """Whether ``value`` has the (simple) annotated type ``hint``; bools are never numbers here."""
+    """Whether ``value`` has the (simple) annotated type ``hint``; bools are never numbers here.
+
+    Plain Python types only, unlike :func:`~brainvit_effnet._checks.is_int`: a config is written to
+    JSON and YAML, which cannot hold numpy scalars.
+    """
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if hint is Any:
         return True

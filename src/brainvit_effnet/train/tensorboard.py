@@ -21,6 +21,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._checks import is_int, is_real
 from ..errors import InvalidArgumentError, MissingDependencyError
 from . import distributed as dist
 from .trainer import Callback
@@ -75,7 +76,7 @@ class TensorBoardLogger(Callback):
 
     def __init__(self, log_dir: str | os.PathLike[str] | None = None, *, every_n_steps: int = 1) -> None:
         self._writer_class = _summary_writer()  # fail when the callback is made, not mid-training
-        if isinstance(every_n_steps, bool) or not isinstance(every_n_steps, int) or every_n_steps < 1:
+        if not is_int(every_n_steps) or every_n_steps < 1:
             raise InvalidArgumentError(f"every_n_steps must be an int >= 1; got {every_n_steps!r}.")
         self.log_dir = Path(log_dir) if log_dir is not None else None
         self.every_n_steps = every_n_steps
@@ -101,7 +102,7 @@ class TensorBoardLogger(Callback):
         if self.writer is None:
             return
         for key, value in logs.items():
-            if key in _NOT_SCALARS or isinstance(value, bool) or not isinstance(value, (int, float)):
+            if key in _NOT_SCALARS or not is_real(value):
                 continue  # None (e.g. no throughput measured) and text are not curves
             if math.isfinite(value):
                 self.writer.add_scalar(_tag(key), float(value), logs["step"])

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ..._checks import is_int, is_real
 from ...errors import InvalidArgumentError
 from .fingerprints import (
     Fingerprints,
@@ -151,17 +152,13 @@ def find_duplicates(
     """
     hash_size = _check_hash_size(hash_size)
     n_bits = hash_size * hash_size
-    if isinstance(max_distance, bool) or not isinstance(max_distance, int) or not 0 <= max_distance <= n_bits:
+    if not is_int(max_distance) or not 0 <= max_distance <= n_bits:
         raise InvalidArgumentError(
             f"max_distance must be an int between 0 and {n_bits} (bits of a {hash_size}x{hash_size} hash); "
             f"got {max_distance!r}. The default {DEFAULT_MAX_DISTANCE} suits 64-bit hashes; 0 finds "
             f"only identical hashes."
         )
-    if min_similarity is not None and (
-        isinstance(min_similarity, bool)
-        or not isinstance(min_similarity, (int, float))
-        or not -1.0 <= min_similarity <= 1.0
-    ):
+    if min_similarity is not None and (not is_real(min_similarity) or not -1.0 <= min_similarity <= 1.0):
         raise InvalidArgumentError(
             f"min_similarity must be a number between -1 and 1 (a correlation) or None (no check); "
             f"got {min_similarity!r}. The default is {DEFAULT_MIN_SIMILARITY}."

@@ -24,6 +24,7 @@ import numpy.typing as npt
 from PIL import Image
 from scipy.fft import dctn, rfft2
 
+from ..._checks import is_int
 from ..._progress import progress_bar
 from ...errors import InvalidArgumentError, InvalidTypeError
 from ..mri import NIFTI_SUFFIXES, is_mri_file, nifti_slices, read_mri_slice
@@ -341,19 +342,19 @@ def expand_volumes(items: Sequence[ImageRef], *, strict: bool = True) -> tuple[l
 
 
 def _check_hash_size(hash_size: object) -> int:
-    if isinstance(hash_size, bool) or not isinstance(hash_size, int) or not 2 <= hash_size <= 64:
+    if not is_int(hash_size) or not 2 <= hash_size <= 64:
         raise InvalidArgumentError(
             f"hash_size must be an int between 2 and 64 (8 gives 64-bit hashes); got {hash_size!r}."
         )
-    return hash_size
+    return int(hash_size)
 
 
 def _n_threads(workers: object) -> int:
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < -1:
+    if not is_int(workers) or workers < -1:
         raise InvalidArgumentError(
             f"workers must be 0 (no threads), a positive thread count, or -1 (one per CPU); got {workers!r}."
         )
-    return (os.cpu_count() or 1) if workers == -1 else workers
+    return (os.cpu_count() or 1) if workers == -1 else int(workers)
 
 
 def compute_fingerprints(
