@@ -427,6 +427,7 @@ def test_a_real_study_trains_tests_and_summarises(tmp_path: Path, monkeypatch: p
     from brainvit_effnet import experiment
     from brainvit_effnet.ablation import grid
     from brainvit_effnet.data import load_sample
+    from brainvit_effnet.results import AblationResult, AblationSummary
 
     opened: list[int] = []
 
@@ -441,6 +442,9 @@ def test_a_real_study_trains_tests_and_summarises(tmp_path: Path, monkeypatch: p
     )
     result = run_ablation(s)
     assert len(opened) == 1  # listing the folds and all four runs: one scan of the data
+    # The result has exactly the keys its types declare.
+    assert set(result) == AblationResult.__required_keys__
+    assert set(result["summary"]) == AblationSummary.__required_keys__ | AblationSummary.__optional_keys__
     out = Path(s.output_dir)
     assert result["counts"]["trained"] == 4
     run_dir = out / "runs" / "transformer-on" / "fold_1_seed_0"

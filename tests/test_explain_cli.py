@@ -19,6 +19,7 @@ from brainvit_effnet.explain import (
     score_explanations,
     write_explanation_report,
 )
+from brainvit_effnet.results import ExplanationReport, MethodScores
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +34,8 @@ def test_score_explanations_over_the_sample_writes_strict_json(saved_model: Path
     data = load_sample([5], transform=eval_tf, return_mask=True)
     report = score_explanations(model, data, ["gradcam", "rollout"], limit=6, steps=4)
     assert report["n"] == 6 and 0 < report["mask_fraction"] < 0.5
+    assert set(report) == ExplanationReport.__required_keys__
+    assert set(report["methods"]["gradcam"]) == MethodScores.__required_keys__
     overall = report["methods"]["gradcam"]["overall"]
     assert set(overall) == {"pointing_game", "energy_inside", "iou@0.5", "deletion_auc", "insertion_auc"}
     assert all(0.0 <= v <= 1.0 for v in overall.values() if not np.isnan(v))

@@ -32,11 +32,15 @@ __all__ = [
     "RELIABILITY_KEYS",
     "REPORT_KEYS",
     "SCALAR_METRICS",
+    "AblationResult",
+    "AblationSummary",
     "CVResult",
     "ClassificationReport",
     "ExperimentResult",
+    "ExplanationReport",
     "FitResult",
     "MeanStd",
+    "MethodScores",
     "PerClassMetrics",
     "Reliability",
 ]
@@ -210,3 +214,65 @@ class CVResult(TypedDict):
     summary: dict[str, MeanStd]
     folds: list[ClassificationReport]
     report_files: dict[str, str]
+
+
+class _AblationSummaryCore(TypedDict):
+    factors: dict[str, list[Any]]
+    metrics: list[str]
+    lower_is_better: list[str]
+    confidence: float
+    n_runs: int
+    repeats: list[list[int]]
+    cells: list[dict[str, Any]]
+    effects: list[dict[str, Any]]
+    skipped: list[dict[str, Any]]
+    method: str
+
+
+class AblationSummary(_AblationSummaryCore, total=False):
+    """What :func:`~brainvit_effnet.ablation.summarize_ablation` returns (see there for each key).
+
+    ``cells`` hold each cell's per-metric mean, standard deviation, interval and values;
+    ``effects`` each factor level's paired main effect. :func:`~brainvit_effnet.ablation.run_ablation`
+    adds ``settings`` (what the study held fixed), which the report prints.
+    """
+
+    settings: dict[str, Any]
+
+
+class AblationResult(TypedDict):
+    """What :func:`~brainvit_effnet.ablation.run_ablation` returns.
+
+    Attributes:
+        summary: The study's statistics (:class:`AblationSummary`).
+        report_files: ``{"json", "markdown"}`` paths (empty while other lanes' runs are pending).
+        runs: Each run's record (cell, levels, fold, seed, metrics, timing).
+        counts: ``{"trained", "redone", "reused", "pending"}`` run counts.
+    """
+
+    summary: AblationSummary
+    report_files: dict[str, str]
+    runs: list[dict[str, Any]]
+    counts: dict[str, int]
+
+
+class MethodScores(TypedDict):
+    """One explanation method's scores: the means over all slices, and per class (with ``n``)."""
+
+    overall: dict[str, float]
+    per_class: dict[str, dict[str, float]]
+
+
+class ExplanationReport(TypedDict):
+    """What :func:`~brainvit_effnet.explain.score_explanations` returns.
+
+    Attributes:
+        n: Slices scored.
+        mask_fraction: Mean share of a slice the tumour mask covers (the chance level of the
+            pointing game and of the energy inside the mask).
+        methods: Method name -> its :class:`MethodScores`.
+    """
+
+    n: int
+    mask_fraction: float
+    methods: dict[str, MethodScores]

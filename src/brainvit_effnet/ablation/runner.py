@@ -17,6 +17,7 @@ from .._json import write_json
 from .._version import __version__
 from ..errors import InvalidArgumentError, OutputExistsError
 from ..experiment import DatasetReuse, ExperimentConfig
+from ..results import AblationResult
 from ..train.seeding import seed_everything
 from .grid import _RESULT, AblationRun, AblationStudy, _comparable
 from .report import write_ablation_report
@@ -106,7 +107,7 @@ def run_ablation(
     runner: Runner | None = None,
     on_run: Callable[[dict[str, Any]], None] | None = None,
     lane: tuple[int, int] | None = None,
-) -> dict[str, Any]:
+) -> AblationResult:
     """Run the study's missing runs, then summarise every finished run into ``ablation.json``/``.md``.
 
     Finished runs (with a ``result.json``) are reused; unfinished ones are moved to

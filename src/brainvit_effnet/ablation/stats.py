@@ -13,7 +13,7 @@ from scipy import stats
 
 from .._checks import is_real
 from ..errors import InvalidArgumentError
-from ..results import LOWER_IS_BETTER
+from ..results import LOWER_IS_BETTER, AblationSummary
 from .grid import DEFAULT_METRICS, _check_levels, _level_key, _level_label
 
 _EXACT_SIGN_FLIPS = 16  # enumerate all 2**n sign patterns up to this many repeats
@@ -98,7 +98,7 @@ def summarize_ablation(
     confidence: float = 0.95,
     permutations: int = 10_000,
     seed: int = 0,
-) -> dict[str, Any]:
+) -> AblationSummary:
     """Per-cell statistics and paired factor effects of a factorial study.
 
     A *repeat* is a (fold, seed) pair. **Cells**: mean, sample standard deviation (``ddof=1``) and

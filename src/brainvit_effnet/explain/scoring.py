@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from .._atomic import write_text_atomically
 from .._json import write_json
 from .._progress import progress_bar
 from ..errors import InvalidArgumentError
+from ..results import ExplanationReport
 from .attention import attention_rollout, last_layer_attention_map, upsample
 from .cam import BaseCAM, GradCAM, GradCAMPlusPlus, TokenGradCAM
 from .scores import deletion_auc, energy_inside, insertion_auc, iou_at_threshold, mask_fraction, pointing_game
@@ -118,7 +119,7 @@ def score_explanations(
     steps: int = 10,
     iou_threshold: float = 0.5,
     progress: bool | None = None,
-) -> dict[str, Any]:
+) -> ExplanationReport:
     """Score methods over ``data`` (yielding ``(image, label, mask)``); see the module docstring.
 
     Heatmaps explain each sample's true class, so localisation is judged on the evidence for the
@@ -174,7 +175,7 @@ def score_explanations(
     if not labels_all:
         raise InvalidArgumentError("no sample with a non-empty tumour mask to score.")
     labels = np.concatenate(labels_all)
-    report: dict[str, Any] = {
+    report: ExplanationReport = {
         "n": len(labels),
         "mask_fraction": _mean(np.concatenate(fractions)),
         "methods": {},
@@ -200,7 +201,7 @@ def _fmt(value: float) -> str:
 
 
 def write_explanation_report(
-    report: dict[str, Any], out_dir: str | os.PathLike[str], title: str = "Explanations"
+    report: Mapping[str, Any], out_dir: str | os.PathLike[str], title: str = "Explanations"
 ) -> dict[str, Path]:
     """Write ``explanations.json`` and ``explanations.md`` (methods compared, per-class tables)."""
     out = Path(out_dir)
