@@ -23,7 +23,7 @@ def close_matches(name: str, candidates: Iterable[str], n: int = 3) -> str:
 
     Examples:
         >>> close_matches("effnet_b9", ["effnet_b0", "effnet_b3"])
-        " Did you mean 'effnet_b0', 'effnet_b3'?"
+        " Did you mean 'effnet_b3', 'effnet_b0'?"
     """
     matches = close_names(name, candidates, n=n)
     return f" Did you mean {', '.join(repr(m) for m in matches)}?" if matches else ""

@@ -9,8 +9,8 @@ Three layouts are read, detected from the folder's content:
 
 Examples:
     >>> from brainvit_effnet.data import FigshareDataset
-    >>> train = FigshareDataset("brain_tumor_dataset", folds=[1, 2, 3])
-    >>> test = FigshareDataset("brain_tumor_dataset", folds=[5])
+    >>> train = FigshareDataset("brain_tumor_dataset", folds=[1, 2, 3])  # doctest: +SKIP
+    >>> test = FigshareDataset("brain_tumor_dataset", folds=[5])  # doctest: +SKIP
 """
 
 from __future__ import annotations

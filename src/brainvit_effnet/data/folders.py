@@ -14,7 +14,7 @@ Class folders never get a label by guessing: an unknown folder name is an error 
 
 Examples:
     >>> from brainvit_effnet.data import NickparvarDataset
-    >>> train = NickparvarDataset("brain-tumor-mri-dataset", split="train",
+    >>> train = NickparvarDataset("brain-tumor-mri-dataset", split="train",  # doctest: +SKIP
     ...                           classes=["glioma", "meningioma", "pituitary"])
 """
 

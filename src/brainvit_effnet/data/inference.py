@@ -158,7 +158,7 @@ def preprocess_for(
         >>> preprocess = bve.preprocess_for(model)
         >>> path = load_heldout_sample().records[0].source
         >>> preprocess(path).shape
-        torch.Size([3, 128, 128])
+        torch.Size([3, 192, 192])
     """
     crop = preprocessing_of(model_or_cfg)["brain_crop"] if brain_crop is None else brain_crop
     _, evaluation = create_transforms(model_or_cfg, augment=False)

@@ -232,6 +232,7 @@ def bootstrap_ci(
 
     Examples:
         >>> import numpy as np
+        >>> from brainvit_effnet.metrics import accuracy
         >>> y = np.array([0, 1] * 50)
         >>> est, low, high = bootstrap_ci(accuracy, y, np.eye(2)[y], n_resamples=200)
         >>> est, low, high

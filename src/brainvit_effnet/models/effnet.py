@@ -388,6 +388,7 @@ class EffNetTransformer(_EffNetBase):
             >>> with model.record_attention() as maps:
             ...     logits = model(x)
             >>> len(maps) == len(model.blocks)
+            True
         """
         maps: list[Tensor] = []
         attns = [cast(Attention, blk.attn) for blk in self.blocks]
