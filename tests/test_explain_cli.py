@@ -142,3 +142,12 @@ def test_old_evaluate_module_is_a_deprecated_alias_of_scoring() -> None:
     for name in old.__all__:
         assert getattr(old, name) is getattr(scoring, name)
     assert set(old.__all__) == set(scoring.__all__)
+
+
+def test_score_explanations_leaves_the_model_in_training_mode(saved_model: Path) -> None:
+    model = bve.from_pretrained(saved_model).train()
+    _, eval_tf = create_transforms(model)
+    score_explanations(
+        model, load_sample([5], transform=eval_tf, return_mask=True), ["gradcam"], limit=2, steps=2
+    )
+    assert all(m.training for m in model.modules())

@@ -561,3 +561,14 @@ def test_evaluation_intervals_resample_patients_when_the_data_names_them(tmp_pat
     trainer = bve.Trainer(Linear(), config(tmp_path, epochs=1))
     assert trainer.evaluate(WithPatients(12, patients=True), bootstrap=50)["ci_unit"] == "patient"
     assert trainer.evaluate(WithPatients(12, patients=False), bootstrap=50)["ci_unit"] == "image"
+
+
+def test_predict_and_evaluate_leave_the_model_in_the_mode_it_was_in(tmp_path: Path) -> None:
+    model = Linear()
+    trainer = bve.Trainer(model, config(tmp_path, epochs=1))
+    model.train()
+    trainer.predict(Blobs(8))
+    assert model.training
+    model.eval()
+    trainer.evaluate(Blobs(8))
+    assert not model.training

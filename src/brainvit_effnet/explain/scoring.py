@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader, Dataset
 from .._atomic import write_text_atomically
 from .._json import write_json
 from .._progress import progress_bar
+from .._tensors import eval_mode
 from ..errors import InvalidArgumentError
 from ..results import ExplanationReport
 from .attention import attention_rollout, last_layer_attention_map, upsample
@@ -132,7 +133,6 @@ def score_explanations(
     Returns:
         ``{"n", "mask_fraction", "methods": {method: {"overall": {...}, "per_class": {...}}}}``.
     """
-    model = model.eval()
     _check_methods(model, methods)
     classes = list(getattr(data, "classes", []) or [])
     loader = DataLoader(data, batch_size=batch_size, shuffle=False)
@@ -140,38 +140,41 @@ def score_explanations(
     labels_all: list[np.ndarray] = []
     fractions: list[np.ndarray] = []
     seen = 0
-    # With a limit the loop may stop before the last batch; the bar goes away when it does.
-    bar = progress_bar(loader, progress=progress, desc="explain", unit="batch", leave=False)
-    for batch in bar:
-        if len(batch) != 3:
-            raise InvalidArgumentError(
-                "score_explanations needs data that yields masks: create the dataset with return_mask=True."
-            )
-        images, labels, masks = batch
-        keep = masks.flatten(1).any(dim=1)
-        if limit is not None:
-            keep &= torch.arange(len(labels)) < max(0, limit - seen)
-        if not keep.any():
-            if limit is not None and seen >= limit:
-                break
-            continue
-        images, labels, masks = images[keep], labels[keep], masks[keep].bool()
-        seen += len(labels)
-        labels_all.append(labels.numpy())
-        fractions.append(mask_fraction(masks))
-        for method in methods:
-            heat = explain(model, images, method, targets=labels)
-            scores = {
-                "pointing_game": pointing_game(heat, masks).astype(float),
-                "energy_inside": energy_inside(heat, masks),
-                f"iou@{iou_threshold:g}": iou_at_threshold(heat, masks, threshold=iou_threshold),
-            }
-            if faithfulness:
-                scores["deletion_auc"] = deletion_auc(model, images, heat, labels, steps=steps)
-                scores["insertion_auc"] = insertion_auc(model, images, heat, labels, steps=steps)
-            for key, values in scores.items():
-                columns[method].setdefault(key, []).append(np.asarray(values, dtype=float))
-    bar.close()  # also when the limit ended the loop early
+    # In eval mode for the scoring only: the caller's model comes back in the mode it was in.
+    with eval_mode(model):
+        # With a limit the loop may stop before the last batch; the bar goes away when it does.
+        bar = progress_bar(loader, progress=progress, desc="explain", unit="batch", leave=False)
+        for batch in bar:
+            if len(batch) != 3:
+                raise InvalidArgumentError(
+                    "score_explanations needs data that yields masks: create the dataset with "
+                    "return_mask=True."
+                )
+            images, labels, masks = batch
+            keep = masks.flatten(1).any(dim=1)
+            if limit is not None:
+                keep &= torch.arange(len(labels)) < max(0, limit - seen)
+            if not keep.any():
+                if limit is not None and seen >= limit:
+                    break
+                continue
+            images, labels, masks = images[keep], labels[keep], masks[keep].bool()
+            seen += len(labels)
+            labels_all.append(labels.numpy())
+            fractions.append(mask_fraction(masks))
+            for method in methods:
+                heat = explain(model, images, method, targets=labels)
+                scores = {
+                    "pointing_game": pointing_game(heat, masks).astype(float),
+                    "energy_inside": energy_inside(heat, masks),
+                    f"iou@{iou_threshold:g}": iou_at_threshold(heat, masks, threshold=iou_threshold),
+                }
+                if faithfulness:
+                    scores["deletion_auc"] = deletion_auc(model, images, heat, labels, steps=steps)
+                    scores["insertion_auc"] = insertion_auc(model, images, heat, labels, steps=steps)
+                for key, values in scores.items():
+                    columns[method].setdefault(key, []).append(np.asarray(values, dtype=float))
+        bar.close()  # also when the limit ended the loop early
     if not labels_all:
         raise InvalidArgumentError("no sample with a non-empty tumour mask to score.")
     labels = np.concatenate(labels_all)

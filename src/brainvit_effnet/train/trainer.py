@@ -40,6 +40,7 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler, SequentialSampl
 from .._atomic import write_text_atomically
 from .._json import dumps
 from .._progress import progress_bar
+from .._tensors import eval_mode
 from ..errors import BrainvitError, CheckpointError, InvalidArgumentError
 from ..losses import create_loss
 from ..metrics import classification_report
@@ -592,19 +593,20 @@ class Trainer:
 
         In a distributed run the data are sharded over the ranks and every rank gets all predictions.
         """
-        model = (model or self.model).to(self.device).eval()
+        model = (model or self.model).to(self.device)
         loader = self._loader(data, train=False)
         limit = self.config.limit_val_batches or len(loader)
         outputs, labels = [], []
         bar = self._bar(loader, total=min(limit, len(loader)), desc="predict")
-        for batch_index, batch in enumerate(bar):
-            if batch_index >= limit:
-                break
-            images, targets = self.prepare_batch(batch)
-            with self._autocast():
-                logits = model(self._to_device(images)).float()
-            outputs.append((logits if return_logits else logits.softmax(-1)).cpu())
-            labels.append(torch.as_tensor(targets))
+        with eval_mode(model):  # the model comes back in the mode it was in
+            for batch_index, batch in enumerate(bar):
+                if batch_index >= limit:
+                    break
+                images, targets = self.prepare_batch(batch)
+                with self._autocast():
+                    logits = model(self._to_device(images)).float()
+                outputs.append((logits if return_logits else logits.softmax(-1)).cpu())
+                labels.append(torch.as_tensor(targets))
         p, y = torch.cat(outputs), torch.cat(labels)
         if dist.is_distributed():  # each rank predicted every world_size-th sample
             p, y = dist.gather_sharded(p, len(data)), dist.gather_sharded(y, len(data))  # type: ignore[arg-type]
