@@ -57,7 +57,12 @@ def _pattern(doc_line: str) -> re.Pattern[str]:
 
 
 def mismatches(documented: list[str], printed: list[str]) -> list[str]:
-    """Where ``printed`` departs from ``documented``, as readable lines (empty: they agree)."""
+    """Where ``printed`` departs from ``documented``, as readable lines (empty: they agree).
+
+    A docs line that is only ``...`` stands for any number of printed lines (an abridged block).
+    """
+    if any(line.strip() == "..." for line in documented):
+        return _abridged_mismatches(documented, printed)
     problems = []
     if len(documented) != len(printed):
         problems.append(f"the docs show {len(documented)} lines, the example printed {len(printed)}")
@@ -65,6 +70,29 @@ def mismatches(documented: list[str], printed: list[str]) -> list[str]:
         if not _pattern(doc).fullmatch(_mask(out)):
             problems.append(f"line {n}: docs {doc!r} but printed {out!r}")
     return problems
+
+
+def _abridged_mismatches(documented: list[str], printed: list[str]) -> list[str]:
+    """:func:`mismatches` for a block with elided lines: the shown lines must appear in order,
+    consecutive ones on consecutive printed lines, and the block's ends must be the output's."""
+    pieces: list[str] = []
+    for line in documented:
+        pieces.append(r"(?:[^\n]*\n)*?" if line.strip() == "..." else _pattern(line).pattern + r"\n")
+    text = "".join(_mask(line) + "\n" for line in printed)
+    if re.fullmatch("".join(pieces), text):
+        return []
+    # Say which shown line is the first that cannot be found after the ones before it.
+    position = 0
+    for n, line in enumerate(documented, 1):
+        if line.strip() == "...":
+            continue
+        found = next(
+            (i for i in range(position, len(printed)) if _pattern(line).fullmatch(_mask(printed[i]))), None
+        )
+        if found is None:
+            return [f"line {n} of the docs, {line!r}, is not printed (in this order)"]
+        position = found + 1
+    return ["the docs block's lines appear, but not with the spacing or ends it shows"]
 
 
 def test_mismatches_ignores_numbers_and_paths_but_not_words() -> None:
@@ -76,6 +104,10 @@ def test_mismatches_ignores_numbers_and_paths_but_not_words() -> None:
     assert mismatches(doc, ["test accuracy 0.5 on 18 slices", *doc[1:]])  # a changed word
     assert mismatches(doc, doc[:2])  # a dropped line
     assert mismatches(doc, [*doc, "one more line"])  # an extra line
+    abridged = ["...", "table 1", "...", "total 3"]
+    assert mismatches(abridged, ["[1/2] trained", "[2/2] trained", "table 9", "row", "row", "total 7"]) == []
+    assert mismatches(abridged, ["table 1", "total 3", "after"])  # the block's last line must be the last
+    assert mismatches(abridged, ["total 3", "table 1"])  # out of order
 
 
 @pytest.mark.parametrize("example", EXAMPLES)
