@@ -155,12 +155,6 @@ def apply_overrides(values: dict[str, Any], overrides: dict[str, Any]) -> dict[s
     return result
 
 
-def _split_source(data: str) -> tuple[str, Path | None]:
-    """``(kind, path)`` of a data string (see :class:`~brainvit_effnet.data.sources.DataSource`)."""
-    source = DataSource.parse(data)
-    return source.kind, source.path
-
-
 def _dataset_options(cfg: ExperimentConfig) -> tuple[Any, ...]:
     """The options that decide what :func:`open_dataset` opens (two configs equal here share it)."""
     return (
@@ -193,15 +187,18 @@ def open_dataset(cfg: ExperimentConfig) -> MRIDataset:
         >>> len(open_dataset(cfg).classes)
         3
     """
-    kind, path = _split_source(cfg.data)
+    source = DataSource.parse(cfg.data)
     common: dict[str, Any] = {"crop": cfg.crop, "cache": cfg.cache}
     if cfg.classes:
         common["classes"] = cfg.classes
-    if kind in ("sample", "figshare"):
-        full: MRIDataset = load_sample(**common) if path is None else FigshareDataset(path, **common)
+    if source.kind == "sample":
+        full: MRIDataset = load_sample(**common)
+    elif source.kind == "figshare":
+        assert source.path is not None
+        full = FigshareDataset(source.path, **common)
     else:
-        assert path is not None
-        full = FolderDataset(path, strict=cfg.strict, aliases=cfg.aliases, **common)
+        assert source.path is not None
+        full = FolderDataset(source.path, strict=cfg.strict, aliases=cfg.aliases, **common)
     _OPENED[full] = _dataset_options(cfg)
     return full
 
@@ -236,11 +233,10 @@ def load_data(
             The three parts are subsets of it and share its cache.
     """
     train_tf, eval_tf = create_transforms(model, **cfg.augment)
-    kind, _ = _split_source(cfg.data)
     if dataset is not None:
         _check_dataset(cfg, dataset)
     full = open_dataset(cfg) if dataset is None else dataset
-    if kind in ("sample", "figshare"):
+    if DataSource.parse(cfg.data).has_official_folds:
         fold_ids = [r.fold for r in full.records if r.fold is not None]
         if len(fold_ids) < len(full.records):
             raise InvalidArgumentError(
@@ -449,9 +445,9 @@ def _record_split(out: Path, parts: tuple[MRIDataset, ...], *, resuming: bool) -
 def _slice_cache_file(cfg: ExperimentConfig, data: MRIDataset) -> Path:
     """One file per data source, crop setting and size cap, inside ``cfg.cache_dir``."""
     assert cfg.cache_dir is not None
-    kind, path = _split_source(cfg.data)
-    where = "sample" if path is None else str(path.resolve())
-    key = json.dumps([kind, where, data.crop, data.cache_max_side])
+    source = DataSource.parse(cfg.data)
+    where = "sample" if source.path is None else str(source.path.resolve())
+    key = json.dumps([source.kind, where, data.crop, data.cache_max_side])
     digest = hashlib.sha1(key.encode()).hexdigest()[:12]
     return Path(cfg.cache_dir).expanduser() / f"slices-{digest}.safetensors"
 
@@ -473,8 +469,7 @@ def _warm_caches(cfg: ExperimentConfig, parts: tuple[MRIDataset, ...]) -> None:
 
 
 def _protocol(cfg: ExperimentConfig, train: MRIDataset, val: MRIDataset, test: MRIDataset) -> str:
-    kind, _ = _split_source(cfg.data)
-    if kind in ("sample", "figshare"):
+    if DataSource.parse(cfg.data).has_official_folds:
         return (
             f"Official patient-disjoint Figshare folds: validation folds {cfg.val_folds}, test folds "
             f"{cfg.test_folds}, training on the rest ({len(train)}/{len(val)}/{len(test)} slices)."
@@ -489,8 +484,7 @@ def cross_validate(cfg: ExperimentConfig) -> CVResult:
     report in the result carries its ``test_fold``. Under torchrun only rank 0 writes files. The
     data are opened (scanned, and with ``cache`` decoded) once for all folds.
     """
-    kind, _ = _split_source(cfg.data)
-    if kind == "folder":
+    if not DataSource.parse(cfg.data).has_official_folds:
         raise InvalidArgumentError(
             "cross-validation uses official folds: use data 'sample' or 'figshare:PATH'."
         )
