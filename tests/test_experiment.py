@@ -174,7 +174,9 @@ def test_official_folds_split_the_data() -> None:
 def test_official_fold_choices_that_cannot_split_are_refused(folds: dict, pattern: str) -> None:
     cfg = ExperimentConfig.from_dict({"model": "effnet_test", "data": "sample", **folds})
     model_cfg = bve.models.resolve_model_config(cfg.model, **cfg.model_kwargs)
-    with pytest.raises(bve.BrainvitError, match=pattern):
+    with pytest.raises(
+        bve.BrainvitError, match=r"val_folds \[.*\] and test_folds \[.*\] cannot split sample: " + pattern
+    ):
         experiment.load_data(cfg, model_cfg)
 
 

@@ -244,7 +244,12 @@ def load_data(
                 "split it: put the release's cvind.mat next to the slices (or a cv_fold column in "
                 "metadata.csv)."
             )
-        split = official_folds_split(fold_ids, cfg.test_folds, cfg.val_folds or None)
+        try:
+            split = official_folds_split(fold_ids, cfg.test_folds, cfg.val_folds or None)
+        except InvalidArgumentError as e:  # name the config's options, not the function's arguments
+            raise InvalidArgumentError(
+                f"val_folds {cfg.val_folds} and test_folds {cfg.test_folds} cannot split {cfg.data}: {e}"
+            ) from None
         check_no_group_overlap(split, full.groups)
         return (
             full.subset(split.train, transform=train_tf),
