@@ -32,3 +32,15 @@ def test_explain_is_imported_on_first_use_only() -> None:
         "assert 'brainvit_effnet.explain' in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_experiment_config_is_imported_on_first_use_only() -> None:
+    # The experiment layer brings the report figures (matplotlib): not paid by `import brainvit_effnet`.
+    code = (
+        "import sys, brainvit_effnet as bve; "
+        "assert 'brainvit_effnet.experiment' not in sys.modules and 'matplotlib' not in sys.modules; "
+        "from brainvit_effnet import ExperimentConfig; "
+        "from brainvit_effnet.experiment import ExperimentConfig as original; "
+        "assert bve.ExperimentConfig is ExperimentConfig is original"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -11,11 +11,13 @@ Examples:
 
 The subpackages ``bve.data``, ``bve.explain``, ``bve.losses``, ``bve.metrics`` and ``bve.models``
 are attributes on purpose; one that is not yet imported is imported when first used (PEP 562), so
-``import brainvit_effnet`` does not pay for, say, the explanation methods.
+``import brainvit_effnet`` does not pay for, say, the explanation methods. ``ExperimentConfig``
+is imported on first use too (the experiment layer brings the report figures, matplotlib).
 """
 
 import importlib as _importlib
-from types import ModuleType as _ModuleType
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
 
 from ._version import __version__
 from .data import preprocess_for
@@ -26,11 +28,13 @@ from .errors import (
     UnknownModelError,
     WeightsUnavailableError,
 )
-from .experiment import ExperimentConfig
 from .hub import from_pretrained, push_to_hub, save_pretrained
 from .labels import BRAIN_TUMOUR_CLASSES, TUMOUR_TYPE_CLASSES
 from .models import EffNetBaseline, EffNetTransformer, create_model, list_models
 from .train import Callback, TrainConfig, Trainer, TrainingDivergedError
+
+if _TYPE_CHECKING:  # imported on first use (below): the experiment layer pulls in the report figures
+    from .experiment import ExperimentConfig
 
 __all__ = [
     "BRAIN_TUMOUR_CLASSES",
@@ -58,14 +62,21 @@ __all__ = [
 
 #: Subpackages reachable as attributes (``bve.metrics``...), imported when first used.
 _SUBMODULES = ("data", "explain", "losses", "metrics", "models")
+#: Names exported here whose module is imported when first used: name -> module.
+_LAZY = {"ExperimentConfig": "experiment"}
 
 
-def __getattr__(name: str) -> _ModuleType:
-    # Called only for names not found otherwise (PEP 562): import a public subpackage on first use.
+def __getattr__(name: str) -> _Any:
+    # Called only for names not found otherwise (PEP 562): import a public subpackage, or the
+    # module of a lazily exported name, on first use.
     if name in _SUBMODULES:
         return _importlib.import_module(f"{__name__}.{name}")
+    if name in _LAZY:
+        value = getattr(_importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+        globals()[name] = value  # later lookups are plain attribute reads
+        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_SUBMODULES))
+    return sorted(set(globals()) | set(_SUBMODULES) | set(_LAZY))
