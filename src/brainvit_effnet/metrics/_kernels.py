@@ -7,7 +7,6 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 from scipy.special import log_softmax
-from scipy.stats import rankdata
 
 from .types import PrecisionRecallF1, RocAuc
 
@@ -53,6 +52,9 @@ def _prf1(cm: NDArray[np.int64]) -> PrecisionRecallF1:
 
 
 def _roc_auc(y: NDArray[np.int64], probs: NDArray[np.float64]) -> RocAuc:
+    # Imported here, not with the module: scipy.stats would cost every `import brainvit_effnet` ~0.7 s.
+    from scipy.stats import rankdata
+
     n, num_classes = probs.shape
     per_class = np.full(num_classes, np.nan)
     counts = np.bincount(y, minlength=num_classes)

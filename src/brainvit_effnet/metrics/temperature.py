@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.optimize import minimize_scalar
 from scipy.special import logsumexp
 
 from .._checks import is_real
@@ -80,6 +79,8 @@ def fit_temperature(
     def nll(log_t: float) -> float:
         scaled = z / math.exp(log_t)
         return float(np.mean(logsumexp(scaled, axis=1) - true_logit / math.exp(log_t)))
+
+    from scipy.optimize import minimize_scalar  # on use: scipy.optimize is slow to import
 
     result = minimize_scalar(
         nll, bounds=(math.log(t_min), math.log(t_max)), method="bounded", options={"xatol": float(tol)}

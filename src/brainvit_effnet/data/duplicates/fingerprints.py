@@ -22,7 +22,6 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
-from scipy.fft import dctn, rfft2
 
 from ..._checks import is_int
 from ..._progress import progress_bar
@@ -205,6 +204,8 @@ def _array_digest(arr: npt.NDArray[np.generic], mode: str) -> str:
 def _phash_bits(grey: Image.Image, hash_size: int) -> npt.NDArray[np.bool_]:
     side = 4 * hash_size
     small = np.asarray(grey.resize((side, side), Image.Resampling.BICUBIC), dtype=np.float64)
+    from scipy.fft import dctn  # here, not at import: scipy.fft costs every `import brainvit_effnet` 0.3 s
+
     low = dctn(small, type=2, norm="ortho")[:hash_size, :hash_size]
     return np.asarray(low > np.median(low)).ravel()
 
@@ -524,6 +525,8 @@ def thumbnail_similarity(a: npt.NDArray[np.uint8], b: npt.NDArray[np.uint8]) -> 
     weights[0] = 1.0
     if side % 2 == 0:
         weights[-1] = 1.0
+    from scipy.fft import rfft2  # imported on use, as in _phash_bits
+
     rows_dft = np.exp(2j * np.pi * np.outer(_SHIFTS, np.fft.fftfreq(side) * side) / side).astype(np.complex64)
     cols_dft = (np.exp(2j * np.pi * np.outer(_SHIFTS, np.arange(n_half)) / side) * weights).astype(
         np.complex64
