@@ -39,6 +39,11 @@ def test_score_explanations_over_the_sample_writes_strict_json(saved_model: Path
     overall = report["methods"]["gradcam"]["overall"]
     assert set(overall) == {"pointing_game", "energy_inside", "iou@0.5", "deletion_auc", "insertion_auc"}
     assert all(0.0 <= v <= 1.0 for v in overall.values() if not np.isnan(v))
+    # The overall score is the mean over slices: the per-class means weighted by their counts.
+    per_class = report["methods"]["gradcam"]["per_class"].values()
+    for key, value in overall.items():
+        weighted = sum(row["n"] * row[key] for row in per_class) / sum(row["n"] for row in per_class)
+        assert value == pytest.approx(weighted, nan_ok=True), key
     assert sum(row["n"] for row in report["methods"]["rollout"]["per_class"].values()) == 6
     files = write_explanation_report(report, tmp_path)
     json.loads(files["json"].read_text(), parse_constant=lambda c: pytest.fail(f"non-strict JSON: {c}"))
