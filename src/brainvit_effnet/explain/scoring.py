@@ -163,17 +163,11 @@ def score_explanations(
             labels_all.append(labels.numpy())
             fractions.append(mask_fraction(masks))
             for method in methods:
-                heat = explain(model, images, method, targets=labels)
-                scores = {
-                    "pointing_game": pointing_game(heat, masks).astype(float),
-                    "energy_inside": energy_inside(heat, masks),
-                    f"iou@{iou_threshold:g}": iou_at_threshold(heat, masks, threshold=iou_threshold),
-                }
-                if faithfulness:
-                    scores["deletion_auc"] = deletion_auc(model, images, heat, labels, steps=steps)
-                    scores["insertion_auc"] = insertion_auc(model, images, heat, labels, steps=steps)
+                scores = _score_batch(
+                    model, images, labels, masks, method, faithfulness, steps, iou_threshold
+                )
                 for key, values in scores.items():
-                    columns[method].setdefault(key, []).append(np.asarray(values, dtype=float))
+                    columns[method].setdefault(key, []).append(values)
         bar.close()  # also when the limit ended the loop early
     if not labels_all:
         raise InvalidArgumentError("no sample with a non-empty tumour mask to score.")
@@ -201,6 +195,29 @@ def score_explanations(
 
 def _fmt(value: float) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
+
+
+def _score_batch(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    masks: torch.Tensor,
+    method: str,
+    faithfulness: bool,
+    steps: int,
+    iou_threshold: float,
+) -> dict[str, np.ndarray]:
+    """One method's scores of every slice of a batch, by score name."""
+    heat = explain(model, images, method, targets=labels)
+    scores = {
+        "pointing_game": pointing_game(heat, masks).astype(float),
+        "energy_inside": energy_inside(heat, masks),
+        f"iou@{iou_threshold:g}": iou_at_threshold(heat, masks, threshold=iou_threshold),
+    }
+    if faithfulness:
+        scores["deletion_auc"] = deletion_auc(model, images, heat, labels, steps=steps)
+        scores["insertion_auc"] = insertion_auc(model, images, heat, labels, steps=steps)
+    return {key: np.asarray(values, dtype=float) for key, values in scores.items()}
 
 
 def write_explanation_report(
