@@ -506,6 +506,20 @@ def test_cli_leakage_reports_copies_across_splits(
     with caplog.at_level("WARNING"):
         assert _warn_exact_copies(tree, train, test) == 1
     assert "1 of 4 test images are byte-identical copies of training images" in caplog.text
+    # A later experiment on the same opened dataset warns again without reading a file again.
+    reads: list[Path] = []
+    real_read = Path.read_bytes
+
+    def counting_read(self: Path) -> bytes:
+        reads.append(self)
+        return real_read(self)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Path, "read_bytes", counting_read)
+        assert _warn_exact_copies(tree, train, test) == 1
+        assert reads == []
+        assert _warn_exact_copies(FolderDataset(tmp_path / "tree"), train, test) == 1  # a new dataset
+        assert len(reads) == len(train) + len(test)
 
 
 def test_console_script_is_installed() -> None:

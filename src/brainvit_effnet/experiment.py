@@ -280,12 +280,20 @@ def load_data(
     )
 
 
+#: File hashes per opened dataset and sample index: a series of experiments on one dataset (as
+#: :class:`DatasetReuse` runs them) reads and hashes each file once for the copy check.
+_DIGESTS: weakref.WeakKeyDictionary[MRIDataset, dict[int, str]] = weakref.WeakKeyDictionary()
+
+
 def _warn_exact_copies(data: MRIDataset, train_idx: list[int], test_idx: list[int]) -> int:
     """Warn, with counts, when test files are byte-identical to training files (a cheap check:
     file hashes only; ``brainvit-effnet leakage`` finds near and mirrored copies too)."""
+    known = _DIGESTS.setdefault(data, {})
 
     def digest(i: int) -> str:
-        return hashlib.sha256(Path(data.records[i].source).read_bytes()).hexdigest()
+        if i not in known:
+            known[i] = hashlib.sha256(Path(data.records[i].source).read_bytes()).hexdigest()
+        return known[i]
 
     train = {digest(i) for i in train_idx}
     copies = sum(digest(i) in train for i in test_idx)
