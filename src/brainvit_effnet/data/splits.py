@@ -121,7 +121,8 @@ class Split:
         train: Indices of the training samples.
         val: Indices of the validation samples (possibly empty).
         test: Indices of the test samples.
-        fold: The fold id used as the test part, or ``None`` for a single hold-out split.
+        fold: The fold id used as the test part, or ``None`` for a single hold-out split (or a
+            test part of several folds).
 
     Examples:
         >>> split = Split(train=np.array([0, 2, 3]), test=np.array([1]))
