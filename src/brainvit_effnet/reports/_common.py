@@ -18,7 +18,6 @@ from ..errors import InvalidArgumentError, InvalidTypeError
 from ..results import (
     KEY_METRICS,
     LOWER_IS_BETTER,
-    METRIC_LABELS,
     PER_CLASS_KEYS,
     RELIABILITY_KEYS,
     REPORT_KEYS,
@@ -33,7 +32,6 @@ DISCLAIMER = (
 
 PathLike = str | os.PathLike[str]
 
-_LABELS = METRIC_LABELS  # the one table of metric titles lives with the metric names
 _FORMATS = {".png": "png", ".pdf": "pdf", ".svg": "svg"}
 _DPI = 120
 _LOSS_KEYS = ("train_loss", "val_loss")

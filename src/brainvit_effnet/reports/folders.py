@@ -12,9 +12,8 @@ import numpy as np
 from .._atomic import reserve_temp
 from .._json import dumps as dump_json
 from ..errors import InvalidArgumentError, InvalidTypeError
-from ..results import SCALAR_METRICS
+from ..results import METRIC_LABELS, SCALAR_METRICS
 from ._common import (
-    _LABELS,
     DISCLAIMER,
     PathLike,
     _check_mapping,
@@ -163,14 +162,14 @@ def _render_cv_markdown(
 ) -> str:
     summary_rows = [
         [
-            _cell(_LABELS.get(str(metric), str(metric))),
+            _cell(METRIC_LABELS.get(str(metric), str(metric))),
             _fmt(stats["mean"]),
             _fmt(stats["std"]),
             f"{_fmt(stats['mean'])} ± {_fmt(stats['std'])}",
         ]
         for metric, stats in summary.items()
     ]
-    fold_header = ["Fold", "n", *(_LABELS[m].split(" (")[0] for m in SCALAR_METRICS)]
+    fold_header = ["Fold", "n", *(METRIC_LABELS[m].split(" (")[0] for m in SCALAR_METRICS)]
     fold_rows = [
         [str(i + 1), str(fold["n"]), *(_fmt(fold[m]) for m in SCALAR_METRICS)] for i, fold in enumerate(folds)
     ]

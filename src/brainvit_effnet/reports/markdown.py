@@ -11,8 +11,8 @@ from numpy.typing import ArrayLike
 
 from .._json import dumps as dump_json
 from ..errors import InvalidTypeError
-from ..results import CALIBRATION_METRICS, HEADLINE_METRICS, PER_CLASS_KEYS
-from ._common import _LABELS, DISCLAIMER, _check_mapping, _check_title, _settings, _validate_report
+from ..results import CALIBRATION_METRICS, HEADLINE_METRICS, METRIC_LABELS, PER_CLASS_KEYS
+from ._common import DISCLAIMER, _check_mapping, _check_title, _settings, _validate_report
 
 __all__ = ["render_markdown"]
 
@@ -58,7 +58,7 @@ def _metric_table(report: Mapping[str, Any], metrics: Sequence[str], n_bins: int
         header += ["95% CI low", "95% CI high"]
     rows = []
     for key in metrics:
-        label = _LABELS.get(key, key)
+        label = METRIC_LABELS.get(key, key)
         if key == "ece" and n_bins is not None:
             label = f"ECE (expected calibration error, {n_bins} bins)"
         row = [label, _fmt(report[key])]
