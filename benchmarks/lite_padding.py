@@ -130,12 +130,17 @@ def main() -> None:
     for size, r in results.items():
         print(
             f"{size}: top-1 agreement {r['top1_agreement']:.3f}, KL {r['kl_same_to_symmetric_mean']:.4f}, "
-            f"speed-up {r['speedup_symmetric']:.2f}x -> {r['choice']}; top-5 {r['top5_same_padding_mean_prob']}"
+            f"speed-up {r['speedup_symmetric']:.2f}x -> {r['choice']}; "
+            f"top-5 {r['top5_same_padding_mean_prob']}"
         )
     write_json(
         args.out,
         {
-            "criterion": {"min_top1_agreement": MIN_AGREEMENT, "max_mean_kl": MAX_KL, "min_speedup": MIN_SPEEDUP},
+            "criterion": {
+                "min_top1_agreement": MIN_AGREEMENT,
+                "max_mean_kl": MAX_KL,
+                "min_speedup": MIN_SPEEDUP,
+            },
             "machine": machine_info(torch.device("cpu")),
             "results": results,
         },

@@ -156,3 +156,25 @@ def test_score_explanations_leaves_the_model_in_training_mode(saved_model: Path)
         model, load_sample([5], transform=eval_tf, return_mask=True), ["gradcam"], limit=2, steps=2
     )
     assert all(m.training for m in model.modules())
+
+
+def test_cli_explain_reliance_writes_the_occlusion_report(
+    saved_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from brainvit_effnet._json import read_json
+    from brainvit_effnet.results import RelianceReport, RelianceScores
+
+    out = tmp_path / "rel"
+    assert (
+        main(["explain", str(saved_model), "--reliance", "--limit", "6", "--n", "2", "--out", str(out)]) == 0
+    )
+    printed = capsys.readouterr().out
+    assert "Is the model looking at the tumour?" in printed and "tumour hidden" in printed
+    report = read_json(out / "reliance.json")
+    assert set(report) == RelianceReport.__required_keys__ and report["n"] == 6
+    assert set(report["overall"]) == RelianceScores.__required_keys__
+    # --reliance alone is the occlusion test: no heatmap scoring, no overlay grids.
+    assert not (out / "explanations.md").exists()
+    image = str(tmp_path / "x.png")
+    assert main(["explain", str(saved_model), image, "--reliance", "--out", str(out)]) == 2
+    assert "--reliance needs tumour masks" in capsys.readouterr().err

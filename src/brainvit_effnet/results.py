@@ -43,6 +43,8 @@ __all__ = [
     "MethodScores",
     "PerClassMetrics",
     "Reliability",
+    "RelianceReport",
+    "RelianceScores",
 ]
 
 #: Label metrics of a report, in the order reports show them.
@@ -276,3 +278,45 @@ class ExplanationReport(TypedDict):
     n: int
     mask_fraction: float
     methods: dict[str, MethodScores]
+
+
+class RelianceScores(TypedDict):
+    """Accuracy of one group of slices (all, or one class) with and without parts hidden.
+
+    Attributes:
+        n: Slices.
+        clean: Accuracy on the slices as they are.
+        tumour_hidden: Accuracy with the tumour blacked out.
+        tumour_drop: ``clean - tumour_hidden``.
+        n_control: Slices where a same-shaped region could be placed inside the brain, off the tumour.
+        clean_control: Accuracy of those slices as they are.
+        random_hidden: Accuracy of those slices with that region blacked out instead.
+        random_drop: ``clean_control - random_hidden``.
+    """
+
+    n: int
+    clean: float
+    tumour_hidden: float
+    tumour_drop: float
+    n_control: int
+    clean_control: float
+    random_hidden: float
+    random_drop: float
+
+
+class RelianceReport(TypedDict):
+    """What :func:`~brainvit_effnet.explain.tumour_reliance` returns.
+
+    Attributes:
+        n: Slices with a tumour mask.
+        seed: Seed of the control regions' placement.
+        dilation: Pixels the tumour mask was grown by before it was hidden.
+        overall: :class:`RelianceScores` of all slices.
+        per_class: Class name -> :class:`RelianceScores`.
+    """
+
+    n: int
+    seed: int
+    dilation: int
+    overall: RelianceScores
+    per_class: dict[str, RelianceScores]

@@ -101,7 +101,9 @@ class MRIArtefacts:
         if self._transform is None:
             return image
         if image.dim() != 3 or image.shape[0] != 1:
-            raise InvalidArgumentError(f"MRIArtefacts takes one slice (1, H, W); got shape {tuple(image.shape)}.")
+            raise InvalidArgumentError(
+                f"MRIArtefacts takes one slice (1, H, W); got shape {tuple(image.shape)}."
+            )
         volume = image.float().clamp(0.0, 1.0).permute(0, 2, 1).unsqueeze(-1)  # (1, W, H, 1), TorchIO's order
         out = self._transform(volume)
         return torch.as_tensor(out)[..., 0].permute(0, 2, 1).clamp(0.0, 1.0).to(image.dtype)

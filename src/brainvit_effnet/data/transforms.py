@@ -161,7 +161,9 @@ class MRITransform:
                 # ColorJitter leaves tv_tensors.Mask untouched.
                 steps.append(v2.ColorJitter(brightness=self.intensity_jitter, contrast=self.intensity_jitter))
         self._augment = v2.Compose(steps) if steps else None
-        self._artefacts = MRIArtefacts(self.mri_artefacts) if self.augment and self.mri_artefacts > 0 else None
+        self._artefacts = (
+            MRIArtefacts(self.mri_artefacts) if self.augment and self.mri_artefacts > 0 else None
+        )
 
     @overload
     def __call__(self, image: ImageInput, mask: None = None) -> torch.Tensor: ...
@@ -223,7 +225,8 @@ class MRITransform:
             if self.rotation > 0 or self.shift > 0 or self.scale > 0:
                 zoom = f", scale=({1 - self.scale:g}, {1 + self.scale:g})" if self.scale > 0 else ""
                 lines.append(
-                    f"RandomAffine(degrees=±{self.rotation:g}, translate=({self.shift:g}, {self.shift:g}){zoom}, "
+                    f"RandomAffine(degrees=±{self.rotation:g}, "
+                    f"translate=({self.shift:g}, {self.shift:g}){zoom}, "
                     "image=bilinear, mask=nearest, fill=0)"
                 )
             if self.hflip:

