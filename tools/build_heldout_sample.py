@@ -6,6 +6,10 @@ package (``brainvit_effnet.data.load_heldout_sample``). The folder takes the bun
 fold-1 slices, then tops each class up with slices of that fold drawn with a fixed seed, in the
 sample's format: 160x160 greyscale PNG (bicubic from 512x512) and tumour outlines scaled to match.
 
+The tumour outlines of every slice, old and new, are rebuilt from the release's
+``tumor_borders.csv`` on each run (the release's outlines were corrected on 2026-12-07: 15
+pituitary slices of fold 1 had been left in 256-px coordinates).
+
 Run from the repository root (idempotent: it tops up to ``--per-class``)::
 
     python tools/build_heldout_sample.py ../shared/data/figshare --fold 1 --per-class 51
@@ -39,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    rows, border_rows = _start(args.fold)
+    rows = _start(args.fold)
     fields = list(rows[0])
     have = {r["index"] for r in rows}
     with (args.release / "metadata.csv").open(newline="") as f:
@@ -63,11 +67,16 @@ def main(argv: list[str] | None = None) -> int:
                 HELDOUT / "images" / f"{r['index']}.png", optimize=True
             )
             rows.append({**{k: r[k] for k in fields if k in r}, "image": f"images/{r['index']}.png"})
-            border = [[round(x * scale, 2), round(y * scale, 2)] for x, y in borders[r["index"]]]
-            border_rows.append(
-                {"index": r["index"], "tumor_border_xy": json.dumps(border, separators=(",", ":"))}
-            )
             added += 1
+    # Every outline from the release, scaled to the bundled size: the release is their one source.
+    by_index = {r["index"]: r for r in release}
+    border_rows = []
+    for row in rows:
+        scale = SIDE / Image.open(args.release / by_index[row["index"]]["image"]).width
+        border = [[round(x * scale, 2), round(y * scale, 2)] for x, y in borders[row["index"]]]
+        border_rows.append(
+            {"index": row["index"], "tumor_border_xy": json.dumps(border, separators=(",", ":"))}
+        )
     with (HELDOUT / "metadata.csv").open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
@@ -80,19 +89,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _start(fold: int) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+def _start(fold: int) -> list[dict[str, str]]:
     """The held-out folder's rows so far; a new folder starts from the sample's slices of ``fold``."""
     source = HELDOUT if (HELDOUT / "metadata.csv").is_file() else SAMPLE
     with (source / "metadata.csv").open(newline="") as f:
         rows = [r for r in csv.DictReader(f) if int(r["cv_fold"]) == fold]
-    keep = {r["index"] for r in rows}
-    with (source / "tumor_borders.csv").open(newline="") as f:
-        border_rows = [r for r in csv.DictReader(f) if r["index"] in keep]
     if source is SAMPLE:
         (HELDOUT / "images").mkdir(parents=True, exist_ok=True)
         for r in rows:
             shutil.copyfile(SAMPLE / r["image"], HELDOUT / r["image"])
-    return rows, border_rows
+    return rows
 
 
 if __name__ == "__main__":
