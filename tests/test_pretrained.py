@@ -386,3 +386,21 @@ def test_bundled_model_beats_chance_on_its_held_out_slices() -> None:
         predicted = torch.cat([model(chunk).argmax(1) for chunk in images.split(64)])
     assert float((predicted == labels).float().mean()) > 0.6
     assert set(predicted.tolist()) == {0, 1, 2}  # not one class for everything
+
+
+@pytest.mark.parametrize("name", ["effnet_b0.figshare", "brainvit-effnet/effnet_b0.figshare"])
+def test_shipped_model_loads_by_its_zoo_or_hub_name_offline(name: str) -> None:
+    """The card's own from_pretrained line works without the Hub: the shipped copy wins."""
+    model = bve.from_pretrained(name).eval()
+    reference = bve.create_model("effnet_b0.figshare", pretrained=True).eval()
+    x = torch.randn(1, 3, 192, 192)
+    assert torch.equal(model(x), reference(x))
+
+
+def test_cli_takes_a_shipped_model_by_name(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from brainvit_effnet.cli import main
+
+    assert main(["evaluate", "effnet_b0.figshare", "--data", "sample", "--out", str(tmp_path / "ev")]) == 0
+    # The sample's held-out fold (21 slices of fold 1, the model's own held-out fold) was evaluated.
+    assert capsys.readouterr().out.startswith("21 slices: accuracy")
+    assert (tmp_path / "ev" / "report.json").is_file()

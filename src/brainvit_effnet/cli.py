@@ -368,6 +368,10 @@ def _evaluation_folds(args: argparse.Namespace, model: Any) -> list[int]:
 
 
 #: The brain crop follows the model: ``config.json`` records whether it was trained on cropped slices.
+_MODEL_HELP = (
+    "a folder written by save_pretrained (e.g. <run>/model), a Hub repo 'org/name', or a model shipped in "
+    "the package by name (effnet_b0.figshare)"
+)
 _NO_CROP_HELP = (
     "skip the study's brain crop (default: crop when the model was trained on cropped slices, as its "
     "config.json records)"
@@ -935,7 +939,7 @@ def build_parser() -> argparse.ArgumentParser:
     ablate.set_defaults(func=_cmd_ablate)
 
     evaluate = sub.add_parser("evaluate", help="evaluate a saved model; writes a report with plots")
-    evaluate.add_argument("model_dir", help="folder written by save_pretrained (e.g. <run>/model)")
+    evaluate.add_argument("model_dir", help=_MODEL_HELP)
     evaluate.add_argument(
         "--data",
         default="sample",
@@ -960,7 +964,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(func=_cmd_evaluate)
 
     predict = sub.add_parser("predict", help="class probabilities for images, as CSV")
-    predict.add_argument("model_dir", help="folder written by save_pretrained")
+    predict.add_argument("model_dir", help=_MODEL_HELP)
     predict.add_argument("paths", nargs="+", help="image files and/or folders")
     predict.add_argument("--out", default="predictions.csv", help="the CSV file to write")
     predict.add_argument("--batch-size", type=int, default=32, help="images per forward pass")
@@ -976,7 +980,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.set_defaults(func=_cmd_predict)
 
     explain = sub.add_parser("explain", help="heatmap overlays and, with tumour masks, localisation scores")
-    explain.add_argument("model_dir", help="folder written by save_pretrained")
+    explain.add_argument("model_dir", help=_MODEL_HELP)
     explain.add_argument("paths", nargs="*", help="image files/folders (default: a dataset, see --data)")
     explain.add_argument(
         "--data",
@@ -1019,7 +1023,7 @@ def build_parser() -> argparse.ArgumentParser:
     export = sub.add_parser(
         "export", help="export a saved model to ONNX (needs the [onnx] extra) or TorchScript"
     )
-    export.add_argument("model_dir", help="folder written by save_pretrained")
+    export.add_argument("model_dir", help=_MODEL_HELP)
     export.add_argument("--format", choices=("onnx", "torchscript"), default="onnx", help="the export format")
     export.add_argument("--out", help="output file (default: model.onnx, or model.pt for torchscript)")
     export.add_argument("--opset", type=int, default=18, help="ONNX opset (default: %(default)s)")

@@ -39,6 +39,7 @@ from .data.inference import PREPROCESSING_KEY, preprocessing_of, preprocessing_r
 from .errors import InvalidArgumentError, InvalidTypeError, MissingFileError
 from .models import create_model
 from .models._pretrained import WEIGHTS_NAME, pretrained_cfg_of
+from .models.zoo import BUNDLED_WEIGHTS, bundled_folder
 
 __all__ = ["build_model_card", "from_pretrained", "push_to_hub", "render_model_card", "save_pretrained"]
 
@@ -131,10 +132,15 @@ def save_pretrained(
 def from_pretrained(name_or_path: str | os.PathLike[str], **kwargs: Any) -> nn.Module:
     """Load a model saved by :func:`save_pretrained` from a folder or a Hub repo ``org/name``.
 
+    A model shipped in the package also loads by its zoo name (``"effnet_b0.figshare"``) or its
+    Hub repo name (``"brainvit-effnet/effnet_b0.figshare"``), offline: the shipped copy wins.
     Keyword arguments go to :func:`~brainvit_effnet.create_model` (``num_classes``, ``cache_dir``...).
     """
     name = os.fspath(name_or_path)
-    if name.startswith(("hf-hub:", "local-dir:")):
+    shipped = bundled_folder(name)
+    if shipped is not None and not Path(name).expanduser().is_dir():
+        source = f"local-dir:{shipped}"
+    elif name.startswith(("hf-hub:", "local-dir:")):
         source = name
     elif Path(name).expanduser().is_dir():
         source = f"local-dir:{name}"
@@ -147,8 +153,9 @@ def from_pretrained(name_or_path: str | os.PathLike[str], **kwargs: Any) -> nn.M
             else ""
         )
         raise MissingFileError(
-            f"{name!r} is neither an existing folder nor a Hub repo id 'org/name'. Give the folder "
-            f"save_pretrained wrote, or 'org/name' of a Hub repo.{hint}"
+            f"{name!r} is neither an existing folder, a Hub repo id 'org/name', nor a model shipped in "
+            f"the package ({', '.join(sorted(BUNDLED_WEIGHTS))}). Give the folder save_pretrained wrote, "
+            f"'org/name' of a Hub repo, or a shipped model's name.{hint}"
         )
     return create_model(source, pretrained=True, **kwargs)
 

@@ -56,6 +56,7 @@ __all__ = [
     "BUNDLED_MODEL",
     "BUNDLED_WEIGHTS",
     "MODEL_NAMES",
+    "bundled_folder",
     "bundled_provenance",
     "default_cfgs",
     "resolve_config",
@@ -204,6 +205,18 @@ def _read_provenance(folder: Path) -> dict[str, Any]:
         return {}
     saved = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     return dict(saved.get("pretrained_cfg", {}).get("provenance", {}))
+
+
+def bundled_folder(name: str) -> Path | None:
+    """The folder of a model shipped in the package, by zoo name (``"effnet_b0.figshare"``) or by
+    the Hub repo it would be published as (``"brainvit-effnet/effnet_b0.figshare"``); else ``None``.
+
+    A shipped copy wins over the Hub (timm's rule for local files), so these names load offline.
+    """
+    for tag, folder in BUNDLED_WEIGHTS.items():
+        if name in (tag, BRAIN_TUMOUR_HUB_REPOS.get(tag), f"hf-hub:{BRAIN_TUMOUR_HUB_REPOS.get(tag)}"):
+            return folder if (folder / "config.json").is_file() else None
+    return None
 
 
 def bundled_provenance(arch_tag: str) -> dict[str, Any]:
