@@ -110,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     result = measure(model, data, tuple(args.layers), args.batch_size)
     for name, r in result["layers"].items():
         print(
-            f"{name:<20} grid {r['grid']}: pointing game {r['pointing_game']:.3f} (cap {r['resolution_cap']:.3f}), "
+            f"{name:<20} grid {r['grid']}: pointing game {r['pointing_game']:.3f} "
+            f"(cap {r['resolution_cap']:.3f}), "
             f"energy inside {r['energy_inside']:.3f}"
         )
     write_json(

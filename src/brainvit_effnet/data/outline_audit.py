@@ -132,7 +132,7 @@ def audit_outlines(
         outline_box = mask_box(mask)
         assert outline_box is not None  # the mask is not empty
 
-        def report(kind: str, value: float, detail: str, record=record) -> None:  # noqa: ANN001
+        def report(kind: str, value: float, detail: str, record=record) -> None:
             findings.append(OutlineFinding(record.index, record.source, kind, float(value), detail))
 
         if record.index is not None and record.index in boxes:
@@ -157,6 +157,7 @@ def audit_outlines(
             report(
                 "crop_cuts_tumour",
                 kept,
-                f"the brain crop (rows {top}-{bottom}, columns {left}-{right}) keeps {kept:.0%} of the tumour.",
+                f"the brain crop (rows {top}-{bottom}, columns {left}-{right}) keeps {kept:.0%} "
+                f"of the tumour.",
             )
     return findings
