@@ -207,11 +207,12 @@ def build_model_card(arch_tag: str, provenance: Mapping[str, Any], repo_id: str)
     metric_rows = "\n".join(
         f"| {key} | {float(v):.4f}{_ci_text(ci95.get(key))} |" for key, v in metrics.items()
     )
-    start = (
-        f"fine-tuned from timm's ImageNet-1k weights `{base_model}`"
-        if base_model
-        else "**trained from scratch** (random\ninitialisation, no ImageNet weights)"
-    )
+    if base_model:
+        start = f"fine-tuned from timm's ImageNet-1k weights `{base_model}`"
+    elif provenance.get("imagenet_weights"):  # weights from elsewhere than the Hub (the Lite packages)
+        start = f"fine-tuned from ImageNet-1k weights ({provenance['imagenet_weights']})"
+    else:
+        start = "**trained from scratch** (random\ninitialisation, no ImageNet weights)"
     arch, recipe = parse_model_name(arch_tag).arch, provenance.get("recipe")
     pre_cfg = {**provenance.get("preprocessing", {})}
     pseudo_cfg = {"mean": pre_cfg.get("mean", ()), "std": pre_cfg.get("std", ()), "preprocessing": pre_cfg}
@@ -249,7 +250,7 @@ Every slice of held-out fold {held_out} of the full release.
 {metric_rows}
 
 ECE is the expected calibration error (15 bins); lower is better calibrated.
-
+{_evidence_sections(provenance)}
 {how_to_load(repo_id, bundled_tag=arch_tag)}
 
 ## Limitations
@@ -257,6 +258,46 @@ Trained on one public dataset (233 patients, one scanner protocol family, three 
 healthy class). Performance on other sites, sequences or populations is unknown.
 """
     return _card(data, arch_tag, body)
+
+
+def _evidence_sections(provenance: Mapping[str, Any]) -> str:
+    """The card's sections on whether the model is right for the right reasons and holds up elsewhere,
+    from the provenance's ``localisation``, ``tumour_reliance``, ``shift_benchmark`` and ``external``
+    records (each optional: a section appears only when its measurement was made)."""
+    parts = []
+    loc = provenance.get("localisation")
+    if loc:
+        parts.append(
+            f"## Does it look at the tumour?\nGrad-CAM at `{loc['layer']}` ({loc['grid'][0]}x{loc['grid'][1]} "
+            f"map, chosen on validation fold {loc.get('chosen_on_fold')}) on {loc['n']} held-out slices with "
+            f"tumour outlines: pointing game **{loc['pointing_game']:.3f}** (a perfect map at that resolution: "
+            f"{loc['resolution_cap']:.3f}), energy inside the tumour {loc['energy_inside']:.3f} (the tumour "
+            f"covers {loc['mask_fraction']:.3f} of a slice)."
+        )
+    rel = provenance.get("tumour_reliance")
+    if rel:
+        rows = "\n".join(
+            f"| {name} | {r['n']} | {r['clean']:.3f} | {r['tumour_hidden']:.3f} | {r['random_hidden']:.3f} |"
+            for name, r in [*rel["per_class"].items(), ("all", rel["overall"])]
+        )
+        parts.append(
+            "Accuracy with the tumour blacked out, against a region of the same shape blacked out "
+            "elsewhere in the brain (`brainvit-effnet explain --reliance`):\n\n"
+            "| class | n | as is | tumour hidden | control hidden |\n|---|---|---|---|---|\n" + rows
+        )
+    shift = provenance.get("shift_benchmark")
+    if shift:
+        parts.append(
+            f"## Under shifts other sources bring\nAccuracy on the held-out slices under 13 controlled shifts "
+            f"(framing, resolution, JPEG, contrast, MRI artefacts, mirroring; 3 severities each, "
+            f"`benchmarks/shift_benchmark.py`): mean **{shift['shift_mean_accuracy']:.3f}** against "
+            f"{shift['clean_accuracy']:.3f} clean (ratio {shift['ratio_shift_over_clean']:.3f}); worst: "
+            f"{shift['worst'][0]} at its strongest, {shift['worst'][1]:.3f}."
+        )
+    external = provenance.get("external")
+    if external:
+        parts.append(f"## On data from elsewhere\n{external}")
+    return "\n\n".join(parts) + ("\n" if parts else "")
 
 
 def _metrics_table(metrics: Mapping[str, Any] | None, ci95: Mapping[str, Sequence[float]]) -> str:

@@ -8,10 +8,14 @@ on 512-px images: up and left of the tumour, so every heatmap that found the tum
 * ``box_mismatch``: disagrees with the slice's tumour box from another source (the converted
   release's ``metadata.csv`` columns ``bbox_xc, bbox_yc, bbox_w, bbox_h``, normalised): their IoU is
   under ``min_box_iou``. This is the check that catches wrongly scaled outlines;
-* ``outside_brain``: lies mostly outside the head (under ``min_inside`` of the mask on the
-  foreground the brain crop finds);
-* ``crop_cuts_tumour``: is cut by the study's brain crop (the crop keeps under ``min_kept`` of the
-  mask), so a cropped training slice shows only part of its tumour, or none.
+* ``outside_brain``: lies mostly outside the head (under ``min_inside`` of the mask inside the
+  convex hull of the largest region brighter than 10% of the slice's 99th percentile; the hull,
+  not the region, because the skull base and sinuses around a pituitary adenoma are dark). The
+  head is found with a threshold relative to the slice, not the crop's fixed grey level 45, which
+  on dark slices finds only a bright part of the head;
+* ``crop_cuts_tumour``: is cut by the study's brain crop, as the datasets apply it (a collapsed
+  crop falls back to the whole slice and cuts nothing): the crop keeps under ``min_kept`` of the
+  mask, so a cropped training slice shows only part of its tumour, or none.
 
 The checks are our own (no library audits tumour outlines against a second source).
 
@@ -31,9 +35,9 @@ from pathlib import Path
 import numpy as np
 
 from .base import MRIDataset
-from .preprocess import _foreground_mask, _to_gray255, brain_bbox
+from .preprocess import _foreground_mask, _to_gray255, brain_bbox, crop_is_plausible
 
-__all__ = ["OutlineFinding", "audit_outlines", "mask_box", "read_tumour_boxes"]
+__all__ = ["OutlineFinding", "audit_outlines", "crop_box", "head_hull", "mask_box", "read_tumour_boxes"]
 
 _BOX_COLUMNS = ("bbox_xc", "bbox_yc", "bbox_w", "bbox_h")
 
@@ -77,6 +81,45 @@ def mask_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     return int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1
 
 
+def head_hull(image: np.ndarray) -> np.ndarray:
+    """``(H, W)`` bool: the convex hull of the head, the largest region brighter than 10% of the
+    slice's 99th percentile (blurred, eroded and dilated as the crop's foreground is)."""
+    from scipy import ndimage
+    from scipy.spatial import ConvexHull, QhullError
+
+    gray = _to_gray255(image)
+    threshold = max(1.0, 0.1 * float(np.percentile(gray, 99)))
+    foreground = ndimage.binary_fill_holes(_foreground_mask(gray, threshold, 5, 2, 2))
+    labels, count = ndimage.label(foreground)
+    if count == 0:
+        return np.zeros(image.shape, dtype=bool)
+    largest = labels == 1 + int(np.argmax(np.bincount(labels.ravel())[1:]))
+    edge = np.argwhere(largest & ~ndimage.binary_erosion(largest))  # the hull of the edge is the region's
+    try:
+        facets = ConvexHull(edge).equations  # inside: normal . p + offset <= 0 for every facet
+    except QhullError:  # a degenerate (flat) region: the region itself
+        return largest
+    grid = np.indices(image.shape).reshape(2, -1).T.astype(np.float64)
+    inside = (grid @ facets[:, :2].T + facets[:, 2] <= 1e-9).all(axis=1)
+    return inside.reshape(image.shape)
+
+
+def crop_box(image: np.ndarray, margin: int = 0) -> tuple[int, int, int, int] | None:
+    """The study's brain crop ``(top, bottom, left, right)`` grown by ``margin`` pixels, or ``None``
+    where it collapses (the datasets then keep the whole slice)."""
+    height, width = image.shape
+    box = brain_bbox(image)
+    if not crop_is_plausible(box, (height, width)):
+        return None
+    top, bottom, left, right = box
+    return (
+        max(0, top - margin),
+        min(height, bottom + margin),
+        max(0, left - margin),
+        min(width, right + margin),
+    )
+
+
 def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
     """IoU of two ``(top, bottom, left, right)`` boxes."""
     h = max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
@@ -99,6 +142,7 @@ def audit_outlines(
     min_box_iou: float = 0.5,
     min_inside: float = 0.5,
     min_kept: float = 1.0,
+    crop_margin: int = 0,
     indices: Iterable[int] | None = None,
 ) -> list[OutlineFinding]:
     """Check every slice's tumour outline; see the module docstring.
@@ -110,6 +154,7 @@ def audit_outlines(
         min_box_iou: Report an outline whose box has a lower IoU with the given box.
         min_inside: Report an outline with a smaller share of its mask on the head's foreground.
         min_kept: Report a slice whose brain crop keeps a smaller share of the mask (1.0: any cut).
+        crop_margin: Pixels the crop is grown by on each side (0: the study's crop).
         indices: Positions in ``dataset`` to check (default: all).
 
     Returns:
@@ -145,13 +190,13 @@ def audit_outlines(
                     f"the outline's box {outline_box} overlaps the tumour box of metadata.csv "
                     f"{tuple(round(v) for v in expected)} with IoU {iou:.2f}: wrong coordinates or scale?",
                 )
-        foreground = _foreground_mask(_to_gray255(image), 45.0, 5, 2, 2)
-        from scipy import ndimage
-
-        inside = float(ndimage.binary_fill_holes(foreground)[mask].mean())
+        inside = float(head_hull(image)[mask].mean())
         if inside < min_inside:
-            report("outside_brain", inside, f"only {inside:.0%} of the tumour mask lies on the head.")
-        top, bottom, left, right = brain_bbox(image)
+            report("outside_brain", inside, f"only {inside:.0%} of the tumour mask lies inside the head.")
+        box = crop_box(image, crop_margin)
+        if box is None:
+            continue
+        top, bottom, left, right = box
         kept = float(mask[top:bottom, left:right].sum() / mask.sum())
         if kept < min_kept:
             report(
