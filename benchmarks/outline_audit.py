@@ -37,13 +37,15 @@ def margin_table(data: FigshareDataset) -> dict[str, dict[str, float]]:
         if decoded.mask is None or not bool(decoded.mask.any()):
             continue
         image, mask = decoded.image[0].numpy(), decoded.mask.numpy().astype(bool)
+        box = crop_box(image)
         for margin in MARGINS:
-            box = crop_box(image, margin)
             if box is None:  # a collapsed crop: the datasets keep the whole slice
                 kept[margin].append(1.0)
                 area[margin].append(1.0)
                 continue
-            top, bottom, left, right = box
+            h, w = image.shape
+            top, bottom = max(0, box[0] - margin), min(h, box[1] + margin)
+            left, right = max(0, box[2] - margin), min(w, box[3] + margin)
             kept[margin].append(float(mask[top:bottom, left:right].sum() / mask.sum()))
             area[margin].append((bottom - top) * (right - left) / mask.size)
     table = {}

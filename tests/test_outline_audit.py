@@ -30,10 +30,10 @@ def _release(
     for index in outlines:
         Image.fromarray(_head()).save(tmp_path / "images" / f"{index}.png")
         xc, yc, w, h = boxes[index]
+        row = {"index": index, "label": 3, "class_name": "pituitary", "cv_fold": 1}
         rows.append(
-            {"index": index, "label": 3, "class_name": "pituitary", "cv_fold": 1, "image": f"images/{index}.png",
-             "bbox_xc": xc, "bbox_yc": yc, "bbox_w": w, "bbox_h": h}
-        )  # fmt: skip
+            {**row, "image": f"images/{index}.png", "bbox_xc": xc, "bbox_yc": yc, "bbox_w": w, "bbox_h": h}
+        )
     with (tmp_path / "metadata.csv").open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()

@@ -268,11 +268,12 @@ def _evidence_sections(provenance: Mapping[str, Any]) -> str:
     loc = provenance.get("localisation")
     if loc:
         parts.append(
-            f"## Does it look at the tumour?\nGrad-CAM at `{loc['layer']}` ({loc['grid'][0]}x{loc['grid'][1]} "
-            f"map, chosen on validation fold {loc.get('chosen_on_fold')}) on {loc['n']} held-out slices with "
-            f"tumour outlines: pointing game **{loc['pointing_game']:.3f}** (a perfect map at that resolution: "
-            f"{loc['resolution_cap']:.3f}), energy inside the tumour {loc['energy_inside']:.3f} (the tumour "
-            f"covers {loc['mask_fraction']:.3f} of a slice)."
+            f"## Does it look at the tumour?\nGrad-CAM at `{loc['layer']}` "
+            f"({loc['grid'][0]}x{loc['grid'][1]} map, chosen on validation fold {loc.get('chosen_on_fold')}) "
+            f"on {loc['n']} held-out slices with tumour outlines: pointing game "
+            f"**{loc['pointing_game']:.3f}** (a perfect map at that resolution: {loc['resolution_cap']:.3f}), "
+            f"energy inside the tumour {loc['energy_inside']:.3f} (the tumour covers "
+            f"{loc['mask_fraction']:.3f} of a slice)."
         )
     rel = provenance.get("tumour_reliance")
     if rel:
@@ -288,8 +289,8 @@ def _evidence_sections(provenance: Mapping[str, Any]) -> str:
     shift = provenance.get("shift_benchmark")
     if shift:
         parts.append(
-            f"## Under shifts other sources bring\nAccuracy on the held-out slices under 13 controlled shifts "
-            f"(framing, resolution, JPEG, contrast, MRI artefacts, mirroring; 3 severities each, "
+            f"## Under shifts other sources bring\nAccuracy on the held-out slices under 13 controlled "
+            f"shifts (framing, resolution, JPEG, contrast, MRI artefacts, mirroring; 3 severities each, "
             f"`benchmarks/shift_benchmark.py`): mean **{shift['shift_mean_accuracy']:.3f}** against "
             f"{shift['clean_accuracy']:.3f} clean (ratio {shift['ratio_shift_over_clean']:.3f}); worst: "
             f"{shift['worst'][0]} at its strongest, {shift['worst'][1]:.3f}."
