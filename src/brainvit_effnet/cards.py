@@ -271,7 +271,8 @@ def _evidence_sections(provenance: Mapping[str, Any]) -> str:
             f"## Does it look at the tumour?\nGrad-CAM at `{loc['layer']}` "
             f"({loc['grid'][0]}x{loc['grid'][1]} map, chosen on validation fold {loc.get('chosen_on_fold')}) "
             f"on {loc['n']} held-out slices with tumour outlines: pointing game "
-            f"**{loc['pointing_game']:.3f}** (a perfect map at that resolution: {loc['resolution_cap']:.3f}), "
+            f"**{loc['pointing_game']:.3f}** (a perfect map at that resolution: "
+            f"{loc['resolution_cap']:.3f}), "
             f"energy inside the tumour {loc['energy_inside']:.3f} (the tumour covers "
             f"{loc['mask_fraction']:.3f} of a slice)."
         )
