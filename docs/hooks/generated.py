@@ -12,7 +12,9 @@ A page asks for generated content with an HTML comment on a line of its own:
 * ``<!-- generated: recipe-results -->``: the from-scratch recipe study and benchmark, from
   ``benchmarks/results/recipe*/`` (``benchmarks/recipe_page.py``);
 * ``<!-- generated: study-results -->``: the transformer x label-smoothing study, from
-  ``benchmarks/results/transformer_study/`` (``benchmarks/study_page.py``).
+  ``benchmarks/results/transformer_study/`` (``benchmarks/study_page.py``);
+* ``<!-- generated: robustness-results -->``: localisation, occlusion and shift records, from
+  ``benchmarks/results/model_evidence/`` (``benchmarks/robustness_page.py``).
 
 An unknown marker fails the build rather than leaving a hole in the page.
 """
@@ -151,6 +153,13 @@ def _study_results() -> str:
     return str(module.render_study_page(ROOT / "benchmarks" / "results" / "transformer_study"))
 
 
+def _robustness_results() -> str:
+    module = _benchmark_module("robustness_page")
+    if module is None:
+        return "*The robustness renderer `benchmarks/robustness_page.py` is missing.*\n"
+    return str(module.render_robustness_page(ROOT / "benchmarks" / "results"))
+
+
 GENERATORS = {
     "model-zoo": _model_zoo,
     "model-weights": _model_weights,
@@ -158,6 +167,7 @@ GENERATORS = {
     "benchmark-results": _benchmark_results,
     "recipe-results": _recipe_results,
     "study-results": _study_results,
+    "robustness-results": _robustness_results,
 }
 
 
