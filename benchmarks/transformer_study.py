@@ -82,7 +82,7 @@ SETTINGS: dict[str, Setting] = {
 
 
 def build_study(data: str, out: Path = STUDY_DIR, setting: str = "short") -> AblationStudy:
-    """The grid on the setting's recipe, with its epoch cut (if any), the slice cache and progress bars off."""
+    """The grid on the setting's recipe, with its epoch cut (if any), the slice cache, no progress bars."""
     chosen = SETTINGS[setting]
     overrides: dict[str, Any] = {
         "data": f"figshare:{data}",
