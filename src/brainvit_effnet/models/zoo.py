@@ -56,6 +56,7 @@ __all__ = [
     "BUNDLED_MODEL",
     "BUNDLED_WEIGHTS",
     "MODEL_NAMES",
+    "WEIGHTS_DIR",
     "bundled_folder",
     "bundled_provenance",
     "default_cfgs",
@@ -102,10 +103,15 @@ TRANSFORMER_DROP_RATE = 0.4
 
 #: Hub organisation of the project's own brain-tumour weights.
 BRAIN_TUMOUR_HUB_ORG = "brainvit-effnet"
-#: The trained model shipped inside the package (``brainvit-effnet demo`` shows it).
+#: The trained model ``brainvit-effnet demo`` shows (one of :data:`BUNDLED_WEIGHTS`).
 BUNDLED_MODEL = "effnet_b0.figshare"
-#: ``arch.tag`` -> folder (inside this package) of trained weights shipped with the library.
-BUNDLED_WEIGHTS: dict[str, Path] = {BUNDLED_MODEL: Path(__file__).parent / "weights" / BUNDLED_MODEL}
+#: Where shipped weights live inside the package, one folder per ``arch.tag``.
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+#: ``arch.tag`` -> folder (inside this package) of trained weights shipped with the library: every
+#: folder of ``models/weights/`` that holds a ``config.json`` (the folder is the one list).
+BUNDLED_WEIGHTS: dict[str, Path] = {
+    p.name: p for p in sorted(WEIGHTS_DIR.iterdir()) if p.is_dir() and (p / "config.json").is_file()
+}
 #: ``arch.tag`` -> Hub repo of the project's brain-tumour weights (3 classes, Figshare release).
 #: Only tags that have weights are listed; the others are not offered until they are published.
 BRAIN_TUMOUR_HUB_REPOS: dict[str, str] = {tag: f"{BRAIN_TUMOUR_HUB_ORG}/{tag}" for tag in BUNDLED_WEIGHTS}
