@@ -45,8 +45,7 @@ from brainvit_effnet._atomic import write_path_atomically, write_text_atomically
 from brainvit_effnet.data import create_transforms, load_heldout_sample
 from brainvit_effnet.hub import build_model_card
 from brainvit_effnet.models._pip_weights import LITE_PACKAGES
-from brainvit_effnet.models.zoo import WEIGHTS_DIR
-from brainvit_effnet.models.zoo import BRAIN_TUMOUR_HUB_ORG, BUNDLED_MODEL, BUNDLED_WEIGHTS
+from brainvit_effnet.models.zoo import BRAIN_TUMOUR_HUB_ORG, BUNDLED_MODEL, BUNDLED_WEIGHTS, WEIGHTS_DIR
 
 MAX_BYTES = 15 * 1024 * 1024
 
