@@ -177,14 +177,16 @@ def test_readme_opens_with_the_two_commands_ci_runs() -> None:
 def test_cli_demo_shows_the_bundled_model_on_held_out_patients(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from brainvit_effnet.models.zoo import BUNDLED_MODEL, BUNDLED_WEIGHTS
+    from brainvit_effnet.models.zoo import BUNDLED_MODEL, BUNDLED_WEIGHTS, bundled_provenance
 
     out = tmp_path / "demo"
     assert main(["demo", "--output-dir", str(out), "--explain-limit", "6"]) == 0
     printed = capsys.readouterr().out
-    assert "not for clinical use" in printed and BUNDLED_MODEL in printed and "from scratch" in printed
+    trained_from = bundled_provenance(BUNDLED_MODEL)["trained_from"]
+    assert "not for clinical use" in printed and BUNDLED_MODEL in printed and trained_from in printed
     assert "Bundled held-out slices (153 slices of fold 1)" in printed and "CC BY 4.0" in printed
     assert "pointing game" in printed
+    assert "Is the model looking at the tumour? 153 slices" in printed  # the occlusion test, per class
     for name in (
         "report/report.md",
         "report/report.json",

@@ -704,7 +704,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .explain import available_methods, score_explanations, write_explanation_report
+    from .explain import available_methods, score_explanations, tumour_reliance, write_explanation_report
     from .models.zoo import BUNDLED_MODEL
 
     print(f"brainvit-effnet demo. {_DISCLAIMER}\n")
@@ -725,7 +725,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         return ", ".join(str(v) for v in values or [])
 
     print(
-        f"Model: {BUNDLED_MODEL}, shipped inside the package. Trained from scratch (no ImageNet) on the "
+        f"Model: {BUNDLED_MODEL}, shipped inside the package; starting point: "
+        f"{prov.get('trained_from', 'not recorded')}. Trained on the "
         f"Figshare release, official folds {folds(prov.get('train_folds'))} (fold "
         f"{folds(prov.get('val_folds'))} chose the epoch); fold {folds(held_out)} was never used for "
         f"training or any choice. Input {side} px, brain crop "
@@ -778,7 +779,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             f"(mask covers {scores['mask_fraction']:.2f} of the image)"
         )
     if "rollout" not in methods:
-        print("  (attention rollout applies to the transformer variants, effnet_bX_tf.)")
+        print("  (attention rollout applies to the transformer variants, effnet_*_tf.)")
+    reliance = tumour_reliance(model, data, progress=args.progress)
+    _print_reliance(reliance)
     print(f"\nDone in {time.perf_counter() - start:.0f} s.")
     _print_files(
         "Files:",
