@@ -113,3 +113,22 @@ def test_full_length_recipes_are_ranked_by_validation_and_each_has_its_benchmark
     assert "| 0.8500 | 0.6000 | 2 of 40 |" in table
     markdown = page.render_recipe_page(tmp_path)
     assert markdown.count("### The benchmark of `") == 2
+
+
+def test_a_fine_tuning_recipe_is_judged_beside_the_from_scratch_recipe(tmp_path: Path) -> None:
+    bench, page = load_benchmark("recipe_benchmark"), load_benchmark("recipe_page")
+    for recipe, test_acc in (("finetune_lite0_192", 0.96), ("scratch_b0_192", 0.94)):
+        folder = tmp_path / "recipe_benchmark" / recipe
+        folder.mkdir(parents=True)
+        (folder / "fold1_recipe.json").write_text(json.dumps(_benchmark_record(recipe, 0.9, test_acc)))
+    summary = bench.summarise(tmp_path / "recipe_benchmark" / "finetune_lite0_192")
+    row = summary["folds"]["1"]
+    assert row["accuracy_ratio_recipe_over_scratch_b0_192"] == round(0.96 / 0.94, 4)
+    assert row["targets"] == {
+        "accuracy>=0.97": False,
+        "macro_f1>=0.965": False,
+        "minutes<=30": True,
+        "beats_scratch_b0_192": True,
+    }
+    table = page.benchmark_table(tmp_path / "recipe_benchmark" / "finetune_lite0_192")
+    assert "beats `scratch_b0_192` on the same fold" in table and "**not met**" in table
