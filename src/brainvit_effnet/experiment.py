@@ -233,6 +233,8 @@ def load_data(
             The three parts are subsets of it and share its cache.
     """
     train_tf, eval_tf = create_transforms(model, **cfg.augment)
+    # Counterfactual occlusion trains on the tumour masks; evaluation never needs them.
+    masks = True if cfg.train.counterfactual_prob > 0 else None
     if dataset is not None:
         _check_dataset(cfg, dataset)
     full = open_dataset(cfg) if dataset is None else dataset
@@ -252,7 +254,7 @@ def load_data(
             ) from None
         check_no_group_overlap(split, full.groups)
         return (
-            full.subset(split.train, transform=train_tf),
+            full.subset(split.train, transform=train_tf, return_mask=masks),
             full.subset(split.val, transform=eval_tf),
             full.subset(split.test, transform=eval_tf),
         )
@@ -266,7 +268,7 @@ def load_data(
             train_part.targets, train_part.groups, test_size=cfg.val_size, seed=cfg.split_seed
         )
         return (
-            train_part.subset(holdout.train, transform=train_tf),
+            train_part.subset(holdout.train, transform=train_tf, return_mask=masks),
             train_part.subset(holdout.test, transform=eval_tf),
             full.subset(test_idx, transform=eval_tf),
         )
@@ -274,7 +276,7 @@ def load_data(
         full.targets, full.groups, test_size=cfg.test_size, val_size=cfg.val_size, seed=cfg.split_seed
     )
     return (
-        full.subset(split.train, transform=train_tf),
+        full.subset(split.train, transform=train_tf, return_mask=masks),
         full.subset(split.val, transform=eval_tf),
         full.subset(split.test, transform=eval_tf),
     )

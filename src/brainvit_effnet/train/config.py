@@ -169,6 +169,10 @@ class TrainConfig:
             ``label_smoothing`` loss's smoothing folded in; see :mod:`brainvit_effnet.train.mixing`).
         mixup_prob: Probability that a training batch is mixed (mixup or CutMix, half each when
             both alphas are set).
+        counterfactual_prob: Counterfactual occlusion (:mod:`brainvit_effnet.train.counterfactual`):
+            this share of the masked training slices has its tumour blacked out with a uniform
+            target, and the same share a same-shaped control region with its own target. Needs
+            training data that yields masks; 0 is off.
         channels_last: Use the channels-last memory format. ``None`` (the default) turns it on:
             EfficientNet's depthwise convolutions train about 1.5x faster in it on CPU (see
             ``benchmarks/results/throughput_cpu.md``) and it is the format CUDA's tensor-core
@@ -216,6 +220,7 @@ class TrainConfig:
     mixup_alpha: float = 0.0
     cutmix_alpha: float = 0.0
     mixup_prob: float = 1.0
+    counterfactual_prob: float = 0.0
     channels_last: bool | None = None
     device: str | None = None
     compile: bool = False
@@ -255,6 +260,11 @@ class TrainConfig:
                 )
         if not 0 <= self.mixup_prob <= 1:
             raise InvalidArgumentError(f"TrainConfig.mixup_prob must be in [0, 1]; got {self.mixup_prob}.")
+        if not 0 <= self.counterfactual_prob <= 0.5:
+            raise InvalidArgumentError(
+                f"TrainConfig.counterfactual_prob must be in [0, 0.5] (the share of tumours hidden per "
+                f"batch, and the same share of controls); got {self.counterfactual_prob}."
+            )
         if not (self.monitor == "val_loss" or self.monitor.startswith("val_")):
             raise InvalidArgumentError(
                 f"TrainConfig.monitor must name a validation metric ('val_macro_f1', 'val_loss'...); "

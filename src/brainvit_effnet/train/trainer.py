@@ -48,6 +48,7 @@ from ..results import KEY_METRICS, ClassificationReport, FitResult
 from . import distributed as dist
 from .checkpoint import check_output_dir, check_same_architecture, tidy_checkpoints, write_checkpoint
 from .config import TrainConfig, default_backbone_lr_scale
+from .counterfactual import counterfactual_occlusion
 from .mixing import batch_mixer
 from .seeding import seed_everything
 from .state import capture_rng, load_state, load_weights, restore_rng
@@ -55,6 +56,17 @@ from .state import capture_rng, load_state, load_weights, restore_rng
 __all__ = ["Callback", "Trainer", "TrainingDivergedError", "default_prepare_batch"]
 
 _logger = logging.getLogger(__name__)
+
+
+def _batch_masks(batch: Any) -> Tensor:
+    """The tumour masks of a training batch (its third element, or ``"mask"``): counterfactual occlusion."""
+    masks = batch.get("mask") if isinstance(batch, Mapping) else (batch[2] if len(batch) > 2 else None)
+    if masks is None:
+        raise InvalidArgumentError(
+            "counterfactual_prob needs training data that yields tumour masks (image, label, mask): "
+            "Figshare (its outlines), or a dataset created with return_mask=True."
+        )
+    return torch.as_tensor(masks)
 
 
 def default_prepare_batch(batch: Any) -> tuple[Tensor, Tensor]:
@@ -169,6 +181,10 @@ class Trainer:
         )
         # Mixup/CutMix: training batches get soft targets and the loss that reads them.
         self.mixer = batch_mixer(self.config, self.num_classes, custom_loss=loss_fn is not None)
+        # Counterfactual occlusion: tumours hidden with a uniform target, controls with their own.
+        self.counterfactual = counterfactual_occlusion(
+            self.config, self.num_classes, model, custom_loss=loss_fn is not None
+        )
         self.callbacks = list(callbacks)
         self.prepare_batch = prepare_batch or default_prepare_batch
         self.device = (
@@ -516,8 +532,12 @@ class Trainer:
             if self.stop_requested and batch_index % cfg.grad_accum_steps == 0:
                 break
             images, labels = self.prepare_batch(batch)
-            images, labels = self._to_device(images), labels.to(self.device)
             targets, train_loss = labels, self.loss_fn
+            if self.counterfactual is not None:
+                occluded = self.counterfactual(images, labels, _batch_masks(batch))
+                (images, targets), train_loss = occluded, self.counterfactual.loss
+            images, labels = self._to_device(images), labels.to(self.device)
+            targets = targets.to(self.device)
             if self.mixer is not None:
                 (images, targets), train_loss = self.mixer(images, labels), self.mixer.loss
             with self._autocast():
