@@ -59,6 +59,10 @@ def test_a_model_that_looks_at_the_tumour_loses_it_and_not_the_control() -> None
     assert overall["clean"] == 1.0
     assert overall["tumour_hidden"] == 0.0 and overall["tumour_drop"] == 1.0
     assert overall["n_control"] == 12 and overall["random_drop"] == 0.0
+    # The true class's probability: softmax of (1, 0) as is and of (0, 1) with the tumour hidden.
+    assert overall["p_true_clean"] == pytest.approx(0.7311, abs=1e-4)
+    assert overall["p_true_tumour_hidden"] == pytest.approx(0.2689, abs=1e-4)
+    assert overall["p_true_random_hidden"] == pytest.approx(overall["p_true_clean"])
     assert list(report["per_class"]) == ["tumour"]
 
 

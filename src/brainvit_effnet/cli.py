@@ -611,7 +611,10 @@ def _print_reliance(report: Any) -> None:
         f"Is the model looking at the tumour? {report['n']} slices; accuracy as they are, with the tumour "
         f"blacked out, and with a same-sized region elsewhere in the brain blacked out instead:"
     )
-    print(f"  {'class':<14}{'n':>5}{'clean':>8}{'tumour hidden':>15}{'control hidden':>16}  verdict")
+    print(
+        f"  {'class':<14}{'n':>5}{'clean':>8}{'tumour hidden':>15}{'control hidden':>16}"
+        f"{'p(true) hidden':>16}  verdict"
+    )
     for name, r in [*report["per_class"].items(), ("all", report["overall"])]:
         looks = r["tumour_hidden"] <= _RELIANCE_HIDDEN_MAX and r["random_drop"] <= _RELIANCE_CONTROL_COST
         verdict = (
@@ -625,7 +628,7 @@ def _print_reliance(report: Any) -> None:
         )
         print(
             f"  {name:<14}{r['n']:>5}{r['clean']:>8.3f}{r['tumour_hidden']:>15.3f}"
-            f"{r['random_hidden']:>16.3f}  {verdict}"
+            f"{r['random_hidden']:>16.3f}{r['p_true_tumour_hidden']:>16.3f}  {verdict}"
         )
 
 

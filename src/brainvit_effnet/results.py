@@ -292,6 +292,9 @@ class RelianceScores(TypedDict):
         clean_control: Accuracy of those slices as they are.
         random_hidden: Accuracy of those slices with that region blacked out instead.
         random_drop: ``clean_control - random_hidden``.
+        p_true_clean, p_true_tumour_hidden, p_true_random_hidden: Mean probability given to the true
+            class in each version (accuracy counts a near-uniform prediction whose largest value
+            happens to be right; this does not).
     """
 
     n: int
@@ -302,6 +305,9 @@ class RelianceScores(TypedDict):
     clean_control: float
     random_hidden: float
     random_drop: float
+    p_true_clean: float
+    p_true_tumour_hidden: float
+    p_true_random_hidden: float
 
 
 class RelianceReport(TypedDict):

@@ -47,15 +47,16 @@ from ..results import RelianceReport, RelianceScores
 __all__ = ["hide_region", "place_control_region", "tumour_reliance"]
 
 
-def _accuracy(correct: np.ndarray) -> float:
-    return float(correct.mean()) if correct.size else math.nan
+def _mean(values: np.ndarray) -> float:
+    return float(values.mean()) if values.size else math.nan
 
 
 def _scores(clean: np.ndarray, hidden: np.ndarray, control: np.ndarray, placed: np.ndarray) -> RelianceScores:
-    clean_acc, hidden_acc = _accuracy(clean), _accuracy(hidden)
-    clean_ctrl, random_acc = _accuracy(clean[placed]), _accuracy(control[placed])
+    """Columns of each array: right (0/1) and the probability of the true class, per slice."""
+    clean_acc, hidden_acc = _mean(clean[:, 0]), _mean(hidden[:, 0])
+    clean_ctrl, random_acc = _mean(clean[placed, 0]), _mean(control[placed, 0])
     return {
-        "n": int(clean.size),
+        "n": len(clean),
         "clean": clean_acc,
         "tumour_hidden": hidden_acc,
         "tumour_drop": clean_acc - hidden_acc,
@@ -63,6 +64,9 @@ def _scores(clean: np.ndarray, hidden: np.ndarray, control: np.ndarray, placed: 
         "clean_control": clean_ctrl,
         "random_hidden": random_acc,
         "random_drop": clean_ctrl - random_acc,
+        "p_true_clean": _mean(clean[:, 1]),
+        "p_true_tumour_hidden": _mean(hidden[:, 1]),
+        "p_true_random_hidden": _mean(control[placed, 1]),
     }
 
 
@@ -136,7 +140,10 @@ def tumour_reliance(
             truth = labels.long()
 
             def correct(x: Tensor, truth: Tensor = truth) -> np.ndarray:
-                return (model(x).argmax(-1) == truth).numpy()
+                """Per slice: right (1/0) and the probability given to the true class."""
+                probs = model(x).float().softmax(-1)
+                right = (probs.argmax(-1) == truth).float()
+                return torch.stack([right, probs.gather(1, truth[:, None])[:, 0]], 1).numpy()
 
             labels_all.append(truth.numpy())
             clean_all.append(correct(images))
