@@ -1,0 +1,78 @@
+"""benchmarks/cam_layers.py, shift_benchmark.py, model_evidence.py and robustness_page.py on tiny inputs.
+
+What is checked: the records they write and what the page shows from them. Not accuracy: the
+model is the tiny untrained ``effnet_test`` on a few bundled slices.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import brainvit_effnet as bve
+from brainvit_effnet.data import create_transforms, load_sample
+from brainvit_effnet.data.shifts import SHIFTS
+
+from ._scripts import load_benchmark
+
+
+def _tiny() -> torch.nn.Module:
+    return bve.create_model("effnet_test", num_classes=3, label_names=bve.TUMOUR_TYPE_CLASSES).eval()
+
+
+def test_cam_layers_scores_every_layer_with_its_resolution_cap() -> None:
+    cam_layers = load_benchmark("cam_layers")
+    model = _tiny()
+    _, tf = create_transforms(model)
+    data = load_sample([1], transform=tf, return_mask=True)
+    result = cam_layers.measure(model, data, ("backbone.blocks.2", "backbone.bn2"), batch_size=8)
+    layers = result["layers"]
+    assert layers["backbone.blocks.2"]["grid"] == [8, 8] and layers["backbone.bn2"]["grid"] == [2, 2]
+    # A finer grid can point more precisely: its cap is at least the coarse one's.
+    assert layers["backbone.blocks.2"]["resolution_cap"] >= layers["backbone.bn2"]["resolution_cap"]
+    assert set(layers["backbone.bn2"]["per_class"]) <= set(data.classes)
+    assert result["n"] == len(data)
+
+
+def test_shift_benchmark_records_every_shift_and_the_ratio() -> None:
+    shift = load_benchmark("shift_benchmark")
+    model = _tiny()
+    rng = np.random.default_rng(0)
+    slices = [rng.random((300, 300), dtype=np.float32) for _ in range(3)]
+    record = shift.measure(model, slices, np.array([0, 1, 2]), seed=0)
+    assert set(record["shifts"]) == set(SHIFTS)
+    every = [a for s in record["shifts"].values() for a in s["accuracy"]]
+    assert record["shift_mean_accuracy"] == np.mean(every)
+    if record["clean_accuracy"]:
+        assert record["ratio_shift_over_clean"] == record["shift_mean_accuracy"] / record["clean_accuracy"]
+
+
+def test_the_robustness_page_shows_each_record(tmp_path: Path) -> None:
+    page = load_benchmark("robustness_page")
+    scores = {"n": 10, "clean": 0.9, "tumour_hidden": 0.3, "random_hidden": 0.9}
+    loc = {"grid": [6, 6], "pointing_game": 0.4, "resolution_cap": 0.6, "energy_inside": 0.1}
+    record = {
+        "val_fold": 2,
+        "cam_layers_on_val": {"layers": {"backbone.bn2": loc}},
+        "localisation": {**loc, "layer": "backbone.bn2", "chosen_on_fold": 2, "default_bn2": loc},
+        "tumour_reliance": {"per_class": {"glioma": scores}, "overall": scores},
+        "targets": {"pointing_game>=0.5": False},
+        "shift_benchmark": {
+            "clean_accuracy": 0.9,
+            "shift_mean_accuracy": 0.81,
+            "ratio_shift_over_clean": 0.9,
+            "shifts": {"blur": {"levels": [1, 2, 3], "accuracy": [0.9, 0.8, 0.7]}},
+        },
+    }
+    folder = tmp_path / "model_evidence"
+    folder.mkdir()
+    import json
+
+    (folder / "m.json").write_text(json.dumps(record))
+    text = page.render_robustness_page(tmp_path)
+    assert "| `m` | `backbone.bn2` (2) | 6x6 | 0.400 | 0.600 |" in text
+    assert "| `m` | glioma | 10 | 0.900 | 0.300 | 0.900 |" in text
+    assert "| blur | 1 / 2 / 3 | 0.900 / 0.800 / 0.700 |" in text and "**0.900**" in text
+    assert "is empty" in page.render_robustness_page(tmp_path / "nothing")
