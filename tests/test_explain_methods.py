@@ -510,3 +510,13 @@ def test_bad_rollout_arguments() -> None:
         rollout([])
     with pytest.raises(ValueError, match=r"\(B, h, w\)"):
         upsample(torch.rand(4, 4), (8, 8))
+
+
+def test_default_cam_layer_follows_the_layer_recorded_with_the_weights() -> None:
+    """Weights whose provenance names a Grad-CAM layer (chosen on validation) use it by default."""
+    model = bve.create_model("effnet_test", num_classes=3)
+    assert model.cam_target_layers() == [model.backbone.bn2]
+    model.pretrained_cfg["provenance"] = {"localisation": {"layer": "backbone.blocks.2"}}
+    assert model.cam_target_layers() == [model.backbone.blocks[2]]
+    model.pretrained_cfg["provenance"] = {"localisation": {"layer": "backbone.no_such_layer"}}
+    assert model.cam_target_layers() == [model.backbone.bn2]

@@ -138,11 +138,22 @@ class _EffNetBase(nn.Module):
         return self
 
     def cam_target_layers(self) -> list[nn.Module]:
-        """Default Grad-CAM layers: the CNN's last activation (``conv_head`` -> ``bn2`` + act).
+        """Default Grad-CAM layers: the layer chosen for these weights, else the CNN's last activation.
 
-        For the transformer variants this is still the right default: the encoder's last-block
-        tokens give a class token no gradient, so CAMs are taken on the CNN map the tokens come from.
+        Trained weights whose provenance records a Grad-CAM layer chosen by measurement on a
+        validation fold (``pretrained_cfg["provenance"]["localisation"]["layer"]``, written by
+        ``tools/bundle_model.py`` from ``benchmarks/model_evidence.py``) use that layer. Otherwise:
+        ``conv_head`` -> ``bn2`` + act. For the transformer variants that is still the right
+        default: the encoder's last-block tokens give a class token no gradient, so CAMs are taken
+        on the CNN map the tokens come from.
         """
+        cfg = getattr(self, "pretrained_cfg", None) or {}
+        layer = ((cfg.get("provenance") or {}).get("localisation") or {}).get("layer")
+        if isinstance(layer, str):
+            try:
+                return [self.get_submodule(layer)]
+            except AttributeError:  # a record from another architecture: fall back to the default
+                pass
         return [self.backbone.bn2]
 
     def _backbone_group_matcher(self, coarse: bool) -> dict[str, Any]:
