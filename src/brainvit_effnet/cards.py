@@ -299,7 +299,7 @@ def _evidence_sections(provenance: Mapping[str, Any]) -> str:
     external = provenance.get("external")
     if external:
         parts.append(f"## On data from elsewhere\n{external}")
-    return "\n\n".join(parts) + ("\n" if parts else "")
+    return "\n" + "\n\n".join(parts) + "\n" if parts else ""
 
 
 def _metrics_table(metrics: Mapping[str, Any] | None, ci95: Mapping[str, Sequence[float]]) -> str:

@@ -104,7 +104,7 @@ TRANSFORMER_DROP_RATE = 0.4
 #: Hub organisation of the project's own brain-tumour weights.
 BRAIN_TUMOUR_HUB_ORG = "brainvit-effnet"
 #: The trained model ``brainvit-effnet demo`` shows (one of :data:`BUNDLED_WEIGHTS`).
-BUNDLED_MODEL = "effnet_b0.figshare"
+BUNDLED_MODEL = "effnet_lite0.figshare"
 #: Where shipped weights live inside the package, one folder per ``arch.tag``.
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 #: ``arch.tag`` -> folder (inside this package) of trained weights shipped with the library: every
