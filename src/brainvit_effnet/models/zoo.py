@@ -83,9 +83,9 @@ _SIZES: dict[str, _Size] = {
     "b3": _Size("efficientnet_b3", 300, "ra2_in1k", 0.3, 0.2),
     "b4": _Size("efficientnet_b4", 380, "ra2_in1k", 0.4, 0.2),
     # The Lite weights were trained in TensorFlow: timm's tf_ ports keep its "same" padding and
-    # batch-norm epsilon. Symmetric padding changed the ImageNet top-1 of 46-96% of test views and
-    # trained no faster on 2 CPU cores (benchmarks/lite_padding.py), so the weights get the padding
-    # they were trained with. TF-Lite normalises to [-1, 1] (mean = std = 0.5).
+    # batch-norm epsilon. Symmetric padding changed the ImageNet top-1 of 38-96% of test views and
+    # trained at 0.92-1.21x the speed on 2 quiet CPU cores (benchmarks/lite_padding.py), so the
+    # weights get the padding they were trained with. TF-Lite normalises to [-1, 1] (mean = std = 0.5).
     "lite0": _Size(
         "tf_efficientnet_lite0", 224, None, 0.2, 0.2, IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD
     ),
