@@ -191,7 +191,7 @@ def test_finished_runs_are_reused_partial_runs_redone_and_nothing_else_touched(t
     runner = FakeRunner()
     result = run_ablation(s, runner=runner)
     assert (
-        result["counts"] == {"trained": 4, "redone": 0, "reused": 0, "pending": 0}
+        result["counts"] == {"trained": 4, "resumed": 0, "redone": 0, "reused": 0, "pending": 0}
         and len(runner.configs) == 4
     )
     run_dir = out / "runs" / "transformer-on" / "fold_2_seed_0"
@@ -205,16 +205,72 @@ def test_finished_runs_are_reused_partial_runs_redone_and_nothing_else_touched(t
     notes = out / "notes.txt"
     notes.write_text("mine")
     again = run_ablation(s, runner=(runner := FakeRunner()))
-    assert again["counts"] == {"trained": 0, "redone": 0, "reused": 4, "pending": 0} and runner.configs == []
+    assert again["counts"] == {"trained": 0, "resumed": 0, "redone": 0, "reused": 4, "pending": 0} and runner.configs == []
     assert again["summary"]["effects"] == result["summary"]["effects"]
 
     (run_dir / "result.json").unlink()  # as if killed before the run finished
     third = run_ablation(s, runner=(runner := FakeRunner()))
-    assert third["counts"] == {"trained": 0, "redone": 1, "reused": 3, "pending": 0}
+    assert third["counts"] == {"trained": 0, "resumed": 0, "redone": 1, "reused": 3, "pending": 0}
     assert [Path(c.train.output_dir) for c in runner.configs] == [run_dir]
     (kept,) = (out / "incomplete" / "transformer-on").iterdir()
     assert kept.name.startswith("fold_2_seed_0-") and (kept / "log.jsonl").is_file()
     assert notes.read_text() == "mine"
+
+
+class ResumingRunner(FakeRunner):
+    """A runner that, like run_experiment, continues a run from a checkpoint it is given."""
+
+    def __init__(self, fail_on: int | None = None) -> None:
+        super().__init__(fail_on)
+        self.resumed: list[Path | None] = []
+
+    def __call__(self, cfg: ExperimentConfig, *, resume: Path | None = None) -> dict[str, Any]:
+        self.resumed.append(resume)
+        if resume is None:
+            return super().__call__(cfg)
+        assert (resume / "trainer_state.json").read_text() == "epoch 3"  # the checkpoint, untouched
+        self.configs.append(cfg)
+        return {"test": {"accuracy": 0.7, "balanced_accuracy": 0.5, "macro_f1": 0.6, "ece": 0.1, "n": 19}}
+
+
+def test_an_interrupted_run_continues_from_its_last_checkpoint(tmp_path: Path) -> None:
+    s = study(tmp_path, factors={"transformer": [False, True]}, folds=[1])
+    out = Path(s.output_dir)
+    with pytest.raises(RuntimeError, match="interrupted"):
+        run_ablation(s, runner=ResumingRunner(fail_on=2))
+    run_dir = out / "runs" / "transformer-on" / "fold_1_seed_0"
+    (run_dir / "checkpoints" / "last" / "trainer_state.json").write_text("epoch 3")
+    # A write the kill interrupted is repaired before resuming: the old checkpoint is put back.
+    (run_dir / "checkpoints" / "last").rename(run_dir / "checkpoints" / ".last.old-123")
+    result = run_ablation(s, runner=(runner := ResumingRunner()))
+    assert result["counts"] == {"trained": 0, "resumed": 1, "redone": 0, "reused": 1, "pending": 0}
+    assert runner.resumed == [run_dir / "checkpoints" / "last"] and not (out / "incomplete").exists()
+    record = json.loads((run_dir / "result.json").read_text())
+    assert record["resumed_from"] == "runs/transformer-on/fold_1_seed_0/checkpoints/last"
+    assert record["metrics"]["accuracy"] == 0.7
+
+
+@pytest.mark.parametrize("damage", ["no checkpoint", "other configuration", "no run config"])
+def test_an_unfinished_run_that_cannot_continue_is_set_aside_and_redone(tmp_path: Path, damage: str) -> None:
+    s = study(tmp_path, factors={"transformer": [False, True]}, folds=[1])
+    out = Path(s.output_dir)
+    with pytest.raises(RuntimeError, match="interrupted"):
+        run_ablation(s, runner=ResumingRunner(fail_on=2))
+    run_dir = out / "runs" / "transformer-on" / "fold_1_seed_0"
+    if damage == "no checkpoint":
+        (run_dir / "checkpoints" / "last").rmdir()  # killed before the first epoch ended
+    elif damage == "other configuration":
+        (run_dir / "checkpoints" / "last" / "trainer_state.json").write_text("epoch 3")
+        config = json.loads((run_dir / "run_config.json").read_text())
+        config["experiment"]["train"]["epochs"] += 1
+        (run_dir / "run_config.json").write_text(json.dumps(config))
+    else:
+        (run_dir / "checkpoints" / "last" / "trainer_state.json").write_text("epoch 3")
+        (run_dir / "run_config.json").unlink()
+    result = run_ablation(s, runner=(runner := ResumingRunner()))
+    assert result["counts"]["redone"] == 1 and runner.resumed == [None]
+    (kept,) = (out / "incomplete" / "transformer-on").iterdir()
+    assert (kept / "log.jsonl").is_file()  # nothing is deleted
 
 
 def test_an_interrupted_study_resumes_where_it_stopped(tmp_path: Path) -> None:
@@ -223,7 +279,7 @@ def test_an_interrupted_study_resumes_where_it_stopped(tmp_path: Path) -> None:
         run_ablation(s, runner=FakeRunner(fail_on=3))
     result = run_ablation(s, runner=(runner := FakeRunner()))
     assert (
-        result["counts"] == {"trained": 1, "redone": 1, "reused": 2, "pending": 0}
+        result["counts"] == {"trained": 1, "resumed": 0, "redone": 1, "reused": 2, "pending": 0}
         and len(runner.configs) == 2
     )
     assert result["summary"]["n_runs"] == 4
@@ -245,6 +301,7 @@ def test_finished_runs_are_never_overwritten_by_a_changed_study(tmp_path: Path) 
     more = study(tmp_path, factors=s.factors, folds=[1], seeds=[0, 1])
     assert run_ablation(more, runner=FakeRunner())["counts"] == {
         "trained": 2,
+        "resumed": 0,
         "redone": 0,
         "reused": 2,
         "pending": 0,
@@ -260,7 +317,7 @@ def test_lanes_split_the_runs_and_leave_other_lanes_runs_alone(tmp_path: Path) -
     (out / "study.json").write_text(json.dumps(s.to_dict(), default=str))
     (busy / "log.jsonl").write_text("in progress")
     first = run_ablation(s, runner=(runner := FakeRunner()), lane=(1, 2))
-    assert first["counts"] == {"trained": 2, "redone": 0, "reused": 0, "pending": 2}
+    assert first["counts"] == {"trained": 2, "resumed": 0, "redone": 0, "reused": 0, "pending": 2}
     assert [c.test_folds for c in runner.configs] == [[1], [2]]
     assert all(not c.model.endswith("_tf") for c in runner.configs)  # positions 1 and 3 of the plan
     assert first["report_files"] == {} and not (out / "ablation.json").exists()
@@ -269,7 +326,7 @@ def test_lanes_split_the_runs_and_leave_other_lanes_runs_alone(tmp_path: Path) -
     (busy / "log.jsonl").unlink()
     busy.rmdir()  # that process finished elsewhere; now lane 2 runs its share
     second = run_ablation(s, runner=(runner := FakeRunner()), lane=(2, 2))
-    assert second["counts"] == {"trained": 2, "redone": 0, "reused": 2, "pending": 0}
+    assert second["counts"] == {"trained": 2, "resumed": 0, "redone": 0, "reused": 2, "pending": 0}
     assert all(c.model.endswith("_tf") for c in runner.configs)
     assert (out / "ablation.json").is_file() and second["summary"]["n_runs"] == 4
 
@@ -286,7 +343,7 @@ def test_the_lane_that_finishes_last_writes_the_report(tmp_path: Path) -> None:
         return fake(cfg)
 
     result = run_ablation(s, runner=lane_1_runner, lane=(1, 2))
-    assert result["counts"] == {"trained": 2, "redone": 0, "reused": 2, "pending": 0}
+    assert result["counts"] == {"trained": 2, "resumed": 0, "redone": 0, "reused": 2, "pending": 0}
     assert (out / "ablation.json").is_file() and result["summary"]["n_runs"] == 4
 
 

@@ -80,7 +80,7 @@ def test_the_parser_knows_exactly_the_registered_architectures() -> None:
         ("effnet_b9", r"unknown model 'effnet_b9'.*Did you mean 'effnet_b"),
         ("effnet_b2_tf_x", r"unknown model 'effnet_b2_tf_x'.*Did you mean 'effnet_b2_tf'"),
         ("effnet_b9_tf.figshare", r"unknown model 'effnet_b9_tf.figshare'.*Did you mean 'effnet_b"),
-        ("resnet50", r"unknown model 'resnet50'.*list_models\(\) lists the 12 available models"),
+        ("resnet50", r"unknown model 'resnet50'.*list_models\(\) lists the 18 available models"),
         ("hf-hub:org/repo", "names a saved model, not a zoo architecture"),
         ("local-dir:runs/model", "names a saved model, not a zoo architecture"),
     ],

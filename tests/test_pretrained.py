@@ -189,13 +189,14 @@ def test_hf_hub_repo_loads_from_the_offline_cache(hub_cache, tmp_path: Path) -> 
         assert loaded.pretrained_cfg["label_names"] == ("glioma", "meningioma", "pituitary")
 
 
-def test_bundled_tag_loads_offline_with_an_empty_hub_cache(tmp_path: Path) -> None:
+@pytest.mark.parametrize("shipped", ["effnet_b0.figshare", "effnet_lite0.figshare"])
+def test_bundled_tag_loads_offline_with_an_empty_hub_cache(shipped: str, tmp_path: Path) -> None:
     """create_model and timm.create_model both load the shipped weights, no Hub in sight."""
-    assert list(BRAIN_TUMOUR_HUB_REPOS) == ["effnet_b0.figshare"]  # only tags that have weights
+    assert sorted(BRAIN_TUMOUR_HUB_REPOS) == ["effnet_b0.figshare", "effnet_lite0.figshare"]  # tags with weights
     code = (
         "import json, timm, torch, brainvit_effnet as bve\n"
-        "a = bve.create_model('effnet_b0.figshare', pretrained=True).eval()\n"
-        "b = timm.create_model('effnet_b0.figshare', pretrained=True).eval()\n"
+        f"a = bve.create_model({shipped!r}, pretrained=True).eval()\n"
+        f"b = timm.create_model({shipped!r}, pretrained=True).eval()\n"
         "x = torch.randn(2, 3, 128, 128)\n"
         "with torch.no_grad():\n"
         "    same = torch.equal(a(x), b(x))\n"

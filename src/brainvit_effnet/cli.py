@@ -291,8 +291,8 @@ def _cmd_ablate(args: argparse.Namespace) -> int:
     if args.dry_run:
         states = [r.state() for r in runs]
         print(
-            f"{states.count('finished')} finished (reused), {states.count('partial')} unfinished (set aside "
-            f"and redone), {states.count('new')} to train."
+            f"{states.count('finished')} finished (reused), {states.count('partial')} unfinished (continued "
+            f"from their last checkpoint, or set aside and redone), {states.count('new')} to train."
         )
         return 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import inspect
 import itertools
 import json
 import logging
@@ -18,6 +19,7 @@ from .._version import __version__
 from ..errors import InvalidArgumentError, OutputExistsError
 from ..experiment import DatasetReuse, ExperimentConfig
 from ..results import AblationResult
+from ..train.checkpoint import tidy_checkpoints
 from ..train.seeding import seed_everything
 from .grid import _RESULT, AblationRun, AblationStudy, _comparable
 from .report import write_ablation_report
@@ -53,6 +55,30 @@ def _set_aside(run: AblationRun, out: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(str(run.output_dir), str(target))
     return target
+
+
+def _run_config(run: AblationRun) -> dict[str, Any]:
+    return {"cell": run.cell.levels, "fold": run.fold, "seed": run.seed, "experiment": run.config.to_dict()}
+
+
+def _resumable(run: AblationRun, runner: Runner) -> Path | None:
+    """The checkpoint an unfinished run can continue from, or ``None`` (it is redone instead).
+
+    It can continue when the runner takes ``resume=`` (the default runner does), the run recorded
+    the configuration this study asks for, and it wrote ``checkpoints/last`` (repaired first if a
+    kill interrupted the write). Anything else is set aside and redone, as before.
+    """
+    if "resume" not in inspect.signature(runner).parameters:
+        return None
+    tidy_checkpoints(run.output_dir / "checkpoints")
+    last = run.output_dir / "checkpoints" / "last"
+    try:
+        recorded = json.loads((run.output_dir / _RUN_CONFIG).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    if _comparable(recorded.get("experiment", {})) != _comparable(run.config.to_dict()):
+        return None
+    return last if (last / "trainer_state.json").is_file() else None
 
 
 def _load_finished(run: AblationRun) -> dict[str, Any]:
@@ -110,8 +136,9 @@ def run_ablation(
 ) -> AblationResult:
     """Run the study's missing runs, then summarise every finished run into ``ablation.json``/``.md``.
 
-    Finished runs (with a ``result.json``) are reused; unfinished ones are moved to
-    ``incomplete/`` and redone. Before each run the Python, NumPy and PyTorch generators are
+    Finished runs (with a ``result.json``) are reused; an unfinished one continues from its
+    ``checkpoints/last`` when it has one and recorded this study's configuration (and the runner
+    takes ``resume=``); any other is moved to ``incomplete/`` and redone. Before each run the Python, NumPy and PyTorch generators are
     seeded with the run's seed, so the model's initial weights depend on the seed alone. One
     process at a time per study folder and lane: a run another process is still training looks
     unfinished.
@@ -128,12 +155,12 @@ def run_ablation(
             under ``"test"``; default :func:`~brainvit_effnet.experiment.run_experiment`, with
             the data opened once for all runs on it (:class:`~brainvit_effnet.experiment.DatasetReuse`).
         on_run: Called after each run with its record plus ``"status"`` (``"trained"``,
-            ``"redone"`` or ``"reused"``), ``"index"`` and ``"total"``; e.g. to print progress.
+            ``"resumed"``, ``"redone"`` or ``"reused"``), ``"index"`` and ``"total"``; e.g. to print progress.
         lane: ``(i, n)``: train only this lane's runs (see above); ``None`` trains them all.
 
     Returns:
         ``{"summary": summarize_ablation(...), "report_files": {"json", "markdown"}, "runs": [...],
-        "counts": {"trained", "redone", "reused", "pending"}}``. ``pending`` counts other lanes'
+        "counts": {"trained", "resumed", "redone", "reused", "pending"}}``. ``pending`` counts other lanes'
         runs that are not finished yet; while there are any, the summary covers the finished runs
         only and no report files are written (``report_files`` is empty): the last lane to finish
         writes them, as does a rerun without ``lane``.
@@ -163,7 +190,7 @@ def run_ablation(
     write_json(out / _STUDY, study.to_dict())
 
     records: list[dict[str, Any]] = []
-    counts = {"trained": 0, "redone": 0, "reused": 0, "pending": 0}
+    counts = {"trained": 0, "resumed": 0, "redone": 0, "reused": 0, "pending": 0}
     pending: list[AblationRun] = []
     for index, run in enumerate(runs, 1):
         state = run.state()
@@ -174,30 +201,29 @@ def run_ablation(
             continue
         else:
             status = "trained"
-            if state == "partial" and not any(run.output_dir.iterdir()):
+            resume = _resumable(run, runner) if state == "partial" else None
+            if resume is not None:
+                status = "resumed"
+                _logger.warning("%s is unfinished: continuing from %s", run.name, resume)
+            elif state == "partial" and not any(run.output_dir.iterdir()):
                 run.output_dir.rmdir()  # an empty folder: nothing to keep
             elif state == "partial":
                 _logger.warning(
                     "%s is unfinished: set aside in %s, redoing it", run.name, _set_aside(run, out)
                 )
                 status = "redone"
-            run.output_dir.mkdir(parents=True)
-            write_json(
-                run.output_dir / _RUN_CONFIG,
-                {
-                    "cell": run.cell.levels,
-                    "fold": run.fold,
-                    "seed": run.seed,
-                    "experiment": run.config.to_dict(),
-                },
-            )
-            seed_everything(run.seed)
+            if resume is None:
+                run.output_dir.mkdir(parents=True)
+                write_json(run.output_dir / _RUN_CONFIG, _run_config(run))
+            seed_everything(run.seed)  # a resume restores the checkpoint's RNG states over this
             start = time.perf_counter()
-            result = runner(run.config)
+            result = runner(run.config) if resume is None else runner(run.config, resume=resume)
             seconds = time.perf_counter() - start
             if not study.keep_checkpoints:
                 shutil.rmtree(run.output_dir / "checkpoints", ignore_errors=True)
             record = _record(run, _scalar_metrics(result["test"]), seconds, out)
+            if resume is not None:  # ``seconds`` is this process's share; the epochs' own times are in timing
+                record["resumed_from"] = resume.relative_to(out).as_posix()
             record["timing"] = _timing(result, seconds)
             write_json(run.output_dir / _RESULT, record)  # written last: marks the run finished
         missing = [m for m in study.metrics if not _finite(record["metrics"].get(m))]
