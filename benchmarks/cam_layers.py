@@ -64,10 +64,15 @@ def measure(model: torch.nn.Module, data: Any, layers: tuple[str, ...], batch_si
             with GradCAM(model, target_layers=[layer]) as cam:
                 heat = cam(images, [int(t) for t in labels])
             perfect = _perfect_map(masks, grids[name])
+            # A flat map (Grad-CAM found no positive evidence at this layer) points nowhere: the
+            # scorers give it NaN, which here counts as a miss with no energy inside, and is counted.
+            maps = np.asarray(heat, dtype=float).reshape(len(labels), -1)
+            flat = maps.max(axis=1) == maps.min(axis=1)
             for key, values in (
-                ("pointing_game", pointing_game(heat, masks).astype(float)),
-                ("energy_inside", energy_inside(heat, masks)),
+                ("pointing_game", np.nan_to_num(pointing_game(heat, masks).astype(float), nan=0.0)),
+                ("energy_inside", np.nan_to_num(energy_inside(heat, masks), nan=0.0)),
                 ("resolution_cap", pointing_game(perfect, masks).astype(float)),
+                ("flat_maps", flat.astype(float)),
             ):
                 scores[name].setdefault(key, []).append(np.asarray(values, dtype=float))
         print(".", end="", flush=True)
@@ -81,9 +86,11 @@ def measure(model: torch.nn.Module, data: Any, layers: tuple[str, ...], batch_si
     out["layers"] = {}
     for name, metrics in scores.items():
         joined = {k: np.concatenate(v) for k, v in metrics.items()}
+        flat = joined.pop("flat_maps")
         out["layers"][name] = {
             "grid": list(grids[name]),
             **{k: float(v.mean()) for k, v in joined.items()},
+            "flat_maps": int(flat.sum()),
             "per_class": {
                 classes[c]: {k: float(v[labels_all == c].mean()) for k, v in joined.items()}
                 for c in sorted(set(labels_all.tolist()))

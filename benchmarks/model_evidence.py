@@ -98,7 +98,7 @@ def evidence(
         records = data.records[::shift_every]
         slices = [data.decode_record(r).image[0].numpy() for r in records]
         shift = measure_shifts(model, slices, np.array([r.label for r in records]), seed=0)
-        shift["slices"] = f"every {shift_every}. slice of fold {test_fold} ({len(records)} slices)"
+        shift["slices"] = f"one slice in {shift_every} of fold {test_fold} ({len(records)} slices)"
         record["shift_benchmark"] = shift
         record["targets"]["shift_ratio>=0.93"] = shift["ratio_shift_over_clean"] >= TARGETS["shift_ratio"]
     record["minutes"] = round((time.perf_counter() - started) / 60, 2)

@@ -75,7 +75,8 @@ class Target(NamedTuple):
 DEFAULT_TARGET = Target(0.93, 0.92, 45.0, "bare")
 #: Fine-tuning recipes: the issue on models beyond Figshare, beside the from-scratch recipe.
 TARGETS: dict[str, Target] = {
-    name: Target(0.97, 0.965, 30.0, "scratch_b0_192") for name in ("finetune_lite0_192", "finetune_lite0_192_cf")
+    name: Target(0.97, 0.965, 30.0, "scratch_b0_192")
+    for name in ("finetune_lite0_192", "finetune_lite0_192_cf")
 }
 BARE_EPOCHS = 15  # the issue's bare loop
 _METRICS = (*KEY_METRICS, "nll")

@@ -205,7 +205,10 @@ def test_finished_runs_are_reused_partial_runs_redone_and_nothing_else_touched(t
     notes = out / "notes.txt"
     notes.write_text("mine")
     again = run_ablation(s, runner=(runner := FakeRunner()))
-    assert again["counts"] == {"trained": 0, "resumed": 0, "redone": 0, "reused": 4, "pending": 0} and runner.configs == []
+    assert (
+        again["counts"] == {"trained": 0, "resumed": 0, "redone": 0, "reused": 4, "pending": 0}
+        and runner.configs == []
+    )
     assert again["summary"]["effects"] == result["summary"]["effects"]
 
     (run_dir / "result.json").unlink()  # as if killed before the run finished

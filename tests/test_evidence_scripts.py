@@ -7,8 +7,10 @@ model is the tiny untrained ``effnet_test`` on a few bundled slices.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pytest
 import torch
 
 import brainvit_effnet as bve
@@ -34,6 +36,34 @@ def test_cam_layers_scores_every_layer_with_its_resolution_cap() -> None:
     assert layers["backbone.blocks.2"]["resolution_cap"] >= layers["backbone.bn2"]["resolution_cap"]
     assert set(layers["backbone.bn2"]["per_class"]) <= set(data.classes)
     assert result["n"] == len(data)
+
+
+def test_cam_layers_counts_flat_maps_as_misses_not_nan(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Grad-CAM with no positive evidence is flat: it points nowhere, so it scores 0, and is counted."""
+    cam_layers = load_benchmark("cam_layers")
+
+    class FlatCAM:
+        def __init__(self, model: Any, target_layers: Any) -> None:
+            pass
+
+        def __enter__(self) -> FlatCAM:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+        def __call__(self, images: torch.Tensor, targets: list[int]) -> torch.Tensor:
+            return torch.zeros(len(images), *images.shape[-2:])
+
+    monkeypatch.setattr(cam_layers, "GradCAM", FlatCAM)
+    model = _tiny()
+    _, tf = create_transforms(model)
+    data = load_sample([1], transform=tf, return_mask=True)
+    layer = cam_layers.measure(model, data, ("backbone.bn2",), batch_size=8)["layers"]["backbone.bn2"]
+    assert layer["pointing_game"] == 0.0 and layer["energy_inside"] == 0.0
+    assert layer["flat_maps"] == len(data) and all(
+        v["pointing_game"] == 0.0 for v in layer["per_class"].values()
+    )
 
 
 def test_shift_benchmark_records_every_shift_and_the_ratio() -> None:

@@ -192,7 +192,10 @@ def test_hf_hub_repo_loads_from_the_offline_cache(hub_cache, tmp_path: Path) -> 
 @pytest.mark.parametrize("shipped", ["effnet_b0.figshare", "effnet_lite0.figshare"])
 def test_bundled_tag_loads_offline_with_an_empty_hub_cache(shipped: str, tmp_path: Path) -> None:
     """create_model and timm.create_model both load the shipped weights, no Hub in sight."""
-    assert sorted(BRAIN_TUMOUR_HUB_REPOS) == ["effnet_b0.figshare", "effnet_lite0.figshare"]  # tags with weights
+    assert sorted(BRAIN_TUMOUR_HUB_REPOS) == [
+        "effnet_b0.figshare",
+        "effnet_lite0.figshare",
+    ]  # tags with weights
     code = (
         "import json, timm, torch, brainvit_effnet as bve\n"
         f"a = bve.create_model({shipped!r}, pretrained=True).eval()\n"

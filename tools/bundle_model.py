@@ -22,6 +22,10 @@ evidence record or a note on data from elsewhere (the weights stay as they are):
     python tools/bundle_model.py --card-only --tag effnet_b0.figshare \
         --evidence benchmarks/results/model_evidence/effnet_b0.figshare.json --external "..."
 
+``--training-hashes ../shared/data/figshare`` also ships the hashes of the model's training slices
+(``training_hashes.safetensors``, 16 bytes a slice), by which ``evaluate`` and ``predict`` name
+inputs that copy them.
+
 To publish (not run here: no machine of this project reaches the Hub)::
 
     huggingface-cli upload brainvit-effnet/effnet_b0.figshare \
@@ -32,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import csv
 import json
 import sys
 import tempfile
@@ -43,6 +48,7 @@ from safetensors.torch import load_file, save_file
 import brainvit_effnet as bve
 from brainvit_effnet._atomic import write_path_atomically, write_text_atomically
 from brainvit_effnet.data import create_transforms, load_heldout_sample
+from brainvit_effnet.data.duplicates import ImageRef, TrainingHashes, compute_fingerprints
 from brainvit_effnet.hub import build_model_card
 from brainvit_effnet.models._pip_weights import LITE_PACKAGES
 from brainvit_effnet.models.zoo import BRAIN_TUMOUR_HUB_ORG, BUNDLED_MODEL, BUNDLED_WEIGHTS, WEIGHTS_DIR
@@ -61,9 +67,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tag", help="the shipped model's name (default: <the run's architecture>.figshare)")
     parser.add_argument("--evidence", type=Path, help="a benchmarks/model_evidence.py record to add")
     parser.add_argument("--external", help="what the model did on data from elsewhere (a sentence)")
+    parser.add_argument(
+        "--training-hashes",
+        type=Path,
+        metavar="FIGSHARE",
+        help="the Figshare release folder: ship the hashes of the model's training slices "
+        "(evaluate and predict then name inputs that copy them)",
+    )
     args = parser.parse_args(argv)
     if args.card_only:
         folder = BUNDLED_WEIGHTS[args.tag or BUNDLED_MODEL]
+        if args.training_hashes:
+            provenance = json.loads((folder / "config.json").read_text())["pretrained_cfg"]["provenance"]
+            print(f"wrote {write_training_hashes(folder, args.training_hashes, provenance['train_folds'])}")
         if args.evidence or args.external:
             config = json.loads((folder / "config.json").read_text())
             add_evidence(config["pretrained_cfg"]["provenance"], args.evidence, args.external)
@@ -141,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     write_text_atomically(out / "config.json", json.dumps(config, indent=2) + "\n")
     write_card(out, tag)
+    if args.training_hashes:
+        write_training_hashes(out, args.training_hashes, train_folds)
     size = (out / "model.safetensors").stat().st_size
     if size > MAX_BYTES:
         raise SystemExit(f"{out / 'model.safetensors'} is {size / 2**20:.1f} MiB, over the 15 MiB limit.")
@@ -173,10 +191,29 @@ def add_evidence(provenance: dict[str, object], evidence: Path | None, external:
             shift = record["shift_benchmark"]
             provenance["shift_benchmark"] = {
                 k: shift[k]
-                for k in ("clean_accuracy", "shift_mean_accuracy", "ratio_shift_over_clean", "worst")
+                for k in (
+                    "clean_accuracy",
+                    "shift_mean_accuracy",
+                    "ratio_shift_over_clean",
+                    "worst",
+                    "slices",
+                )
+                if k in shift
             }
     if external:
         provenance["external"] = external
+
+
+def write_training_hashes(folder: Path, figshare: Path, train_folds: list[int]) -> Path:
+    """Ship the pHash and dHash of every slice of ``train_folds`` (keys ``figshare:<index>``)."""
+    with open(figshare / "metadata.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if int(r["cv_fold"]) in train_folds]
+    refs = [ImageRef(figshare / r["image"], key=f"figshare:{r['index']}") for r in rows]
+    fingerprints = compute_fingerprints(refs, workers=-1, progress=False)
+    description = (
+        f"Figshare folds {_list(train_folds)} ({len(refs)} slices): the slices this model was trained on"
+    )
+    return TrainingHashes.from_fingerprints(fingerprints, description).save(folder)
 
 
 def write_card(folder: Path, tag: str | None = None) -> Path:

@@ -290,7 +290,8 @@ def _evidence_sections(provenance: Mapping[str, Any]) -> str:
     shift = provenance.get("shift_benchmark")
     if shift:
         parts.append(
-            f"## Under shifts other sources bring\nAccuracy on the held-out slices under 13 controlled "
+            f"## Under shifts other sources bring\nAccuracy on {shift.get('slices', 'the held-out slices')} "
+            f"under 13 controlled "
             f"shifts (framing, resolution, JPEG, contrast, MRI artefacts, mirroring; 3 severities each, "
             f"`benchmarks/shift_benchmark.py`): mean **{shift['shift_mean_accuracy']:.3f}** against "
             f"{shift['clean_accuracy']:.3f} clean (ratio {shift['ratio_shift_over_clean']:.3f}); worst: "

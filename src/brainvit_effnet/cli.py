@@ -327,6 +327,14 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             f"classes are not evaluated: {excluded}.",
             file=sys.stderr,
         )
+    copies = _training_copies(model, [r.source for r in test.records], args)
+    if copies:
+        print(
+            f"warning: {len(copies)} of {len(test)} images are copies of slices this model was trained on "
+            f"({_examples(copies)}): on them, accuracy measures memory, not skill. report.json lists them "
+            f"under extra.training_copies; remove them to measure the model on new data.",
+            file=sys.stderr,
+        )
     trainer = Trainer(model, TrainConfig(batch_size=args.batch_size, output_dir=args.out))
     report = trainer.evaluate(test, bootstrap=args.bootstrap)
     history_file = Path(args.model_dir).parent / "log.jsonl"
@@ -340,11 +348,31 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         args.out,
         title=f"{args.model_dir} on {args.data}",
         history=history,
-        extra={"not_evaluated": excluded} if excluded else None,
+        extra={
+            **({"not_evaluated": excluded} if excluded else {}),
+            **({"training_copies": {k: [str(m) for m in v] for k, v in copies.items()}} if copies else {}),
+        }
+        or None,
     )
     print(f"{len(test)} slices: {_headline(report)}")
     _print_files("Files:", {k: str(v) for k, v in files.items()})
     return 0
+
+
+def _training_copies(model: Any, paths: list[str], args: argparse.Namespace) -> dict[str, list[Any]]:
+    """Inputs that copy the model's own training slices, by the hashes shipped with it ({} if none)."""
+    from .data.duplicates import find_training_copies, training_hashes_of
+
+    hashes = None if args.skip_copy_check else training_hashes_of(model)
+    if hashes is None:
+        return {}
+    files = [p for p in paths if Path(p.split("::")[0]).is_file()]  # in-memory sources have no file
+    return find_training_copies(hashes, files)
+
+
+def _examples(copies: dict[str, list[Any]], n: int = 3) -> str:
+    shown = "; ".join(f"{Path(path).name} = {matches[0]}" for path, matches in list(copies.items())[:n])
+    return f"e.g. {shown}" + (", ..." if len(copies) > n else "")
 
 
 def _evaluation_folds(args: argparse.Namespace, model: Any) -> list[int]:
@@ -375,6 +403,12 @@ _MODEL_HELP = (
 _NO_CROP_HELP = (
     "skip the study's brain crop (default: crop when the model was trained on cropped slices, as its "
     "config.json records)"
+)
+
+
+_COPY_CHECK_HELP = (
+    "do not match the inputs against the hashes of the model's training slices (shipped with the "
+    "bundled models); the check warns about, and names, inputs the model was trained on"
 )
 
 
@@ -454,13 +488,23 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     probs = Trainer(model, TrainConfig(batch_size=args.batch_size)).predict(good)[0] if readable else None
     by_index: dict[int, Any] = dict(zip(readable, probs, strict=True)) if probs is not None else {}
     in_volume = {i for members in files.volumes.values() for i in members}
-    header = ["path", "kind", "predicted", *[f"p_{name}" for name in labels], "slices", "error"]
+    copies = _training_copies(model, [files.records[i].source for i in readable], args)
+    header = [
+        "path",
+        "kind",
+        "predicted",
+        *[f"p_{name}" for name in labels],
+        "slices",
+        "training_copy",
+        "error",
+    ]
     lines = [header]
 
     def row(path: str, kind: str, p: Any, slices: str = "", error: str = "") -> list[str]:
+        copy = str(copies[path][0]) if path in copies else ""
         if p is None:
-            return [path, kind, "", *[""] * len(labels), slices, error]
-        return [path, kind, labels[int(p.argmax())], *[f"{v:.6f}" for v in p], slices, error]
+            return [path, kind, "", *[""] * len(labels), slices, copy, error]
+        return [path, kind, labels[int(p.argmax())], *[f"{v:.6f}" for v in p], slices, copy, error]
 
     for i, record in enumerate(files.records):
         kind = "slice" if i in in_volume else "image"
@@ -480,6 +524,13 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     csv.writer(buffer).writerows(lines)
     write_text_atomically(out, buffer.getvalue())
     print(f"Predicted {len(readable)} image(s) or slice(s), {len(files.volumes)} volume(s): {out}")
+    if copies:
+        print(
+            f"warning: {len(copies)} input(s) are copies of slices this model was trained on "
+            f"({_examples(copies)}); the 'training_copy' column names them. The model has seen "
+            f"them: their predictions say nothing about how it does on new images.",
+            file=sys.stderr,
+        )
     if errors:
         examples = "; ".join(f"{k}: {v}" for k, v in list(errors.items())[:3])
         print(
@@ -967,6 +1018,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--batch-size", type=int, default=32, help="images per forward pass")
     _add_folder_flags(evaluate)
     evaluate.add_argument("--no-crop", action="store_true", help=_NO_CROP_HELP)
+    evaluate.add_argument("--skip-copy-check", action="store_true", help=_COPY_CHECK_HELP)
     evaluate.set_defaults(func=_cmd_evaluate)
 
     predict = sub.add_parser("predict", help="class probabilities for images, as CSV")
@@ -975,6 +1027,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--out", default="predictions.csv", help="the CSV file to write")
     predict.add_argument("--batch-size", type=int, default=32, help="images per forward pass")
     predict.add_argument("--no-crop", action="store_true", help=_NO_CROP_HELP)
+    predict.add_argument("--skip-copy-check", action="store_true", help=_COPY_CHECK_HELP)
     predict.add_argument(
         "--axis",
         type=int,

@@ -138,10 +138,10 @@ def run_ablation(
 
     Finished runs (with a ``result.json``) are reused; an unfinished one continues from its
     ``checkpoints/last`` when it has one and recorded this study's configuration (and the runner
-    takes ``resume=``); any other is moved to ``incomplete/`` and redone. Before each run the Python, NumPy and PyTorch generators are
-    seeded with the run's seed, so the model's initial weights depend on the seed alone. One
-    process at a time per study folder and lane: a run another process is still training looks
-    unfinished.
+    takes ``resume=``); any other is moved to ``incomplete/`` and redone. Before each run the
+    Python, NumPy and PyTorch generators are seeded with the run's seed, so the model's initial
+    weights depend on the seed alone. One process at a time per study folder and lane: a run
+    another process is still training looks unfinished.
 
     Lanes split a study across processes (e.g. one per core): lane ``(i, n)`` trains the runs whose
     position in :meth:`~AblationStudy.runs` is ``i`` modulo ``n`` (``i`` counts from 1), and only

@@ -89,6 +89,13 @@ from .fingerprints import (
 from .report import DuplicateKind as DuplicateKind
 from .report import DuplicatePair, DuplicateReport
 from .report import HashMethod as HashMethod
+from .training_copies import (
+    TrainingCopy,
+    TrainingHashes,
+    find_training_copies,
+    match_training_copies,
+    training_hashes_of,
+)
 
 __all__ = [
     "DEFAULT_MAX_DISTANCE",
@@ -97,12 +104,17 @@ __all__ = [
     "DuplicateReport",
     "Fingerprints",
     "ImageRef",
+    "TrainingCopy",
+    "TrainingHashes",
     "UnreadableImageError",
     "compute_fingerprints",
     "drop_duplicates_of",
     "expand_volumes",
     "find_duplicates",
+    "find_training_copies",
     "hamming_distances",
     "leakage_report",
+    "match_training_copies",
     "thumbnail_similarity",
+    "training_hashes_of",
 ]
