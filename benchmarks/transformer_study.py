@@ -38,13 +38,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
 from _common import machine_info, write_json
+from study_outcomes import EFFECT_METRICS, OUTCOMES
 
 from brainvit_effnet.ablation import AblationStudy, run_ablation
 from brainvit_effnet.ablation.stats import summarize_ablation
@@ -102,12 +102,18 @@ def collect(study: AblationStudy, results: Path = RESULTS, setting: str = "short
         if run.state() != "finished":
             continue
         record = json.loads((run.output_dir / "result.json").read_text(encoding="utf-8"))
+        scored = run.output_dir / OUTCOMES
+        if scored.is_file():  # benchmarks/study_outcomes.py: localisation, reliance, shifts
+            record["outcomes"] = json.loads(scored.read_text(encoding="utf-8"))
+            record["metrics"] = {**record["metrics"], **record["outcomes"]["scalars"]}
         records.append(record)
         target = results / "records" / f"{run.cell.name}__fold_{run.fold}_seed_{run.seed}.json"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(run.output_dir / "result.json", target)
+        write_json(target, record)
+    # The outcomes enter the paired effects once every finished run has them.
+    with_outcomes = bool(records) and all("outcomes" in r for r in records)
+    metrics = [*study.metrics, *(EFFECT_METRICS if with_outcomes else ())]
     summary = summarize_ablation(
-        records, study.factors, study.metrics, confidence=study.confidence, permutations=study.permutations
+        records, study.factors, metrics, confidence=study.confidence, permutations=study.permutations
     )
     planned = len(study.runs())
     chosen = SETTINGS[setting]
@@ -119,6 +125,7 @@ def collect(study: AblationStudy, results: Path = RESULTS, setting: str = "short
         "folds": sorted({r["fold"] for r in records}),
         "seeds": SEEDS,
         "runs_finished": len(records),
+        "runs_with_outcomes": sum("outcomes" in r for r in records),
         "runs_planned": planned,
         "cpu_minutes": round(sum(r["seconds"] for r in records) / 60, 1),
         "machine": machine_info(torch.device("cpu")),

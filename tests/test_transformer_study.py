@@ -76,3 +76,34 @@ def test_the_finetune_setting_is_the_recipe_at_full_length(tmp_path: Path) -> No
     assert {run.config.model for run in runs} == {"effnet_lite0", "effnet_lite0_tf"}
     assert {run.config.train.epochs for run in runs} == {recipe["train"]["epochs"]}
     assert len(runs) == 20
+
+
+def test_outcomes_of_a_run_are_scored_and_enter_the_paired_effects(tmp_path: Path) -> None:
+    outcomes_mod, study_mod = load_benchmark("study_outcomes"), load_benchmark("transformer_study")
+    import brainvit_effnet as bve
+    from brainvit_effnet.data.sample import sample_root
+
+    model = bve.create_model("effnet_test_tf", num_classes=3).eval()
+    record = outcomes_mod.outcomes(
+        model, str(sample_root()), 1, layers=("backbone.blocks.2", "backbone.bn2"), shift_every=7
+    )
+    assert set(record["gradcam"]["layers"]) == {"backbone.blocks.2", "backbone.bn2"}
+    assert "rollout" in record and record["tumour_reliance"]["n"] > 0
+    assert record["shift_benchmark"]["slices"].startswith("one slice in 7 of fold 1")
+    assert set(record["scalars"]) == {*outcomes_mod.EFFECT_METRICS, "rollout_pointing_game"}
+    assert all(0.0 <= v <= 1.0 for v in record["scalars"].values())
+
+    study = study_mod.build_study(str(sample_root()), tmp_path / "study")
+    run_ablation(study, runner=Fake())
+    runs = study.runs()
+    for run in runs[:-1]:  # one run not scored yet: the outcomes stay out of the effects
+        (run.output_dir / outcomes_mod.OUTCOMES).write_text(json.dumps(record))
+    summary = study_mod.collect(study, tmp_path / "results")
+    assert summary["protocol"]["runs_with_outcomes"] == 19 and "pointing_game" not in summary["metrics"]
+    kept = json.loads(
+        (tmp_path / "results" / "records" / f"{runs[0].cell.name}__fold_1_seed_0.json").read_text()
+    )
+    assert kept["outcomes"]["scalars"] == record["scalars"] and kept["metrics"]["pointing_game"] >= 0
+    (runs[-1].output_dir / outcomes_mod.OUTCOMES).write_text(json.dumps(record))
+    summary = study_mod.collect(study, tmp_path / "results")
+    assert set(outcomes_mod.EFFECT_METRICS) <= set(summary["metrics"])
