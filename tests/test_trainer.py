@@ -219,6 +219,57 @@ def test_sigterm_at_any_step_then_resume_gives_the_uninterrupted_weights(
     assert losses == pytest.approx([h["train_loss"] for h in straight.progress.history], abs=1e-5)
 
 
+class AugmentedBlobs(Blobs):
+    """Blobs with random augmentation from all three generators a transform may use."""
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        import random
+
+        image, label = super().__getitem__(i)
+        noise = torch.rand(image.shape) * 0.1 + float(np.random.rand()) * 0.05 + random.random() * 0.05
+        return (image.flip(-1) if torch.rand(()) < 0.5 else image) + noise, label
+
+
+# A random step each run, with augmentation in the main process and in worker processes.
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_signal_at_a_random_step_then_resume_is_bit_identical_with_augmentation(
+    tmp_path: Path, workers: int
+) -> None:
+    stop_at = int(np.random.default_rng().integers(1, 9))
+
+    def run(folder: str, **kwargs: Any) -> bve.Trainer:
+        torch.manual_seed(0)
+        cfg = config(tmp_path / folder, epochs=3, scheduler="cosine", num_workers=workers)
+        return bve.Trainer(Linear(), cfg, **kwargs)
+
+    straight = run("straight")
+    straight.fit(AugmentedBlobs(24), Blobs(6, seed=1))
+    stopped = run("stopped", callbacks=[SignalAtStep(stop_at)])
+    assert stopped.fit(AugmentedBlobs(24), Blobs(6, seed=1))["interrupted"]
+    torch.rand(7), np.random.rand(3)  # whatever the process does in between must not matter
+    resumed = run("stopped")
+    resumed.fit(
+        AugmentedBlobs(24), Blobs(6, seed=1), resume=tmp_path / "stopped" / "run" / "checkpoints" / "last"
+    )
+    assert resumed.progress.step == straight.progress.step == 9
+    for (name, a), b in zip(
+        straight.model.state_dict().items(), resumed.model.state_dict().values(), strict=True
+    ):
+        assert torch.equal(a, b), f"{name} differs after a stop at step {stop_at} ({workers} workers)"
+
+
+def test_augmentation_depends_on_the_sample_and_epoch_not_on_what_ran_before(tmp_path: Path) -> None:
+    trainer = bve.Trainer(Linear(), config(tmp_path, epochs=1))
+    first = [b[0] for b in trainer._loader(AugmentedBlobs(24), train=True, epoch=0)]
+    torch.rand(100), np.random.rand(100)
+    again = [b[0] for b in trainer._loader(AugmentedBlobs(24), train=True, epoch=0)]
+    skipped = [b[0] for b in trainer._loader(AugmentedBlobs(24), train=True, epoch=0, skip_batches=1)]
+    other_epoch = [b[0] for b in trainer._loader(AugmentedBlobs(24), train=True, epoch=1)]
+    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
+    assert all(torch.equal(a, b) for a, b in zip(first[1:], skipped, strict=True))
+    assert not torch.equal(torch.cat(first).sort(0).values, torch.cat(other_epoch).sort(0).values)
+
+
 def test_leftovers_of_a_killed_checkpoint_write_are_repaired_on_the_next_start(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -276,6 +327,31 @@ def test_a_stopped_experiment_publishes_nothing_and_the_cli_exits_with_the_signa
     assert "Test (" not in err.out
     assert not (out / "model").exists() and not (out / "report").exists()
     assert (out / "checkpoints" / "last" / "model.safetensors").is_file()
+
+
+def test_two_signals_stop_at_once_with_a_message_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from brainvit_effnet.cli import main
+
+    original = bve.Trainer._optimizer_step
+
+    def step_then_two_signals(self: bve.Trainer, *args: Any) -> None:
+        original(self, *args)
+        if self.progress.step == 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), signal.SIGTERM)  # the impatient second one
+
+    monkeypatch.setattr(bve.Trainer, "_optimizer_step", step_then_two_signals)
+    out = tmp_path / "run"
+    argv = ["train", "--model", "effnet_test", "--epochs", "2", "--output-dir", str(out)]
+    argv += ["--set", "model_kwargs.img_size=64", "--set", "bootstrap=0"]
+    assert main(argv) == 143
+    err = capsys.readouterr().err
+    assert "stopped at once by a second SIGTERM, without saving a new checkpoint" in err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    assert not (out / "model").exists()  # nothing published
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the handlers are put back
 
 
 class DictBlobs(Blobs):

@@ -22,6 +22,7 @@ import dataclasses
 import io
 import logging
 import os
+import signal
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -50,6 +51,7 @@ from .data.preprocess import brain_bbox, crop_is_plausible
 from .data.sources import DataSource
 from .errors import (
     BrainvitError,
+    InterruptedAgain,
     InvalidArgumentError,
     TrainingInterrupted,
 )
@@ -1135,6 +1137,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except TrainingInterrupted as e:  # not finished: no "Test" line, and the shell's code for the signal
         print(f"stopped: {e}", file=sys.stderr)
+        return e.exit_code
+    except InterruptedAgain as e:  # a second signal while stopping: no new checkpoint, no traceback
+        last = Path(e.output_dir) / "checkpoints" / "last"
+        print(
+            f"stopped at once by a second {signal.Signals(e.signum).name}, without saving a new checkpoint. "
+            f"The checkpoints already written are intact: resume with --resume {last}"
+            + ("" if last.is_dir() else " once one exists (none was written yet: start again)")
+            + ".",
+            file=sys.stderr,
+        )
         return e.exit_code
     except BrokenPipeError:
         # The reader went away (`brainvit-effnet models | head`). Point stdout at devnull so the

@@ -12,6 +12,7 @@ from __future__ import annotations
 __all__ = [
     "BrainvitError",
     "CheckpointError",
+    "InterruptedAgain",
     "InvalidArgumentError",
     "InvalidTypeError",
     "MissingDependencyError",
@@ -66,6 +67,24 @@ class WeightsUnavailableError(BrainvitError, OSError):
     The message names the Hub repository and the cache that were searched, and how to supply the
     weights offline. The original exception is kept as ``__cause__``.
     """
+
+
+class InterruptedAgain(KeyboardInterrupt):
+    """A second SIGINT/SIGTERM arrived while training was stopping after the first.
+
+    Training gives up at once, without a new checkpoint: the checkpoints already written are intact
+    (each is written atomically). A ``KeyboardInterrupt``, so that no ``except Exception`` on the
+    way swallows it; the CLI turns it into a message and the shell's code for the signal.
+    """
+
+    def __init__(self, signum: int, output_dir: str) -> None:
+        super().__init__(f"stopped again by signal {signum}")
+        self.signum, self.output_dir = signum, output_dir
+
+    @property
+    def exit_code(self) -> int:
+        """``128 + signum``, what a shell reports for a process killed by that signal."""
+        return 128 + self.signum
 
 
 class TrainingInterrupted(BrainvitError, RuntimeError):

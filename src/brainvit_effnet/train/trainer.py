@@ -41,7 +41,7 @@ from .._atomic import write_text_atomically
 from .._json import dumps
 from .._progress import progress_bar
 from .._tensors import eval_mode
-from ..errors import BrainvitError, CheckpointError, InvalidArgumentError
+from ..errors import BrainvitError, CheckpointError, InterruptedAgain, InvalidArgumentError
 from ..losses import create_loss
 from ..metrics import classification_report
 from ..results import KEY_METRICS, ClassificationReport, FitResult
@@ -51,6 +51,7 @@ from .config import TrainConfig, default_backbone_lr_scale
 from .counterfactual import counterfactual_occlusion
 from .mixing import batch_mixer
 from .seeding import seed_everything
+from .seeding import SeededSamples
 from .state import capture_rng, load_state, load_weights, restore_rng
 
 __all__ = ["Callback", "Trainer", "TrainingDivergedError", "default_prepare_batch"]
@@ -224,7 +225,9 @@ class Trainer:
         The shuffled order is the permutation a ``DistributedSampler`` with the same seed draws, so
         N processes with batch B step through exactly the samples one process with batch N*B does.
         ``skip_batches`` leaves out the epoch's first batches (a mid-epoch resume) without loading
-        them, so neither their samples nor their augmentations consume anything.
+        them. Training samples are drawn through :class:`~.seeding.SeededSamples`: each one's
+        augmentation depends on (seed, epoch, sample) alone, so skipping, workers and interruptions
+        change nothing, and loading never moves the main process's generators.
         """
         cfg = self.config
         seed = cfg.seed * 1000 + epoch
@@ -240,10 +243,14 @@ class Trainer:
             sampler = RandomSampler(data, generator=torch.Generator().manual_seed(seed))  # type: ignore[arg-type]
         else:
             sampler = SequentialSampler(data)  # type: ignore[arg-type]
+        if train and not dist.is_distributed():
+            # Drawn once, here: a sampler that draws as it is iterated gives another order each time
+            # the loader is iterated (worker prefetching iterates it early).
+            sampler = list(sampler)
         if skip_batches:
             sampler = list(sampler)[skip_batches * cfg.batch_size :]
         return DataLoader(
-            data,
+            SeededSamples(data, seed) if train else data,  # augmentation fixed by (seed, epoch, sample)
             batch_size=cfg.batch_size,
             sampler=sampler,
             num_workers=cfg.num_workers,
@@ -782,7 +789,7 @@ class Trainer:
 
         def handler(signum: int, _frame: Any) -> None:
             if self.stop_requested:  # a second signal: give up immediately
-                raise KeyboardInterrupt
+                raise InterruptedAgain(signum, str(self.output_dir))
             self.stop_requested, self._interrupted_by = True, signum
 
         try:
