@@ -50,8 +50,7 @@ from .checkpoint import check_output_dir, check_same_architecture, tidy_checkpoi
 from .config import TrainConfig, default_backbone_lr_scale
 from .counterfactual import counterfactual_occlusion
 from .mixing import batch_mixer
-from .seeding import seed_everything
-from .seeding import SeededSamples
+from .seeding import SeededSamples, seed_everything
 from .state import capture_rng, load_state, load_weights, restore_rng
 
 __all__ = ["Callback", "Trainer", "TrainingDivergedError", "default_prepare_batch"]
