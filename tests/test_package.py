@@ -271,7 +271,7 @@ def test_cli_predict_gives_every_input_a_row(tmp_path: Path, capsys: pytest.Capt
     assert "unsupported file type '.docx'" in rows["notes.docx"]["error"]
     assert "not a readable DICOM file" in rows["scan.dcm"]["error"] and not rows["scan.dcm"]["predicted"]
     assert main(["predict", model, str(folder / "16.png"), "--out", str(tmp_path)]) == 2
-    assert "is a folder; give the CSV file to write" in capsys.readouterr().err
+    assert "is a folder; give the file to write" in capsys.readouterr().err
     assert not list(tmp_path.glob(".*tmp*"))
 
 

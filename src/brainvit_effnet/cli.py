@@ -35,6 +35,7 @@ import yaml
 
 from ._atomic import write_text_atomically
 from ._json import read_json, write_json
+from ._outputs import check_output_file
 from ._version import __version__
 from .data import (
     SAMPLE_ATTRIBUTION,
@@ -463,15 +464,13 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     and ``volume``: the mean of the slice probabilities over the slices in which the brain crop
     finds tissue (all slices when it finds none), with their count in ``slices``.
     """
-    out = Path(args.out)
-    if out.is_dir():
-        raise InvalidArgumentError(
-            f"--out {out} is a folder; give the CSV file to write, e.g. --out {out / 'predictions.csv'}."
-        )
+    out = check_output_file(args.out, suffixes=(".csv",), what="the predictions", inputs=args.paths)
     model: Any = from_pretrained(args.model_dir).eval()
     labels = list(model.pretrained_cfg.get("label_names") or [f"class_{i}" for i in range(model.num_classes)])
     _, eval_transform = create_transforms(model)
     files = ImageFiles(args.paths, transform=eval_transform, crop=_crop(args, model), axis=args.axis)
+    sources = [r.source for r in files.records]  # a folder's files too: none may be the output
+    check_output_file(out, suffixes=(".csv",), what="the predictions", inputs=sources)
     errors: dict[str, str] = {
         source: f"unsupported file type {Path(source).suffix or '(none)'!r}: not an image this model reads"
         for source in files.unsupported
@@ -740,6 +739,9 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from .export import export_onnx, export_torchscript, parity_on_sample
 
+    suffixes = (".pt", ".pth") if args.format == "torchscript" else (".onnx",)
+    if args.out:
+        check_output_file(args.out, suffixes=suffixes, what=f"the {args.format} export")
     model = from_pretrained(args.model_dir)
     verify = not args.no_verify
     if args.format == "torchscript":
