@@ -66,6 +66,7 @@ from .reports import write_evaluation_report
 from .train import TrainConfig, Trainer
 from .train import distributed as dist
 from .train.checkpoint import RUN_FOLDER_ADVICE
+from .train.config import load_yaml
 
 _DISCLAIMER = "Research software, not for clinical use."
 
@@ -74,7 +75,7 @@ _DISCLAIMER = "Research software, not for clinical use."
 def _yaml_value(text: str, option: str) -> Any:
     """``text`` read as a YAML value, or an error that names ``option`` and shows the text."""
     try:
-        return yaml.safe_load(text)
+        return load_yaml(text)
     except yaml.YAMLError as e:
         problem = str(e).splitlines()[0]
         raise InvalidArgumentError(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import reprlib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -21,6 +23,7 @@ __all__ = [
     "check_field_types",
     "check_known_options",
     "default_backbone_lr_scale",
+    "load_yaml",
     "read_mapping",
 ]
 
@@ -101,23 +104,102 @@ def check_field_types(config: Any, section: str = "") -> None:
         value = getattr(config, f.name)
         if f.name in hints and not _matches(value, hints[f.name]):
             key = f"{section}.{f.name}" if section else f.name
-            raise InvalidArgumentError(
-                f"option {key} must be {_describe(hints[f.name])}; got {value!r} ({type(value).__name__})."
-            )
+            got = f"{_short(value)} ({type(value).__name__})"
+            raise InvalidArgumentError(f"option {key} must be {_describe(hints[f.name])}; got {got}.")
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[: limit - 20]}... ({len(text)} chars)"
+
+
+_REPR = reprlib.Repr()  # keyword arguments only from Python 3.12
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxtuple, _REPR.maxdict = 3, 6, 6, 6
+_REPR.maxstring = _REPR.maxother = 60
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """A bounded ``repr(value)``: an error message stays a line whatever the input (a YAML alias
+    bomb expands to millions of items, whose plain ``repr`` would take gigabytes)."""
+    return _clip(_REPR.repr(value), limit)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (YAML keeps the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"option {_short(key)} is given twice", key_node.start_mark
+                )
+            seen[key] = True
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml(text: str) -> Any:
+    """Parse YAML (or JSON) safely, refusing duplicate keys."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)
 
 
 def read_mapping(path: str | Path, what: str) -> dict[str, Any]:
     """A YAML/JSON file holding a mapping (JSON is YAML), with errors that name the file."""
     path = Path(path)
     try:
-        values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        values = load_yaml(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as e:
-        raise InvalidArgumentError(f"could not read {what} {path}: {e}") from e
+        detail = " ".join(str(e).replace('in "<unicode string>", ', "").split())
+        raise InvalidArgumentError(f"could not read {what} {path}: {_clip(detail, 300)}") from e
     if not isinstance(values, dict):
         raise InvalidArgumentError(
             f"{path} must hold a mapping of option: value; got {type(values).__name__}."
         )
     return values
+
+
+#: Numeric options and the values that make sense: (lowest, highest, lowest allowed?, highest
+#: allowed?, what the option means at its bounds). Every float must also be finite. Checked before
+#: anything runs, so that torch is never the first to see a value (a negative clip_grad_norm
+#: flips every gradient; a negative limit_train_batches publishes an untrained model).
+_RANGES: dict[str, tuple[float, float, bool, bool]] = {
+    "epochs": (1, float("inf"), True, False),
+    "batch_size": (1, float("inf"), True, False),
+    "grad_accum_steps": (1, float("inf"), True, False),
+    "lr": (0, float("inf"), False, False),
+    "backbone_lr_scale": (0, float("inf"), True, False),
+    "weight_decay": (0, float("inf"), True, False),
+    "momentum": (0, 1, True, False),
+    "warmup_epochs": (0, float("inf"), True, False),
+    "plateau_factor": (0, 1, False, False),
+    "plateau_patience": (0, float("inf"), True, False),
+    "freeze_backbone_epochs": (0, float("inf"), True, False),
+    "clip_grad_norm": (0, float("inf"), False, False),
+    "ema_decay": (0, 1, False, False),
+    "mixup_alpha": (0, float("inf"), True, False),
+    "cutmix_alpha": (0, float("inf"), True, False),
+    "mixup_prob": (0, 1, True, True),
+    "counterfactual_prob": (0, 0.5, True, True),
+    "early_stopping_patience": (1, float("inf"), True, False),
+    "seed": (0, 2**63 - 1, True, True),
+    "num_workers": (0, float("inf"), True, False),
+    "max_steps": (1, float("inf"), True, False),
+    "limit_train_batches": (1, float("inf"), True, False),
+    "limit_val_batches": (1, float("inf"), True, False),
+}
+
+
+def _check_range(name: str, value: float) -> None:
+    low, high, low_ok, high_ok = _RANGES[name]
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidArgumentError(f"TrainConfig.{name} must be a finite number; got {value}.")
+    inside = (value >= low if low_ok else value > low) and (value <= high if high_ok else value < high)
+    if not inside:
+        left, right = "[" if low_ok else "(", "]" if high_ok else ")"
+        upper = "inf" if high == float("inf") else f"{high:g}"
+        raise InvalidArgumentError(
+            f"TrainConfig.{name} must be in {left}{low:g}, {upper}{right}; got {value}."
+        )
 
 
 _CHOICES = {
@@ -242,29 +324,10 @@ class TrainConfig:
         check_field_types(self, "train")
         for name, choices in _CHOICES.items():
             check_choice(getattr(self, name), choices, f"TrainConfig.{name}")
-        positive = ("epochs", "batch_size", "grad_accum_steps")
-        for name in positive:
-            if int(getattr(self, name)) < 1:
-                raise InvalidArgumentError(f"TrainConfig.{name} must be >= 1; got {getattr(self, name)}.")
-        if self.lr <= 0:
-            raise InvalidArgumentError(f"TrainConfig.lr must be > 0; got {self.lr}.")
-        if self.ema_decay is not None and not 0 < self.ema_decay < 1:
-            raise InvalidArgumentError(
-                f"TrainConfig.ema_decay must be in (0, 1) (e.g. 0.999); got {self.ema_decay}."
-            )
-        for name in ("mixup_alpha", "cutmix_alpha"):
-            if getattr(self, name) < 0:
-                raise InvalidArgumentError(
-                    f"TrainConfig.{name} must be >= 0 (0 turns it off; 0.2-1.0 are usual); got "
-                    f"{getattr(self, name)}."
-                )
-        if not 0 <= self.mixup_prob <= 1:
-            raise InvalidArgumentError(f"TrainConfig.mixup_prob must be in [0, 1]; got {self.mixup_prob}.")
-        if not 0 <= self.counterfactual_prob <= 0.5:
-            raise InvalidArgumentError(
-                f"TrainConfig.counterfactual_prob must be in [0, 0.5] (the share of tumours hidden per "
-                f"batch, and the same share of controls); got {self.counterfactual_prob}."
-            )
+        for name in _RANGES:
+            value = getattr(self, name)
+            if value is not None:  # None: the option is off (or left to the Trainer)
+                _check_range(name, value)
         if not (self.monitor == "val_loss" or self.monitor.startswith("val_")):
             raise InvalidArgumentError(
                 f"TrainConfig.monitor must name a validation metric ('val_macro_f1', 'val_loss'...); "

@@ -549,10 +549,15 @@ class Trainer:
             with self._autocast():
                 loss = train_loss(model(images).float(), targets)
             if not torch.isfinite(loss):
+                last = self.output_dir / "checkpoints" / "last"
+                kept = (
+                    f"The last good checkpoint {last} is intact."
+                    if last.is_dir()
+                    else "No checkpoint was written yet (it diverged in the first epoch)."
+                )
                 raise TrainingDivergedError(
                     f"loss is {loss.item()} at epoch {epoch + 1}, batch {batch_index + 1} (optimiser step "
-                    f"{self.progress.step + 1}); stopped. The last good checkpoint "
-                    f"{self.output_dir / 'checkpoints' / 'last'} is intact. Lower the learning rate or "
+                    f"{self.progress.step + 1}); stopped. {kept} Lower the learning rate or "
                     f"enable clip_grad_norm."
                 )
             scaler.scale(loss / cfg.grad_accum_steps).backward()
