@@ -68,6 +68,6 @@ def test_a_yaml_alias_bomb_gives_a_short_message(tmp_path: Path) -> None:
         levels.append(f"&{name} [{','.join([f'*{prev}'] * 9)}]")
     path = tmp_path / "bomb.yaml"
     path.write_text(f"epochs: [{', '.join(levels)}]\n")
-    with pytest.raises(InvalidArgumentError, match="option train.epochs must be an integer") as caught:
+    with pytest.raises(InvalidArgumentError, match=r"option train\.epochs must be an integer") as caught:
         bve.TrainConfig.from_file(path)
     assert len(str(caught.value)) < 200
