@@ -249,3 +249,21 @@ def test_leakage_cli_reads_dicom_and_nifti_trees(tmp_path: Path, capsys: pytest.
     assert report["counts"]["n_exact_pairs"] + report["counts"]["n_near_pairs"] == 2
     assert (out / "pairs.png").read_bytes()[:4] == b"\x89PNG"
     assert "vol.nii.gz::z=1" in (out / "leakage.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("volume", "message"),
+    [
+        (np.full((8, 8, 6), np.nan, dtype=np.float32), "every voxel is NaN or infinite"),
+        (np.zeros((64, 64, 0), dtype=np.float32), "holds no voxels"),
+    ],
+)
+def test_a_nifti_with_nothing_to_classify_is_a_row_with_the_reason_not_probabilities(
+    tmp_path: Path, volume: np.ndarray, message: str
+) -> None:
+    path = tmp_path / "bad.nii.gz"
+    nib.save(nib.Nifti1Image(volume, np.eye(4)), str(path))
+    out = tmp_path / "preds.csv"
+    assert main(["predict", str(BUNDLED_WEIGHTS[BUNDLED_MODEL]), str(path), "--out", str(out)]) == 1
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 1 and message in rows[0]["error"] and not rows[0]["predicted"]

@@ -408,3 +408,28 @@ def test_cli_takes_a_shipped_model_by_name(capsys: pytest.CaptureFixture[str], t
     # The sample's held-out fold (21 slices of fold 1, the model's own held-out fold) was evaluated.
     assert capsys.readouterr().out.startswith("21 slices: accuracy")
     assert (tmp_path / "ev" / "report.json").is_file()
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("nan_bias", r"tensor 'head.bias' holds 1 NaN or infinite value\(s\) of 3"),
+        ("int8", r"is torch.int8, not a float; this library loads float32"),
+    ],
+)
+def test_weights_that_would_predict_nonsense_are_refused_naming_the_tensor(
+    tmp_path: Path, damage: str, message: str
+) -> None:
+    from safetensors.torch import load_file, save_file
+
+    model = bve.create_model("effnet_test", num_classes=3)
+    folder = bve.save_pretrained(model, tmp_path / "model")
+    state = load_file(str(folder / "model.safetensors"))
+    if damage == "nan_bias":
+        state["head.bias"][1] = float("nan")
+    else:
+        key = next(k for k in state if k.endswith("conv_stem.weight"))
+        state[key] = state[key].to(torch.int8)
+    save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    with pytest.raises(bve.CheckpointError, match=message):
+        bve.from_pretrained(folder)

@@ -432,8 +432,14 @@ def _verify(
         with torch.no_grad():
             expected = model(x).numpy()
         got = run(x)
+        if not (np.isfinite(expected).all() and np.isfinite(got).all()):
+            raise InvalidArgumentError(
+                f"the model gives NaN or infinite logits for batch {batch} (PyTorch: "
+                f"{int((~np.isfinite(expected)).sum())}, {kind}: {int((~np.isfinite(got)).sum())} values): "
+                f"nothing to verify the export against. Check the weights for NaN."
+            )
         error = float(abs(got - expected).max())
-        if got.shape != expected.shape or error > atol:
+        if got.shape != expected.shape or not error <= atol:  # written so that NaN fails too
             raise InvalidArgumentError(
                 f"the exported {kind} graph disagrees with PyTorch for batch {batch}: shapes {got.shape} vs "
                 f"{expected.shape}, max abs difference {error:.2e} > atol {atol:g}."

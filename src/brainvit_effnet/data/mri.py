@@ -150,9 +150,18 @@ def _load_nifti(path: str | os.PathLike[str]) -> np.ndarray:
         data = np.asarray(image.get_fdata(dtype=np.float32))
     except Exception as e:  # nibabel raises ImageFileError, OSError, EOFError, gzip errors...
         raise InvalidArgumentError(f"{path}: not a readable NIfTI file ({e}).") from e
+    if data.size == 0:
+        raise InvalidArgumentError(
+            f"{path}: the image holds no voxels (shape {data.shape}); nothing to read."
+        )
     data = np.squeeze(data)
     if data.ndim not in (2, 3):
         raise InvalidArgumentError(f"{path}: expected a 2-D slice or a 3-D volume, got shape {data.shape}.")
+    if not np.isfinite(data).any():
+        raise InvalidArgumentError(
+            f"{path}: every voxel is NaN or infinite; there is no image to classify. Check the export "
+            f"that wrote it (a failed resampling or a division by zero)."
+        )
     return data
 
 

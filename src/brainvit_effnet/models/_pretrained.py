@@ -151,7 +151,26 @@ def read_state_dict(path: str | os.PathLike[str]) -> tuple[dict[str, Tensor], di
             f"{path} is not a readable safetensors file ({e}). It may be truncated or corrupted, e.g. by "
             f"an interrupted download or copy: delete it and download or save it again."
         ) from e
+    _check_tensors(path, state_dict)
     return {k.removeprefix("module."): v for k, v in state_dict.items()}, metadata
+
+
+def _check_tensors(path: Path, state_dict: dict[str, Tensor]) -> None:
+    """Weights are finite floats: NaN or inf weights give NaN predictions that look like results, and
+    integer (quantised) tensors would be cast to floats silently, giving a model that predicts noise."""
+    for key, tensor in state_dict.items():
+        if tensor.is_floating_point():
+            if not bool(torch.isfinite(tensor).all()):
+                bad = int((~torch.isfinite(tensor)).sum())
+                raise CheckpointError(
+                    f"{path}: tensor {key!r} holds {bad} NaN or infinite value(s) of {tensor.numel()}; "
+                    f"a model with them predicts NaN. Use a checkpoint saved before the run diverged."
+                )
+        elif not key.endswith("num_batches_tracked"):  # BatchNorm's step counter is an integer
+            raise CheckpointError(
+                f"{path}: tensor {key!r} is {tensor.dtype}, not a float; this library loads float32, "
+                f"float16 or bfloat16 weights, not quantised ones. Dequantise it, or save the float model."
+            )
 
 
 def head_classes_in_file(path: str | os.PathLike[str]) -> int | None:
