@@ -17,6 +17,7 @@ from typing import Any
 
 RESULTS = Path(__file__).parent / "results" / "transformer_study"
 PLOT = Path(__file__).parents[1] / "docs" / "assets" / "study_per_fold_accuracy.png"
+FINETUNE_PLOT = PLOT.with_name("study_finetune_per_fold_accuracy.png")
 
 # The proposal's single-split numbers (../shared/docs/REFERENCE_RESULTS.md): EfficientNet-B2 at
 # 240 px, ImageNet weights, 50 epochs, one random image-level 80:20 split of the Nickparvar release.
@@ -117,11 +118,39 @@ def _full_recipe_accuracy(summary_file: Path) -> str:
     )
 
 
-def render_study_page(results: Path = RESULTS) -> str:
-    """The generated part of ``docs/study.md``."""
+def outcomes_table(runs: list[dict[str, Any]]) -> str:
+    """Mean outcomes beyond accuracy per configuration, over the runs scored so far."""
+    scored = [r for r in runs if "outcomes" in r]
+    if not scored:
+        return ""
+    columns = [
+        ("pointing_game", "Grad-CAM pointing game"),
+        ("energy_inside", "energy inside"),
+        ("rollout_pointing_game", "rollout pointing game"),
+        ("tumour_reliance_drop", "accuracy lost, tumour hidden"),
+        ("control_hidden_accuracy", "accuracy, control hidden"),
+        ("shift_mean_accuracy", "accuracy under shifts"),
+    ]
+    lines = [
+        "| configuration | runs | " + " | ".join(title for _, title in columns) + " |",
+        "|---|---|" + "---|" * len(columns),
+    ]
+    for key in sorted({_key(r["levels"]) for r in scored}):
+        cell = [r["outcomes"]["scalars"] for r in scored if _key(r["levels"]) == key]
+        values = [
+            f"{sum(c[m] for c in cell) / len(cell):.3f}" if all(m in c for c in cell) else "—"
+            for m, _ in columns
+        ]
+        lines.append(f"| {_NAMES[key]} | {len(cell)} | " + " | ".join(values) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def render_study_page(results: Path = RESULTS, figure: str = PLOT.name) -> str:
+    """The generated part of ``docs/study.md`` for one grid's records (``figure``: its plot in
+    ``docs/assets``)."""
     summary, runs = load(results)
     if summary is None or not runs:
-        return "*No run of the study has finished yet (`benchmarks/results/transformer_study/` is empty).*\n"
+        return f"*No run of this grid has finished yet (`{results.name}/` holds no record).*\n"
     from brainvit_effnet.ablation import ablation_tables
 
     protocol = summary.get("protocol", {})
@@ -135,11 +164,17 @@ def render_study_page(results: Path = RESULTS) -> str:
     machine = protocol.get("machine", {})
     recipe = protocol.get("recipe") or "scratch_b0"
     full = _full_recipe_accuracy(results.parent / "recipe_benchmark" / recipe / "summary.json")
+    length = (
+        f"with **{protocol.get('epochs')} epochs instead of {protocol.get('epochs_cut_from')}** (the same "
+        f"cut for every configuration)"
+        if protocol.get("epochs_cut_from")
+        else f"at its full length, **{protocol.get('epochs')} epochs** for every configuration"
+    )
+    scored = outcomes_table(runs)
     parts = [
         status,
         "",
-        f"Recipe `{protocol.get('recipe')}` with **{protocol.get('epochs')} epochs instead of "
-        f"{protocol.get('epochs_cut_from')}** (the same cut for every configuration), test folds "
+        f"Recipe `{protocol.get('recipe')}` {length}, test folds "
         f"{protocol.get('folds')}, seeds {protocol.get('seeds')}. CPU time of the finished runs: "
         f"{protocol.get('cpu_minutes')} core-minutes (one thread per run, two runs side by side on "
         f"{machine.get('cpu_count', '?')} cores: {machine.get('cpu_model') or machine.get('platform', '')}).",
@@ -149,9 +184,21 @@ def render_study_page(results: Path = RESULTS) -> str:
         "### Test accuracy per fold",
         "",
         per_fold_table(runs),
-        "![Per-fold test accuracy of each configuration, lines joining the same fold]"
-        "(assets/study_per_fold_accuracy.png)",
+        f"![Per-fold test accuracy of each configuration, lines joining the same fold](assets/{figure})",
         "",
+        *(
+            [
+                "### Beyond accuracy: localisation, reliance on the tumour, shifts",
+                "",
+                f"Means over the {sum('outcomes' in r for r in runs)} run(s) scored by "
+                "`benchmarks/study_outcomes.py` (Grad-CAM at `blocks.5`; rollout for the transformer "
+                "variants only).",
+                "",
+                scored,
+            ]
+            if scored
+            else []
+        ),
         "### What the paired effects say",
         "",
         verdict(summary),
@@ -194,9 +241,11 @@ def plot(results: Path = RESULTS, out: Path = PLOT) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--plot", action="store_true", help=f"redraw {PLOT.name}")
+    parser.add_argument("--setting", choices=("short", "finetune"), default="short", help="which grid")
     args = parser.parse_args(argv)
     if args.plot:
-        print(plot())
+        results, out = (RESULTS, PLOT) if args.setting == "short" else (RESULTS / "finetune", FINETUNE_PLOT)
+        print(plot(results, out))
     else:
         print(render_study_page())
     return 0

@@ -70,6 +70,7 @@ def test_dependency_direction() -> None:
         "brainvit_effnet._checks",
         "brainvit_effnet.errors",
         "brainvit_effnet._json",
+        "brainvit_effnet._outputs",
         "brainvit_effnet._progress",
         "brainvit_effnet._suggest",
         "brainvit_effnet._tensors",
@@ -81,6 +82,8 @@ def test_dependency_direction() -> None:
         "brainvit_effnet._atomic": set(),
         "brainvit_effnet._checks": set(),
         "brainvit_effnet._json": set(),
+        # The rule for files a command writes (never an input, never another kind of file).
+        "brainvit_effnet._outputs": set(),
         "brainvit_effnet._progress": set(),
         "brainvit_effnet._suggest": set(),
         "brainvit_effnet._tensors": set(),

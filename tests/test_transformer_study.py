@@ -76,6 +76,11 @@ def test_the_finetune_setting_is_the_recipe_at_full_length(tmp_path: Path) -> No
     assert {run.config.model for run in runs} == {"effnet_lite0", "effnet_lite0_tf"}
     assert {run.config.train.epochs for run in runs} == {recipe["train"]["epochs"]}
     assert len(runs) == 20
+    run_ablation(study, runner=Fake())
+    summary = study_mod.collect(study, tmp_path / "results", "finetune")
+    assert summary["protocol"]["epochs_cut_from"] is None
+    text = load_benchmark("study_page").render_study_page(tmp_path / "results")
+    assert f"at its full length, **{recipe['train']['epochs']} epochs** for every configuration" in text
 
 
 def test_outcomes_of_a_run_are_scored_and_enter_the_paired_effects(tmp_path: Path) -> None:
@@ -107,3 +112,6 @@ def test_outcomes_of_a_run_are_scored_and_enter_the_paired_effects(tmp_path: Pat
     (runs[-1].output_dir / outcomes_mod.OUTCOMES).write_text(json.dumps(record))
     summary = study_mod.collect(study, tmp_path / "results")
     assert set(outcomes_mod.EFFECT_METRICS) <= set(summary["metrics"])
+    text = load_benchmark("study_page").render_study_page(tmp_path / "results", figure="f.png")
+    assert "### Beyond accuracy: localisation, reliance on the tumour, shifts" in text
+    assert "| + transformer layer | 5 |" in text and "(assets/f.png)" in text

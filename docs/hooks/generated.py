@@ -13,6 +13,8 @@ A page asks for generated content with an HTML comment on a line of its own:
   ``benchmarks/results/recipe*/`` (``benchmarks/recipe_page.py``);
 * ``<!-- generated: study-results -->``: the transformer x label-smoothing study, from
   ``benchmarks/results/transformer_study/`` (``benchmarks/study_page.py``);
+* ``<!-- generated: study-results-finetune -->``: the same study's fine-tuned grid, from
+  ``benchmarks/results/transformer_study/finetune/``.
 * ``<!-- generated: robustness-results -->``: localisation, occlusion and shift records, from
   ``benchmarks/results/model_evidence/`` (``benchmarks/robustness_page.py``).
 
@@ -153,6 +155,14 @@ def _study_results() -> str:
     return str(module.render_study_page(ROOT / "benchmarks" / "results" / "transformer_study"))
 
 
+def _study_results_finetune() -> str:
+    module = _benchmark_module("study_page")
+    if module is None:
+        return "*The study renderer `benchmarks/study_page.py` is missing.*\n"
+    results = ROOT / "benchmarks" / "results" / "transformer_study" / "finetune"
+    return str(module.render_study_page(results, figure=module.FINETUNE_PLOT.name))
+
+
 def _robustness_results() -> str:
     module = _benchmark_module("robustness_page")
     if module is None:
@@ -167,6 +177,7 @@ GENERATORS = {
     "benchmark-results": _benchmark_results,
     "recipe-results": _recipe_results,
     "study-results": _study_results,
+    "study-results-finetune": _study_results_finetune,
     "robustness-results": _robustness_results,
 }
 
