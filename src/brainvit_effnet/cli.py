@@ -762,6 +762,25 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+class _CollectWarnings(logging.Filter):
+    """Holds back one logger's per-file warnings and keeps the files they name (``sources``)."""
+
+    def __init__(self, logger: str) -> None:
+        super().__init__()
+        self.sources: set[str] = set()
+        self._logger = logging.getLogger(logger)
+        self._logger.addFilter(self)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.WARNING and record.args:
+            self.sources.add(str(record.args[0] if isinstance(record.args, tuple) else record.args))
+            return False
+        return True
+
+    def close(self) -> None:
+        self._logger.removeFilter(self)
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .explain import available_methods, score_explanations, tumour_reliance, write_explanation_report
     from .models.zoo import BUNDLED_MODEL
@@ -800,6 +819,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     _, eval_transform = create_transforms(model)
     data = load_heldout_sample(transform=eval_transform, return_mask=True, cache=True)
     labelled = data.subset(range(len(data)), return_mask=False)  # read once: same files, same cache
+    # The crop's fallback warnings would be the demo's first screen: said once, in words, at the end.
+    crop_notes = _CollectWarnings("brainvit_effnet.data.base")
     slice_folds = {r.fold for r in labelled.records}
     if slice_folds != set(held_out):  # never score the model on folds it trained on
         raise RuntimeError(
@@ -841,6 +862,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         print("  (attention rollout applies to the transformer variants, effnet_*_tf.)")
     reliance = tumour_reliance(model, data, progress=args.progress)
     _print_reliance(reliance)
+    crop_notes.close()
+    if crop_notes.sources:
+        names = ", ".join(sorted(Path(s).name for s in crop_notes.sources))
+        print(
+            f"\nNote: on {len(crop_notes.sources)} of the {len(labelled)} slices ({names}) the brain crop "
+            f"found only a fragment of the head, so the model saw the whole slice there instead."
+        )
     print(f"\nDone in {time.perf_counter() - start:.0f} s.")
     _print_files(
         "Files:",
