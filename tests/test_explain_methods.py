@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import weakref
 
+import numpy as np
 import pytest
 import timm
 import torch
@@ -520,3 +521,21 @@ def test_default_cam_layer_follows_the_layer_recorded_with_the_weights() -> None
     assert model.cam_target_layers() == [model.backbone.blocks[2]]
     model.pretrained_cfg["provenance"] = {"localisation": {"layer": "backbone.no_such_layer"}}
     assert model.cam_target_layers() == [model.backbone.bn2]
+
+
+def test_gradcam_plusplus_weights_are_pytorch_grad_cams_closed_form() -> None:
+    """The reference's get_cam_weights (pytorch-grad-cam, GradCAMPlusPlus), written out in numpy:
+    eps 1e-6, alpha zero where the gradient is zero, weights summed over space."""
+    generator = torch.Generator().manual_seed(0)
+    activations = torch.rand(2, 5, 6, 6, generator=generator) * 3
+    grads = torch.randn(2, 5, 6, 6, generator=generator) * 1e-3  # small gradients: where eps matters
+    grads[0, 0, :2] = 0.0
+    a, g = activations.double().numpy(), grads.double().numpy()
+    g2, g3 = g**2, g**3
+    aij = g2 / (2 * g2 + a.sum(axis=(2, 3))[:, :, None, None] * g3 + 0.000001)
+    aij = np.where(g != 0, aij, 0)
+    reference = (np.maximum(g, 0) * aij).sum(axis=(2, 3))
+    ours = GradCAMPlusPlus.get_cam_weights(
+        GradCAMPlusPlus.__new__(GradCAMPlusPlus), activations.double(), grads.double()
+    )
+    np.testing.assert_allclose(ours.numpy(), reference, rtol=1e-10, atol=1e-12)

@@ -547,7 +547,7 @@ class GradCAMPlusPlus(BaseCAM):
         ...     maps = cam(x)
     """
 
-    eps: float = 1e-7
+    eps: float = 1e-6  # pytorch-grad-cam's value: the maps then agree with the reference
 
     def get_cam_weights(self, activations: Tensor, gradients: Tensor) -> Tensor:
         g2 = gradients.pow(2)
