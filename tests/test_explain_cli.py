@@ -172,6 +172,8 @@ def test_cli_explain_reliance_writes_the_occlusion_report(
     assert "Is the model looking at the tumour?" in printed and "tumour hidden" in printed
     report = read_json(out / "reliance.json")
     assert set(report) == RelianceReport.__required_keys__ and report["n"] == 6
+    # --limit samples every class (the first 6 slices of the sample are one class).
+    assert len(report["per_class"]) == 3 and all(r["n"] == 2 for r in report["per_class"].values())
     assert set(report["overall"]) == RelianceScores.__required_keys__
     # --reliance alone is the occlusion test: no heatmap scoring, no overlay grids.
     assert not (out / "explanations.md").exists()

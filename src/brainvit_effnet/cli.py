@@ -50,6 +50,7 @@ from .data import (
 from .data.inference import preprocessing_of
 from .data.preprocess import brain_bbox, crop_is_plausible
 from .data.sources import DataSource
+from .data.splits import spread_across_classes
 from .errors import (
     BrainvitError,
     InterruptedAgain,
@@ -705,6 +706,8 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     else:
         args.split = getattr(args, "split", None)
         data = _evaluation_data(args, model, return_mask=True)
+        if args.limit is not None and args.limit < len(data):  # a sample of every class, not the first N
+            data = data.subset(spread_across_classes([r.label for r in data.records], args.limit))
         files.update(_overlays(model, data, methods, out, args.n, args.format))
         has_masks = len(data) and any(bool(data[i][2].any()) for i in range(min(4, len(data))))
         if args.reliance:
@@ -713,13 +716,11 @@ def _cmd_explain(args: argparse.Namespace) -> int:
                     f"--reliance needs tumour masks, and {args.data} has none: use data with outlines "
                     f"(figshare:PATH, sample or heldout)."
                 )
-            reliance = tumour_reliance(model, data, limit=args.limit, progress=args.progress)
+            reliance = tumour_reliance(model, data, progress=args.progress)
             files["reliance"] = write_json(out / "reliance.json", reliance)
             _print_reliance(reliance)
         if methods and has_masks:
-            report = score_explanations(
-                model, data, methods, limit=args.limit, steps=args.steps, progress=args.progress
-            )
+            report = score_explanations(model, data, methods, steps=args.steps, progress=args.progress)
             files.update(
                 write_explanation_report(
                     report, out, title=f"Explanations of {args.model_dir} on {args.data}"
@@ -1086,7 +1087,9 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--methods", nargs="+", help="gradcam gradcampp token_gradcam rollout attention")
     explain.add_argument("--out", default="explanations", help="output folder (default: %(default)s)")
     explain.add_argument("--n", type=int, default=8, help="slices shown in the overlay grids")
-    explain.add_argument("--limit", type=int, help="score at most this many slices")
+    explain.add_argument(
+        "--limit", type=int, help="score this many slices, spread across the classes (default: all)"
+    )
     explain.add_argument("--steps", type=int, default=10, help="deletion/insertion steps")
     explain.add_argument(
         "--reliance",

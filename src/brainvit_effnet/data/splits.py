@@ -66,6 +66,7 @@ __all__ = [
     "grouped_holdout",
     "kfold_splits",
     "official_folds_split",
+    "spread_across_classes",
     "stratified_group_kfold",
     "validation_fold",
 ]
@@ -668,3 +669,35 @@ def check_no_group_overlap(split: Split, groups: Sequence[Hashable] | np.ndarray
                     f"(sample {sample_b}); {shared.size} group(s) are shared between {first} and {second}. "
                     "Split by group, e.g. with grouped_holdout or stratified_group_kfold."
                 )
+
+
+def spread_across_classes(labels: Sequence[int], n: int) -> list[int]:
+    """``n`` indices that cover every class as evenly as the data allows, spread through each class.
+
+    For a quick look at part of a dataset (``explain --limit``): the first ``n`` records of a
+    release sorted by class are often one class only. Classes take turns; within a class the picks
+    are evenly spaced over its records, so they are not all from one patient either. Returned in
+    dataset order; deterministic.
+
+    Examples:
+        >>> spread_across_classes([0, 0, 0, 0, 1, 1, 2], 4)
+        [0, 3, 4, 6]
+    """
+    if n < 0:
+        raise InvalidArgumentError(f"n must be >= 0; got {n}.")
+    by_class: dict[int, list[int]] = {}
+    for i, label in enumerate(labels):
+        by_class.setdefault(int(label), []).append(i)
+    quota = dict.fromkeys(by_class, 0)
+    left = min(n, len(labels))
+    while left:
+        for c in sorted(by_class):  # classes take turns until n are chosen
+            if left and quota[c] < len(by_class[c]):
+                quota[c] += 1
+                left -= 1
+    picks = []
+    for c, members in by_class.items():
+        k = quota[c]
+        step = (len(members) - 1) / (k - 1) if k > 1 else 0.0
+        picks += [members[round(j * step)] for j in range(k)]
+    return sorted(picks)
