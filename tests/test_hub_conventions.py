@@ -243,3 +243,17 @@ def test_docs_point_timm_users_to_preprocess_for() -> None:
     assert "preprocess = bve.preprocess_for(model)" in models
     for page in (ROOT / "docs").rglob("*.md"):
         assert "gives the right preprocessing" not in page.read_text(), page
+
+
+def test_preprocess_for_says_when_the_crop_falls_back_as_the_datasets_do(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A slice whose brain crop collapses: the single-image path warns, naming the file, like the datasets."""
+    from brainvit_effnet.data.sample import heldout_root
+
+    model = bve.create_model(BUNDLED_MODEL, pretrained=True)
+    path = heldout_root() / "images" / "2098.png"  # the bundled slice whose crop collapses
+    with caplog.at_level("WARNING"):
+        bve.preprocess_for(model)(path)
+    assert f"{path}: the brain crop collapsed to a fragment" in caplog.text
+    assert repr(ImageFiles([path])) == "ImageFiles(n=1, unknown=1, crop=True)"  # repr of unlabelled files

@@ -195,10 +195,11 @@ class MRIDataset(Dataset[tuple[Any, ...]]):
         return [r.group for r in self.records]
 
     def class_counts(self) -> dict[str, int]:
-        """Number of samples per class name."""
+        """Number of samples per class name (unlabelled files, as ``ImageFiles`` reads, count under
+        their own name, e.g. ``unknown``)."""
         counts = dict.fromkeys(self.classes, 0)
         for r in self.records:
-            counts[r.class_name] += 1
+            counts[r.class_name] = counts.get(r.class_name, 0) + 1
         return counts
 
     def decode(self, index: int) -> Decoded:
@@ -216,13 +217,7 @@ class MRIDataset(Dataset[tuple[Any, ...]]):
             cropped = crop_decoded(decoded)
             if cropped is None:
                 if key not in self.crop_fallbacks:
-                    _logger.warning(
-                        "%s: the brain crop collapsed to a fragment (under %.0f%% of the slice, or "
-                        "elongated over %.0f:1); using the uncropped slice.",
-                        key,
-                        100 * MIN_CROP_AREA,
-                        MAX_CROP_ASPECT,
-                    )
+                    warn_crop_fallback(key)
                     self.crop_fallbacks.add(key)
             else:
                 decoded = cropped
@@ -331,6 +326,18 @@ class MRIDataset(Dataset[tuple[Any, ...]]):
         counts = ", ".join(f"{k}={v}" for k, v in self.class_counts().items())
         fallbacks = f", crop_fallbacks={len(self.crop_fallbacks)}" if self.crop_fallbacks else ""
         return f"{type(self).__name__}(n={len(self)}, {counts}, crop={self.crop}{fallbacks})"
+
+
+def warn_crop_fallback(source: str) -> None:
+    """Say that the brain crop of ``source`` collapsed and the uncropped slice is used (once per file
+    in a dataset; every call of a single-image preprocess)."""
+    _logger.warning(
+        "%s: the brain crop collapsed to a fragment (under %.0f%% of the slice, or elongated over "
+        "%.0f:1); using the uncropped slice.",
+        source,
+        100 * MIN_CROP_AREA,
+        MAX_CROP_ASPECT,
+    )
 
 
 def crop_decoded(decoded: Decoded) -> Decoded | None:

@@ -30,7 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .base import Decoded, crop_decoded
+from .base import Decoded, crop_decoded, warn_crop_fallback
 from .images import read_unit
 from .transforms import (
     RESIZE_ANTIALIAS,
@@ -129,8 +129,10 @@ class Preprocess:
             pixels = _as_image_tensor(image)
         if self.brain_crop:
             cropped = crop_decoded(Decoded(pixels, None, None))
-            if cropped is not None:  # a collapsed box: the uncropped slice, as the datasets do
+            if cropped is not None:
                 pixels = cropped.image
+            else:  # a collapsed box: the uncropped slice, as the datasets do, and said as they say it
+                warn_crop_fallback(os.fspath(image) if isinstance(image, (str, os.PathLike)) else "the image")
         return self.transform(pixels)
 
     def __repr__(self) -> str:
