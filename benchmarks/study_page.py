@@ -74,10 +74,18 @@ def side_by_side(summary: dict[str, Any]) -> str:
         prop = PROPOSAL.get(key, (float("nan"), float("nan")))
         rows.append(
             f"| {_NAMES.get(key, cell['label'])} | {prop[0]:.2f}% | {prop[1]:.2f}% | "
-            f"{100 * acc['mean']:.2f}% ± {100 * acc['std']:.2f} (n={acc['n']}) | "
-            f"{100 * f1['mean']:.2f}% ± {100 * f1['std']:.2f} |"
+            f"{_mean_std(acc)} | {_mean_std(f1, with_n=False)} |"
         )
     return "\n".join(rows) + "\n"
+
+
+def _mean_std(stats: dict[str, Any], with_n: bool = True) -> str:
+    """``mean% ± std (n=k)``; a dash where no run has finished, no spread from a single run."""
+    n = stats["n"]
+    if not n:
+        return "— (n=0)" if with_n else "—"
+    spread = f" ± {100 * stats['std']:.2f}" if n > 1 else ""
+    return f"{100 * stats['mean']:.2f}%{spread}" + (f" (n={n})" if with_n else "")
 
 
 def verdict(summary: dict[str, Any]) -> str:
@@ -85,6 +93,17 @@ def verdict(summary: dict[str, Any]) -> str:
     lines = []
     for effect in summary["effects"]:
         if effect["metric"] != "accuracy":
+            continue
+        name = f"**{effect['factor']} {effect['comparison']}**"
+        if effect["n"] < 2:  # no interval and no test from fewer than two paired folds
+            lines.append(
+                f"- {name}: not yet measurable; {effect['n']} fold(s) have both levels finished "
+                + (
+                    f"(there, {100 * effect['mean']:+.2f} accuracy points)."
+                    if effect["n"]
+                    else "(none so far)."
+                )
+            )
             continue
         low, high = effect["ci"]
         excludes_zero = low > 0 or high < 0
@@ -94,7 +113,7 @@ def verdict(summary: dict[str, Any]) -> str:
             else "the interval includes zero: no effect can be claimed either way"
         )
         lines.append(
-            f"- **{effect['factor']} {effect['comparison']}**: {100 * effect['mean']:+.2f} accuracy points "
+            f"- {name}: {100 * effect['mean']:+.2f} accuracy points "
             f"[{100 * low:+.2f}, {100 * high:+.2f}], sign-flip p = {effect['p_value']:.3f} "
             f"(the smallest p possible with n = {effect['n']} is {effect['min_p']:.3f}); better on "
             f"{effect['better']} of {effect['n']} folds, worse on {effect['worse']}. {reading.capitalize()}."
