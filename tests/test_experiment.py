@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -89,9 +90,22 @@ def test_a_resume_on_a_different_split_is_refused(tmp_path: Path) -> None:
     run_experiment(cfg)
     recorded = json.loads((tmp_path / "run" / "split.json").read_text())
     assert {"train", "val", "test"} == set(recorded) and recorded["train"]["n"] > 0
-    (tmp_path / "tree" / "glioma" / "3.png").unlink()  # as a user removes a corrupt file
+    last = tmp_path / "run" / "checkpoints" / "last"
+    # The same data in another folder is the same split: the record names files relative to it.
+    shutil.move(tmp_path / "tree", tmp_path / "moved")
+    moved = ExperimentConfig.from_dict({**cfg.to_dict(), "data": f"folder:{tmp_path / 'moved'}"})
+    from brainvit_effnet.experiment import _record_split, _split_fingerprint, load_data
+    from brainvit_effnet.models import resolve_model_config
+
+    parts = load_data(moved, resolve_model_config(moved.model, **moved.model_kwargs))
+    assert _split_fingerprint(parts) == recorded
+    _record_split(tmp_path / "run", parts, resuming=True)  # accepted
+    (tmp_path / "moved" / "glioma" / "3.png").unlink()  # as a user removes a corrupt file
     with pytest.raises(ValueError, match="its data split differs from the one it started with"):
-        run_experiment(cfg, resume=tmp_path / "run" / "checkpoints" / "last")
+        run_experiment(moved, resume=last)
+    (tmp_path / "run" / "split.json").unlink()  # without the record, a resume could redraw the split
+    with pytest.raises(ValueError, match=r"its split\.json is missing"):
+        run_experiment(moved, resume=last)
 
 
 def test_a_corrupt_test_image_stops_the_run_before_training(tmp_path: Path) -> None:

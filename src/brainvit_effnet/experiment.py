@@ -28,6 +28,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import os
 import signal
 import time
 import weakref
@@ -422,12 +423,25 @@ def run_experiment(
     }
 
 
-def _split_fingerprint(parts: tuple[MRIDataset, ...]) -> dict[str, Any]:
-    """Slice counts and a hash of the sorted file list of each part (train, val, test)."""
+_PARTS = ("train", "val", "test")
+
+
+def _split_fingerprint(parts: tuple[MRIDataset, ...], *, relative: bool = True) -> dict[str, Any]:
+    """Slice counts and a hash of the sorted file list of each part (train, val, test).
+
+    The files are named relative to the folder that holds them all, so the same data moved
+    elsewhere has the same fingerprint. ``relative=False`` hashes absolute paths, as split files
+    written before this rule did (a resume accepts either).
+    """
+    sources = {name: sorted(r.source for r in part.records) for name, part in zip(_PARTS, parts, strict=True)}
+    everything = [s.split("::")[0] for listed in sources.values() for s in listed]
+    root = os.path.commonpath(everything) if relative and everything else ""
+    if root and os.path.isfile(root):  # a single file (one NIfTI volume): its folder
+        root = os.path.dirname(root)
     out: dict[str, Any] = {}
-    for name, part in zip(("train", "val", "test"), parts, strict=True):
-        sources = sorted(r.source for r in part.records)
-        out[name] = {"n": len(sources), "sha1": hashlib.sha1("\n".join(sources).encode()).hexdigest()}
+    for name, listed in sources.items():
+        names = [os.path.relpath(s, root) if root else s for s in listed]
+        out[name] = {"n": len(names), "sha1": hashlib.sha1("\n".join(names).encode()).hexdigest()}
     return out
 
 
@@ -439,9 +453,16 @@ def _record_split(out: Path, parts: tuple[MRIDataset, ...], *, resuming: bool) -
     """
     current = _split_fingerprint(parts)
     path = out / "split.json"
-    if resuming and path.is_file():
+    if resuming and not path.is_file():
+        raise InvalidArgumentError(
+            f"cannot resume {out}: its split.json is missing, so nothing shows that the data is split as "
+            f"it was when the run started (a redrawn split could test on images the run trained on). "
+            f"Restore split.json, or start a new run."
+        )
+    if resuming:
         recorded = read_json(path, fix="Restore it from a backup, or start a new run.")
-        changed = [k for k in current if recorded.get(k) != current[k]]
+        legacy = _split_fingerprint(parts, relative=False)
+        changed = [k for k in current if recorded.get(k) not in (current[k], legacy[k])]
         if changed:
             detail = ", ".join(
                 f"{k}: {recorded.get(k, {}).get('n')} -> {current[k]['n']} slices" for k in changed
