@@ -61,6 +61,20 @@ def _run_config(run: AblationRun) -> dict[str, Any]:
     return {"cell": run.cell.levels, "fold": run.fold, "seed": run.seed, "experiment": run.config.to_dict()}
 
 
+def _planned_and_recorded(
+    run: AblationRun, experiment: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The run's planned configuration and a recorded one, flattened for comparison.
+
+    An option added to the library after the record was written is absent from it: the run used
+    that option's default, so it is compared as the default.
+    """
+    planned = _comparable(run.config.to_dict())
+    defaults = _comparable(ExperimentConfig().to_dict())
+    recorded = {**{k: v for k, v in defaults.items() if k in planned}, **_comparable(dict(experiment))}
+    return planned, recorded
+
+
 def _resumable(run: AblationRun, runner: Runner) -> Path | None:
     """The checkpoint an unfinished run can continue from, or ``None`` (it is redone instead).
 
@@ -76,7 +90,8 @@ def _resumable(run: AblationRun, runner: Runner) -> Path | None:
         recorded = json.loads((run.output_dir / _RUN_CONFIG).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return None
-    if _comparable(recorded.get("experiment", {})) != _comparable(run.config.to_dict()):
+    planned, started = _planned_and_recorded(run, recorded.get("experiment", {}))
+    if started != planned:
         return None
     return last if (last / "trainer_state.json").is_file() else None
 
@@ -89,14 +104,7 @@ def _load_finished(run: AblationRun) -> dict[str, Any]:
         raise InvalidArgumentError(
             f"{path} is unreadable ({e}); move that run folder away to redo it."
         ) from e
-    planned = _comparable(run.config.to_dict())
-    # An option added to the library after the run finished is absent from its record: it ran
-    # with that option's default, so it is compared as the default.
-    defaults = _comparable(ExperimentConfig().to_dict())
-    recorded = {
-        **{k: v for k, v in defaults.items() if k in planned},
-        **_comparable(record.get("experiment", {})),
-    }
+    planned, recorded = _planned_and_recorded(run, record.get("experiment", {}))
     if recorded != planned:
         changed = sorted(k for k in set(recorded) | set(planned) if recorded.get(k) != planned.get(k))
         detail = ", ".join(f"{k}: {recorded.get(k)!r} -> {planned.get(k)!r}" for k in changed[:5])
