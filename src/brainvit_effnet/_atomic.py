@@ -46,6 +46,11 @@ def write_path_atomically(path: str | os.PathLike[str], write: Callable[[Path], 
         # Some writers replace the file with their own, owner-only one (safetensors does).
         os.chmod(tmp, mode)
         os.replace(tmp, target)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        if e.filename in (None, str(tmp), os.fspath(tmp)):  # name the file the user asked for
+            raise type(e)(e.errno, e.strerror, str(target)) from e
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
+import errno
 import io
 import logging
 import os
@@ -56,6 +57,7 @@ from .errors import (
     InterruptedAgain,
     InvalidArgumentError,
     TrainingInterrupted,
+    os_error_message,
 )
 from .experiment import ExperimentConfig, apply_overrides, cross_validate, run_experiment
 from .hub import from_pretrained
@@ -1144,6 +1146,12 @@ def build_parser() -> argparse.ArgumentParser:
 # raises a BrainvitError. The operating system's refusals of a named path (no such file,
 # permission denied, disk full) are the user's to fix too; they carry the path. Anything else,
 # a ValueError from numpy or torch included, is a bug and keeps its traceback.
+#: OS errors about the machine, not a bug, even when they name no file (a full disk mid-write).
+_ENVIRONMENT_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EMFILE, errno.EACCES, errno.EPERM}
+)
+
+
 def _is_user_error(e: BaseException) -> bool:
     return isinstance(e, BrainvitError) or (isinstance(e, OSError) and e.filename is not None)
 
@@ -1187,6 +1195,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # interpreter's final flush does not raise again (the recipe of Python's signal docs).
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except OSError as e:  # disk full, permissions...: the path and the fix, not a traceback
+        ours = isinstance(e, BrainvitError)  # our own errors that are also OSErrors carry their message
+        if args.debug or not (ours or e.filename is not None or e.errno in _ENVIRONMENT_ERRNOS):
+            raise
+        print(f"error: {_in_cli_words(str(e)) if ours else os_error_message(e)}", file=sys.stderr)
+        return 2
     except Exception as e:
         if args.debug or not _is_user_error(e):  # --debug: the traceback, e.g. for a bug report
             raise

@@ -9,6 +9,8 @@ standard library keeps working: ``except ValueError`` still catches :class:`Inva
 
 from __future__ import annotations
 
+import errno
+
 __all__ = [
     "BrainvitError",
     "CheckpointError",
@@ -22,6 +24,7 @@ __all__ = [
     "TrainingInterrupted",
     "UnknownModelError",
     "WeightsUnavailableError",
+    "os_error_message",
 ]
 
 
@@ -104,3 +107,29 @@ class TrainingInterrupted(BrainvitError, RuntimeError):
     def exit_code(self) -> int:
         """``128 + signum``, what a shell reports for a process killed by that signal."""
         return 128 + self.signum
+
+
+_OS_ERROR_FIXES = {
+    errno.ENOSPC: "The disk is full: free some space, or write somewhere else.",
+    errno.EDQUOT: "The disk quota is used up: free some space, or write somewhere else.",
+    errno.EACCES: "Permission denied: check who may read or write that path, or choose another.",
+    errno.EPERM: "Operation not permitted: check the path's permissions, or choose another.",
+    errno.EROFS: "The file system is read-only: write somewhere else.",
+    errno.ENAMETOOLONG: "The file name is too long: choose a shorter path.",
+    errno.EMFILE: "Too many open files: close other programs or raise the limit (ulimit -n).",
+}
+
+
+def os_error_message(error: OSError) -> str:
+    """One sentence for an operating-system error: what failed, on which path, and the fix.
+
+    The one place where OS errors become user messages (the CLI prints it instead of a traceback).
+    Files are written atomically (:mod:`brainvit_effnet._atomic`), so a failed write leaves no
+    half-written file: the message says so.
+    """
+    what = error.strerror or str(error)
+    where = f" ({error.filename})" if error.filename else ""
+    fix = _OS_ERROR_FIXES.get(error.errno or -1, "")
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        fix += " Nothing half-written was left behind; files written before are intact."
+    return f"{what}{where}. {fix}".strip()
