@@ -11,7 +11,7 @@ import timm
 import torch
 from huggingface_hub import ModelCard, metadata_load
 from PIL import Image
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 
 import brainvit_effnet as bve
 from brainvit_effnet.cards import FIGSHARE_DATASET_ID
@@ -179,6 +179,9 @@ def test_config_records_the_preprocessing_really_used(tmp_path: Path) -> None:
 
 def test_configs_without_the_preprocessing_key_still_load(tmp_path: Path) -> None:
     folder = bve.save_pretrained(bve.create_model("effnet_test", num_classes=3), tmp_path)
+    # Older saves wrote neither the preprocessing key nor the config binding in the weights file.
+    weights = folder / "model.safetensors"
+    save_file(load_file(str(weights)), str(weights), metadata={"format": "pt"})
     config = json.loads((folder / "config.json").read_text())
     del config["pretrained_cfg"]["preprocessing"]
     config["pretrained_cfg"]["interpolation"] = "bicubic"  # what older saves wrote

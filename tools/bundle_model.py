@@ -51,6 +51,7 @@ from brainvit_effnet.data import create_transforms, load_heldout_sample
 from brainvit_effnet.data.duplicates import ImageRef, TrainingHashes, compute_fingerprints
 from brainvit_effnet.hub import build_model_card
 from brainvit_effnet.models._pip_weights import LITE_PACKAGES
+from brainvit_effnet.models._pretrained import read_metadata
 from brainvit_effnet.models.zoo import BRAIN_TUMOUR_HUB_ORG, BUNDLED_MODEL, BUNDLED_WEIGHTS, WEIGHTS_DIR
 
 MAX_BYTES = 15 * 1024 * 1024
@@ -136,11 +137,12 @@ def main(argv: list[str] | None = None) -> int:
 
     out = WEIGHTS_DIR / tag
     out.mkdir(parents=True, exist_ok=True)
-    metadata = {"format": "pt", "architecture": tag.split(".")[0], "library": "brainvit-effnet"}
     with tempfile.TemporaryDirectory() as tmp:
         folder = bve.save_pretrained(model, Path(tmp) / "m", brain_crop=bool(cfg["crop"]))
         state = load_file(str(folder / "model.safetensors"))
         config = json.loads((folder / "config.json").read_text())
+        # save_pretrained's metadata, the config binding among it (the fields added below are not bound).
+        metadata = {**read_metadata(folder / "model.safetensors"), "architecture": tag.split(".")[0]}
     half = {k: (v.half() if v.is_floating_point() else v) for k, v in state.items()}
     provenance["storage"] = fp16_check(model, half)
     write_path_atomically(

@@ -48,7 +48,7 @@ def write_path_atomically(path: str | os.PathLike[str], write: Callable[[Path], 
         os.replace(tmp, target)
     except OSError as e:
         tmp.unlink(missing_ok=True)
-        if e.filename in (None, str(tmp), os.fspath(tmp)):  # name the file the user asked for
+        if e.errno is not None and e.filename in (None, str(tmp)):  # name the file the user asked for
             raise type(e)(e.errno, e.strerror, str(target)) from e
         raise
     except BaseException:

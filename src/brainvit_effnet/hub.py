@@ -38,6 +38,7 @@ from .cards import build_model_card, card_license, render_model_card
 from .data.inference import PREPROCESSING_KEY, preprocessing_of, preprocessing_record
 from .errors import InvalidArgumentError, InvalidTypeError, MissingFileError
 from .models import create_model
+from .models._binding import binding_metadata
 from .models._pretrained import WEIGHTS_NAME, pretrained_cfg_of
 from .models.zoo import BUNDLED_WEIGHTS, bundled_folder
 
@@ -91,10 +92,6 @@ def save_pretrained(
         )
     folder.mkdir(parents=True, exist_ok=True)
 
-    state_dict = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    metadata = {"format": "pt", "architecture": arch, "library": "brainvit-effnet"}
-    write_path_atomically(folder / WEIGHTS_NAME, lambda p: save_file(state_dict, str(p), metadata=metadata))
-
     cfg = pretrained_cfg_of(model)
     label_names = cfg.get("label_names")
     recorded = preprocessing_of(model)
@@ -104,6 +101,18 @@ def save_pretrained(
         **recorded,
         **preprocessing_record(crop, in_chans),
     }  # today's resize, whatever was recorded
+
+    state_dict = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    metadata = {"format": "pt", "architecture": arch, "library": "brainvit-effnet"}
+    # The config fields that change predictions travel in the weights file: an edited config.json
+    # is refused at load (models/_binding.py).
+    bound = {
+        **cfg,
+        "num_classes": getattr(model, "num_classes", cfg.get("num_classes")),
+        PREPROCESSING_KEY: preprocessing,
+    }
+    metadata.update(binding_metadata(bound))
+    write_path_atomically(folder / WEIGHTS_NAME, lambda p: save_file(state_dict, str(p), metadata=metadata))
     # The saved weights are no longer those of the source tag (e.g. the ImageNet backbone).
     saved_cfg: dict[str, Any] = {
         "tag": None,

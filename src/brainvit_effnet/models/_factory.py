@@ -21,7 +21,15 @@ from torch import nn
 
 from .._suggest import did_you_mean
 from ..errors import CheckpointError, InvalidTypeError, MissingFileError
-from ._pretrained import WEIGHTS_NAME, head_classes_in_file, hub_download, load_checkpoint, weights_file
+from ._binding import check_binding
+from ._pretrained import (
+    WEIGHTS_NAME,
+    head_classes_in_file,
+    hub_download,
+    load_checkpoint,
+    read_metadata,
+    weights_file,
+)
 from .names import parse_model_name
 from .zoo import MODEL_NAMES, default_cfgs, resolve_config
 
@@ -106,6 +114,32 @@ def _check_saved_head(
         )
 
 
+def _check_saved_values(pretrained_cfg: dict[str, Any], model_args: dict[str, Any], where: str) -> None:
+    """The values of a saved config that decide what a prediction means have the right form.
+
+    ``label_names: "abc"`` would become three classes, duplicate names would merge two, and
+    ``"brain_crop": "false"`` is a true string: each is refused, naming the file.
+    """
+    names = pretrained_cfg.get("label_names", model_args.get("label_names"))
+    classes = model_args.get("num_classes", pretrained_cfg.get("num_classes"))
+    if names is not None:
+        if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) and n for n in names):
+            raise CheckpointError(
+                f"{_CONFIG_NAME} of {where}: label_names must be a list of class names; got {names!r:.80}."
+            )
+        if len(set(names)) != len(names):
+            raise CheckpointError(f"{_CONFIG_NAME} of {where}: label_names repeats a name: {list(names)}.")
+        if classes is not None and len(names) != classes:
+            raise CheckpointError(
+                f"{_CONFIG_NAME} of {where}: {len(names)} label_names for num_classes={classes}."
+            )
+    crop = (pretrained_cfg.get("preprocessing") or {}).get("brain_crop")
+    if crop is not None and not isinstance(crop, bool):
+        raise CheckpointError(
+            f"{_CONFIG_NAME} of {where}: preprocessing.brain_crop must be true or false; got {crop!r:.40}."
+        )
+
+
 def _parse_source(model_name: str) -> tuple[str, str]:
     """Split a model name into (source, identifier): registry, hf-hub or local-dir."""
     if not isinstance(model_name, str) or not model_name:
@@ -179,8 +213,12 @@ def _arguments(
     pretrained_cfg, arch, model_args = _read_config(source, ident, cache_dir)
     parse_model_name(arch, where=ident)
     _check_saved_model_args(model_args, arch, ident)
+    _check_saved_values(pretrained_cfg, model_args, ident)
     if pretrained and num_classes is None:
         _check_saved_head(source, ident, model_args, cache_dir)
+        path = weights_file(ident) if source == "local-dir" else hub_download(ident, WEIGHTS_NAME, cache_dir)
+        if path.is_file():
+            check_binding(pretrained_cfg, read_metadata(path), f"{ident}/{_CONFIG_NAME}")
     return arch, pretrained_cfg, {**model_args, **kwargs, "pretrained_model_args": dict(model_args)}
 
 

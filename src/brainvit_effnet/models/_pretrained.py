@@ -173,6 +173,16 @@ def _check_tensors(path: Path, state_dict: dict[str, Tensor]) -> None:
             )
 
 
+def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
+    """A safetensors file's string metadata, from its header only ({} if it cannot be read: the
+    weights loader then names what is wrong with the file)."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return dict(f.metadata() or {})
+    except (SafetensorError, OSError, ValueError):
+        return {}
+
+
 def head_classes_in_file(path: str | os.PathLike[str]) -> int | None:
     """Number of classes of the classifier stored in a full-format file, without loading tensors."""
     path = Path(path)
