@@ -175,6 +175,40 @@ def test_zip_parts_are_read_without_unzipping(tmp_path: Path) -> None:
         FigshareDataset(zips)
 
 
+def _zip_release(tmp_path: Path, members: dict[str, dict[int, bytes]]) -> Path:
+    zips = tmp_path / "zips"
+    zips.mkdir()
+    for part in FIGSHARE_ZIP_PARTS:
+        with zipfile.ZipFile(zips / part, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for n, data in members.get(part, {}).items():
+                zf.writestr(f"{n}.mat", data)
+    return zips
+
+
+def test_the_same_slice_in_two_zip_parts_is_refused(tmp_path: Path) -> None:
+    data = write_cjdata(tmp_path / "1.mat", asymmetric_image(1)).read_bytes()
+    first, second = FIGSHARE_ZIP_PARTS[:2]
+    zips = _zip_release(tmp_path, {first: {1: data}, second: {1: data}})
+    with pytest.raises(
+        ValueError, match=r"slice 1 is listed twice: .*1-766\.zip::1\.mat and .*\.zip::1\.mat"
+    ):
+        FigshareDataset(zips, crop=False)
+
+
+def test_a_zip_member_that_inflates_too_far_is_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import brainvit_effnet.data.figshare as figshare
+
+    monkeypatch.setattr(figshare, "MAX_MEMBER_BYTES", 2**20)  # the same rule, at a size a test can afford
+    zips = _zip_release(
+        tmp_path, {FIGSHARE_ZIP_PARTS[0]: {1: bytes(3 * 2**20)}}
+    )  # 3 MB of zeros: a 3 KB member
+    assert (zips / FIGSHARE_ZIP_PARTS[0]).stat().st_size < 2**16
+    with pytest.raises(ValueError, match=r"1\.mat inflates to more than 1 MB, far more than a slice"):
+        FigshareDataset(zips, crop=False)
+
+
 # -- Figshare bad input -----------------------------------------------------------------------------
 def test_v5_mat_file_is_named_and_explained(tmp_path: Path) -> None:
     from scipy.io import savemat
@@ -250,6 +284,28 @@ def test_converted_layout_label_errors(tmp_path: Path) -> None:
     row.update(label="1")
     with pytest.raises(ValueError, match="contradicts label 1"):
         FigshareDataset(_converted(tmp_path, [row]))
+
+
+def test_a_slice_listed_twice_is_refused_before_it_can_sit_in_two_folds(tmp_path: Path) -> None:
+    first = {"index": "1", "label": "2", "class_name": "glioma", "cv_fold": "1", "image": "images/1.jpg"}
+    again = {**first, "cv_fold": "3", "image": "images/1b.jpg"}  # the same slice filed under another fold
+    with pytest.raises(ValueError, match=r"slice 1 is listed twice: .*1\.jpg and .*1b\.jpg"):
+        FigshareDataset(_converted(tmp_path / "a", [first, again]))
+    same_file = {**first, "index": "2"}
+    with pytest.raises(ValueError, match=r"images/1\.jpg is listed twice \(as slices 1 and 2\)"):
+        FigshareDataset(_converted(tmp_path / "b", [first, same_file]))
+
+
+def test_a_second_outline_for_one_slice_is_refused(tmp_path: Path) -> None:
+    rows = [
+        {"index": str(i), "label": "2", "class_name": "glioma", "cv_fold": "1", "image": f"images/{i}.jpg"}
+        for i in (1, 2)
+    ]
+    root = _converted(tmp_path, rows)
+    outline = "[[1, 1], [5, 1], [5, 5]]"
+    (root / "tumor_borders.csv").write_text(f'index,tumor_border_xy\n1,"{outline}"\n1,"{outline}"\n')
+    with pytest.raises(ValueError, match=r"tumor_borders\.csv line 3: slice 1 has a second outline"):
+        FigshareDataset(root)
 
 
 @pytest.mark.parametrize("image", ["../outside/1.jpg", "images/../../outside/1.jpg", "/etc/passwd"])

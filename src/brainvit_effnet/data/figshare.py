@@ -120,6 +120,7 @@ class FigshareDataset(MRIDataset):
         self._zips = _ZipReader()
         self._borders: dict[int, np.ndarray] = {}
         self.layout, records = self._scan()
+        _check_each_slice_once(records)
         self._check_fold_info(records, folds)
         records = [r for r in records if r.class_name in classes and (folds is None or r.fold in folds)]
         records = [_relabel(r, classes) for r in records]
@@ -262,10 +263,16 @@ class FigshareDataset(MRIDataset):
             records.append(_record(str(image), code, None, fold, index))
         borders = self.root / "tumor_borders.csv"
         if borders.is_file():
-            for row in csv.DictReader(borders.read_text(encoding="utf-8").splitlines()):
-                self._borders[int(row["index"])] = np.asarray(
-                    json.loads(row["tumor_border_xy"]), dtype=np.float64
-                )
+            for line, row in enumerate(
+                csv.DictReader(borders.read_text(encoding="utf-8").splitlines()), start=2
+            ):
+                index = _int(row["index"], borders, line)
+                if index in self._borders:  # the later row would silently give a slice another's mask
+                    raise InvalidArgumentError(
+                        f"{borders} line {line}: slice {index} has a second outline; each slice has one. "
+                        f"Fix the file."
+                    )
+                self._borders[index] = np.asarray(json.loads(row["tumor_border_xy"]), dtype=np.float64)
         return records
 
     @staticmethod
@@ -304,6 +311,27 @@ class FigshareDataset(MRIDataset):
         return Decoded(image, mask, border)
 
 
+def _check_each_slice_once(records: list[SampleRecord]) -> None:
+    """A release index or a file listed twice would count a slice twice, and could put it in two
+    folds: on both sides of a split. Refused, naming both entries."""
+    seen_index: dict[int, str] = {}
+    seen_file: dict[str, int] = {}
+    for r in records:
+        if r.index is not None and r.index in seen_index:
+            raise InvalidArgumentError(
+                f"slice {r.index} is listed twice: {seen_index[r.index]} and {r.source} (the same .mat in "
+                f"two zip parts, or two metadata rows). Each slice must appear once, or it could be "
+                f"trained on and tested on; remove the duplicate."
+            )
+        if r.source in seen_file:
+            raise InvalidArgumentError(
+                f"{r.source} is listed twice (as slices {seen_file[r.source]} and {r.index}); each file must "
+                f"appear once. Fix metadata.csv."
+            )
+        seen_index[r.index or -1] = r.source
+        seen_file[r.source] = r.index or -1
+
+
 def _record(source: str, code: int, pid: str | None, fold: int | None, index: int) -> SampleRecord:
     return SampleRecord(
         source, label=-1, class_name=FIGSHARE_LABELS[code], patient_id=pid, fold=fold, index=index
@@ -321,6 +349,10 @@ def _int(value: str, path: Path, line: int) -> int:
         raise InvalidArgumentError(f"{path} line {line}: expected an integer, got {value!r}.") from e
 
 
+#: The most a zip member of the release may inflate to (its slices are under 2 MB).
+MAX_MEMBER_BYTES = 64 * 2**20
+
+
 def _seekable(fh: Any) -> io.BytesIO:
     """h5py needs random access; zip members are streams, so read the member into memory.
 
@@ -331,4 +363,13 @@ def _seekable(fh: Any) -> io.BytesIO:
     (deflated; 11 against 11.5 ms stored). A prefix of the member is not enough either, since the
     size check fails on it.
     """
-    return io.BytesIO(fh.read())
+    # Bounded: a slice of the release is under 2 MB inflated; a member that inflates past the bound
+    # is refused rather than read whole (a 1 MB zip bomb inflated to 2.9 GB of memory).
+    data = fh.read(MAX_MEMBER_BYTES + 1)
+    if len(data) > MAX_MEMBER_BYTES:
+        name = getattr(fh, "name", "a zip member")
+        raise InvalidArgumentError(
+            f"{name} inflates to more than {MAX_MEMBER_BYTES // 2**20} MB, far more than a slice of the "
+            f"release (under 2 MB): not read. Download the zip part again from the release."
+        )
+    return io.BytesIO(data)
