@@ -301,6 +301,29 @@ def test_cli_evaluate_says_which_classes_it_leaves_out(
     assert report["extra"]["not_evaluated"] == {"no_tumor": 3}
 
 
+def test_cli_evaluate_works_on_the_classes_a_folder_has(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from brainvit_effnet.models.zoo import BUNDLED_MODEL, BUNDLED_WEIGHTS
+
+    images = sorted((bve_data_root() / "images").glob("*.png"))
+    for i, name in enumerate(["meningioma", "pituitary"]):  # an external set without glioma
+        (tmp_path / "tree" / name).mkdir(parents=True)
+        for image in images[3 * i : 3 * i + 3]:
+            (tmp_path / "tree" / name / image.name).write_bytes(image.read_bytes())
+    argv = ["evaluate", str(BUNDLED_WEIGHTS[BUNDLED_MODEL]), "--data", f"folder:{tmp_path / 'tree'}"]
+    assert main([*argv, "--out", str(tmp_path / "ev"), "--bootstrap", "0"]) == 0
+    captured = capsys.readouterr()
+    assert "has no image of ['glioma']; evaluating on the classes present" in captured.err
+    assert "6 slices" in captured.out
+    report = json.loads((tmp_path / "ev" / "report.json").read_text())
+    assert report["extra"]["absent_classes"] == ["glioma"] and report["per_class"]["glioma"]["support"] == 0
+    from brainvit_effnet.data import FolderDataset
+
+    with pytest.raises(ValueError, match=r"classes \['glioma'\] are not in .*allow_missing_classes=True"):
+        FolderDataset(tmp_path / "tree", classes=["glioma", "meningioma", "pituitary"])
+
+
 def test_cli_lenient_and_alias_reach_what_the_api_can(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -123,6 +123,9 @@ class FolderDataset(MRIDataset):
         strict: Raise on unknown or empty class folders, stray files and unreadable images
             (default). ``False`` skips them with one warning and a count; images are then checked
             once when the dataset is built.
+        allow_missing_classes: Accept ``classes`` that have no folder here (listed in
+            :attr:`absent_classes`): for evaluating a model on a test set that covers only some of
+            its classes. Off by default: for training, a missing class is a mistake.
 
     Raises:
         FileNotFoundError: ``root`` or the split folder does not exist.
@@ -148,6 +151,7 @@ class FolderDataset(MRIDataset):
         return_mask: bool = False,
         cache: bool = False,
         strict: bool = True,
+        allow_missing_classes: bool = False,
     ) -> None:
         self.root = dataset_folder(
             root,
@@ -162,8 +166,14 @@ class FolderDataset(MRIDataset):
         if classes is None:
             classes = names
         missing = [c for c in classes if c not in names]
-        if missing:
-            raise InvalidArgumentError(f"classes {missing} are not in {self.root} (found {names}).")
+        if missing and not allow_missing_classes:
+            raise InvalidArgumentError(
+                f"classes {missing} are not in {self.root} (found {names}). To evaluate a model on the "
+                f"classes a folder has, pass allow_missing_classes=True."
+            )
+        #: Classes asked for (e.g. a model's) that have no image here: an external test set often
+        #: covers only some classes. Their labels keep their index; they simply have no samples.
+        self.absent_classes: list[str] = missing
         records = [r for r in found if r.class_name in classes]
         #: Images of the classes left out by ``classes`` (class -> count), so callers can say so.
         self.excluded: dict[str, int] = {}
