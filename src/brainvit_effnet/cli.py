@@ -624,11 +624,13 @@ def _cmd_leakage(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise InvalidArgumentError(f"--out {out} is a file; give a folder for the report.")
     out.mkdir(parents=True, exist_ok=True)
-    files = {
+    files: dict[str, Any] = {
         "json": write_json(out / "leakage.json", report.to_dict()),
         "markdown": write_text_atomically(out / "leakage.md", report.to_markdown(max_examples=args.examples)),
-        "pairs figure": _pairs_figure(report.examples(args.examples), out / f"pairs.{args.format}"),
     }
+    examples = report.examples(args.examples)
+    if examples:  # no pairs, no figure (it would be a blank page)
+        files["pairs figure"] = _pairs_figure(examples, out / f"pairs.{args.format}")
     print(report.summary())
     _print_files("Files:", files)
     return 0
