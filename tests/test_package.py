@@ -531,10 +531,6 @@ def test_cli_leakage_reports_copies_across_splits(
         and (out / "pairs.png").is_file()
         and (out / "leakage.md").is_file()
     )
-    leaked.unlink()  # no pairs left: no figure (it used to be a blank white page)
-    clean = tmp_path / "clean"
-    assert main(["leakage", str(tmp_path / "tree"), "--out", str(clean)]) == 0
-    assert (clean / "leakage.json").is_file() and not (clean / "pairs.png").exists()
     # Training on that tree warns first, with the count.
     from brainvit_effnet.data import FolderDataset
     from brainvit_effnet.experiment import _warn_exact_copies
@@ -559,6 +555,10 @@ def test_cli_leakage_reports_copies_across_splits(
         assert reads == []
         assert _warn_exact_copies(FolderDataset(tmp_path / "tree"), train, test) == 1  # a new dataset
         assert len(reads) == len(train) + len(test)
+    leaked.unlink()  # no pairs left: no figure (it used to be a blank white page)
+    clean = tmp_path / "clean"
+    assert main(["leakage", str(tmp_path / "tree"), "--out", str(clean)]) == 0
+    assert (clean / "leakage.json").is_file() and not (clean / "pairs.png").exists()
 
 
 def test_console_script_is_installed() -> None:
