@@ -505,9 +505,16 @@ def test_every_subcommand_has_help_on_every_option_and_an_example(
     assert not undocumented, f"{command}: options without help: {undocumented}"
     with pytest.raises(SystemExit):
         main([command, "--help"])
-    assert f"example:\n  brainvit-effnet {command}" in capsys.readouterr().out.replace(
-        "OMP_NUM_THREADS=1 ", ""
-    )
+    printed = capsys.readouterr().out
+    assert f"example:\n  brainvit-effnet {command}" in printed.replace("OMP_NUM_THREADS=1 ", "")
+    assert "``" not in printed and ":func:" not in printed  # help is plain text, not reST
+
+
+def test_the_top_level_help_is_plain_text(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    printed = capsys.readouterr().out
+    assert "The brainvit-effnet command." in printed and "``" not in printed
 
 
 def test_cli_leakage_reports_copies_across_splits(
