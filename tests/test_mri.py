@@ -19,7 +19,13 @@ from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid  # 
 
 from brainvit_effnet.cli import main  # noqa: E402
 from brainvit_effnet.data import FolderDataset  # noqa: E402
-from brainvit_effnet.data.mri import dicom_ids, nifti_slices, read_dicom, read_nifti_slice  # noqa: E402
+from brainvit_effnet.data.mri import (  # noqa: E402
+    dicom_ids,
+    nifti_slices,
+    read_dicom,
+    read_mri_slice,
+    read_nifti_slice,
+)
 from brainvit_effnet.data.sample import sample_root  # noqa: E402
 from brainvit_effnet.models.zoo import BUNDLED_MODEL, BUNDLED_WEIGHTS  # noqa: E402
 
@@ -267,3 +273,38 @@ def test_a_nifti_with_nothing_to_classify_is_a_row_with_the_reason_not_probabili
     assert main(["predict", str(BUNDLED_WEIGHTS[BUNDLED_MODEL]), str(path), "--out", str(out)]) == 1
     rows = list(csv.DictReader(out.open()))
     assert len(rows) == 1 and message in rows[0]["error"] and not rows[0]["predicted"]
+
+
+def test_dicom_files_as_scanners_write_them_are_read_by_content(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Suffix-less (IM0001) and UID-named files are DICOM by their content; a folder whose path holds
+    '::' is a folder; a DICOMDIR is skipped in folders and refused, by name, on its own."""
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+    from pydicom.uid import ExplicitVRLittleEndian
+
+    series = tmp_path / "exam::2024" / "series"
+    series.mkdir(parents=True)
+    uid = generate_uid()
+    write_dicom(series / "IM0001", real_slice("1.png"), series=uid, instance=1)
+    write_dicom(series / "1.2.840.113619.2.1", real_slice("1029.png"), series=uid, instance=2)
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.1.3.10"  # Media Storage Directory Storage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    index = Dataset()
+    index.file_meta = meta
+    index.FileSetID = "EXAM"
+    index.DirectoryRecordSequence = Sequence([])
+    dicomdir = series / "DICOMDIR"
+    index.save_as(dicomdir, enforce_file_format=True)
+    out = tmp_path / "preds.csv"
+    assert main(["predict", str(BUNDLED_WEIGHTS[BUNDLED_MODEL]), str(series), "--out", str(out)]) == 0
+    rows = list(csv.DictReader(out.open()))
+    slices = sorted(Path(r["path"]).name for r in rows if r["kind"] == "slice")
+    assert slices == ["1.2.840.113619.2.1", "IM0001"] and all(r["predicted"] for r in rows)
+    assert not any("DICOMDIR" in r["path"] for r in rows)
+    assert read_mri_slice(str(series / "IM0001")).shape == real_slice("1.png").shape
+    with pytest.raises(ValueError, match="is a DICOMDIR, the index of a DICOM media set, not an image"):
+        read_mri_slice(str(dicomdir))

@@ -970,7 +970,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``brainvit-effnet`` command."""
     parser = argparse.ArgumentParser(
         # Help is plain text: the docstring's reST backticks are for the API docs only.
-        prog="brainvit-effnet", description=f"{__doc__.splitlines()[0].replace('``', '')} {_DISCLAIMER}"
+        prog="brainvit-effnet",
+        description=f"{__doc__.splitlines()[0].replace('``', '')} {_DISCLAIMER}",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress (INFO level)")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")

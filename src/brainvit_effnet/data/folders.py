@@ -33,7 +33,7 @@ import torch
 from ..errors import InvalidArgumentError, MissingFileError
 from .base import BadFiles, Decoded, MRIDataset, SampleRecord, dataset_folder
 from .images import read_unit
-from .mri import DICOM_SUFFIXES, MRI_SUFFIXES, NIFTI_SUFFIXES, dicom_ids, is_mri_file, nifti_slices
+from .mri import MRI_SUFFIXES, NIFTI_SUFFIXES, dicom_ids, is_dicom, is_mri_file, nifti_slices
 
 __all__ = [
     "CLASS_ALIASES",
@@ -90,8 +90,13 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 SUPPORTED_SUFFIXES = IMAGE_EXTENSIONS + MRI_SUFFIXES
 
 
+def _is_dicomdir(path: Path) -> bool:
+    return path.name.upper() == "DICOMDIR"
+
+
 def is_supported(path: str | os.PathLike[str]) -> bool:
-    """Whether the datasets read ``path`` (by suffix; ``.nii.gz`` included)."""
+    """Whether the datasets read ``path``: by suffix (``.nii.gz`` included), or a DICOM file without
+    one, recognised by its content (scanners write ``IM0001``)."""
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS or is_mri_file(path)
 
 
@@ -256,7 +261,7 @@ class FolderDataset(MRIDataset):
                 sources = nifti_slices(path)
                 group = str(path) if len(sources) > 1 else None
                 return [SampleRecord(src, -1, class_name, patient_id=group, split=split) for src in sources]
-            if name.endswith(DICOM_SUFFIXES):
+            if is_dicom(path):
                 patient = dicom_ids(path)["patient"]
                 return [SampleRecord(str(path), -1, class_name, patient_id=patient, split=split)]
         except ValueError as e:  # an unreadable header: strict raises, lenient skips with the count
@@ -272,7 +277,7 @@ class FolderDataset(MRIDataset):
                     str(path), f"{path}: dangling link (its target {os.readlink(path)} does not exist)."
                 )
                 continue
-            if not path.is_file():
+            if not path.is_file() or _is_dicomdir(path):  # a DICOMDIR indexes the files beside it
                 continue
             if is_supported(path):
                 images.append(path)
@@ -365,7 +370,9 @@ class ImageFiles(MRIDataset):
         for given in paths:
             path = Path(given).expanduser()
             if path.is_dir():
-                found = sorted(p for p in path.rglob("*") if not p.name.startswith("."))
+                found = sorted(
+                    p for p in path.rglob("*") if not p.name.startswith(".") and not _is_dicomdir(p)
+                )
                 files += [p for p in found if p.is_file() and is_supported(p)]
                 self.unsupported += [
                     str(p)
@@ -392,7 +399,7 @@ class ImageFiles(MRIDataset):
                         self.volumes[str(f)] = list(range(len(records), len(records) + len(sources)))
                     records += [SampleRecord(src, -1, "unknown") for src in sources]
                     continue
-                if name.endswith(DICOM_SUFFIXES):
+                if is_dicom(f):
                     ids = dicom_ids(f)
                     series = f"{f.parent}::series={ids['series']}" if ids["series"] else str(f)
                     self.volumes.setdefault(series, []).append(len(records))

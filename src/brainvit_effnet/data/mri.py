@@ -39,6 +39,8 @@ __all__ = [
     "check_mri",
     "dicom_ids",
     "dicom_series",
+    "file_part",
+    "is_dicom",
     "is_mri_file",
     "nifti_slices",
     "read_dicom",
@@ -62,19 +64,54 @@ def _require(module: str) -> Any:
         ) from e
 
 
+def file_part(source: str | os.PathLike[str]) -> str:
+    """The file of a source: ``"vol.nii.gz::z=3"`` -> ``"vol.nii.gz"``; a real file whose path holds
+    ``::`` (a folder named so) is itself."""
+    text = os.fspath(source)
+    return text if "::" not in text or os.path.isfile(text) else text.split("::", 1)[0]
+
+
+#: Image suffixes (Pillow) that are never DICOM, so their files are not opened to look.
+_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".gif", ".mat", ".zip", ".csv", ".json")
+
+
+def is_dicom(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a DICOM file: by its suffix (``.dcm``, ``.dicom``), or, for a file with
+    none or another one (scanners write ``IM0001`` or UID-named files), by the ``DICM`` magic at
+    byte 128 of a DICOM Part-10 file."""
+    name = file_part(path)
+    lowered = name.lower()
+    if lowered.endswith(DICOM_SUFFIXES):
+        return True
+    if lowered.endswith(NIFTI_SUFFIXES) or lowered.endswith(_IMAGE_SUFFIXES) or not os.path.isfile(name):
+        return False
+    try:
+        with open(name, "rb") as fh:
+            fh.seek(128)
+            return fh.read(4) == b"DICM"
+    except OSError:
+        return False
+
+
 def is_mri_file(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` (or the file of a volume slice ``file::z=N``) has a DICOM or NIfTI suffix."""
-    name = str(path).split("::", 1)[0].lower()
-    return name.endswith(MRI_SUFFIXES)
+    """Whether ``path`` (or the file of a volume slice ``file::z=N``) is DICOM (by suffix or content)
+    or NIfTI (by suffix)."""
+    return file_part(path).lower().endswith(NIFTI_SUFFIXES) or is_dicom(path)
 
 
 # -- DICOM ----------------------------------------------------------------------------------------
 def _read_dataset(path: str | os.PathLike[str], *, pixels: bool = True) -> Any:
     pydicom = _require("pydicom")
     try:
-        return pydicom.dcmread(str(path), stop_before_pixels=not pixels)
+        ds = pydicom.dcmread(str(path), stop_before_pixels=not pixels)
     except (pydicom.errors.InvalidDicomError, OSError, ValueError, EOFError) as e:
         raise InvalidArgumentError(f"{path}: not a readable DICOM file ({e}).") from e
+    if "DirectoryRecordSequence" in ds:
+        raise InvalidArgumentError(
+            f"{path} is a DICOMDIR, the index of a DICOM media set, not an image: give the folder "
+            f"that holds the image files (the DICOMDIR lists them; it is skipped in folders)."
+        )
+    return ds
 
 
 def read_dicom(path: str | os.PathLike[str]) -> np.ndarray:
@@ -131,7 +168,7 @@ def dicom_series(folder: str | os.PathLike[str]) -> list[Path]:
         ValueError: the folder holds no DICOM file, or files of more than one series.
     """
     files = sorted(
-        p for p in Path(folder).iterdir() if p.is_file() and p.name.lower().endswith(DICOM_SUFFIXES)
+        p for p in Path(folder).iterdir() if p.is_file() and p.name.upper() != "DICOMDIR" and is_dicom(p)
     )
     if not files:
         raise InvalidArgumentError(f"{folder}: no DICOM files ({', '.join(DICOM_SUFFIXES)}).")
@@ -194,10 +231,10 @@ def check_mri(source: str) -> None:
     Raises:
         FileNotFoundError: the file does not exist. ValueError: its header is unreadable.
     """
-    path = source.split("::", 1)[0]
+    path = file_part(source)
     if not os.path.exists(path):
         raise MissingFileError(f"{path}: no such file (a missing file or a dangling link).")
-    if path.lower().endswith(DICOM_SUFFIXES):
+    if is_dicom(path):
         _read_dataset(path, pixels=False)
         return
     nib = _require("nibabel")
@@ -245,9 +282,8 @@ def read_nifti_slice(source: str) -> np.ndarray:
 
 def read_mri_slice(source: str) -> np.ndarray:
     """Any DICOM file or NIfTI image/slice address as ``(H, W)`` float32 in ``[0, 1]``."""
-    name = source.split("::", 1)[0].lower()
-    if name.endswith(DICOM_SUFFIXES):
-        return read_dicom(source)
-    if name.endswith(NIFTI_SUFFIXES):
+    if is_dicom(source):
+        return read_dicom(file_part(source))
+    if file_part(source).lower().endswith(NIFTI_SUFFIXES):
         return read_nifti_slice(source)
     raise InvalidArgumentError(f"{source}: not a DICOM or NIfTI file ({', '.join(MRI_SUFFIXES)}).")
