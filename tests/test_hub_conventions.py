@@ -260,3 +260,20 @@ def test_preprocess_for_says_when_the_crop_falls_back_as_the_datasets_do(
         bve.preprocess_for(model)(path)
     assert f"{path}: the brain crop collapsed to a fragment" in caplog.text
     assert repr(ImageFiles([path])) == "ImageFiles(n=1, unknown=1, crop=True)"  # repr of unlabelled files
+
+
+def test_re_saving_a_shipped_model_keeps_its_provenance_and_card_until_it_is_trained(tmp_path: Path) -> None:
+    model = bve.create_model("effnet_lite0.figshare", pretrained=True)
+    provenance = model.pretrained_cfg["provenance"]
+    again = bve.save_pretrained(model, tmp_path / "same")
+    card = (again / "README.md").read_text()
+    assert "Not recorded" not in card and f"{provenance['held_out_metrics']['accuracy']:.3f}" in card
+    reloaded = bve.from_pretrained(again)
+    assert reloaded.pretrained_cfg["provenance"] == provenance  # it travels on
+    assert metadata_load(again / "README.md")["datasets"] == [FIGSHARE_DATASET_ID]
+
+    with torch.no_grad():  # trained further: the record no longer describes these weights
+        reloaded.head.bias += 0.1
+    changed = bve.save_pretrained(reloaded, tmp_path / "changed")
+    assert json.loads((changed / "config.json").read_text())["pretrained_cfg"].get("provenance") is None
+    assert "Not recorded" in (changed / "README.md").read_text()

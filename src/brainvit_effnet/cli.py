@@ -811,7 +811,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         )
         return 2
     model: Any = create_model(BUNDLED_MODEL, pretrained=True).eval()  # shipped in the package: offline
-    prov = model.pretrained_cfg.get("provenance", {})
+    prov = model.pretrained_cfg.get("provenance") or {}
     held_out = list(prov.get("held_out_folds", []))
     side = model.pretrained_cfg["input_size"][-1]
 

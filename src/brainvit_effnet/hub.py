@@ -39,7 +39,7 @@ from .data.inference import PREPROCESSING_KEY, preprocessing_of, preprocessing_r
 from .errors import InvalidArgumentError, InvalidTypeError, MissingFileError
 from .models import create_model
 from .models._binding import binding_metadata
-from .models._pretrained import WEIGHTS_NAME, pretrained_cfg_of
+from .models._pretrained import WEIGHTS_NAME, pretrained_cfg_of, state_fingerprint
 from .models.zoo import BUNDLED_WEIGHTS, bundled_folder
 
 __all__ = ["build_model_card", "from_pretrained", "push_to_hub", "render_model_card", "save_pretrained"]
@@ -123,6 +123,14 @@ def save_pretrained(
     }
     if cfg.get("base_model"):
         saved_cfg["base_model"] = cfg["base_model"]
+    # Provenance travels with the weights it describes: re-saving a loaded model unchanged keeps
+    # it (and its card); weights trained since are no longer what it measured, so it is dropped.
+    provenance = cfg.get("provenance")
+    unchanged = bool(provenance) and getattr(model, "loaded_state_sha256", None) == state_fingerprint(model)
+    if unchanged:
+        saved_cfg.update(tag=cfg.get("tag"), description=cfg.get("description"), provenance=provenance)
+    elif provenance:  # timm's writer would copy the loaded record over: clear it explicitly
+        saved_cfg["provenance"] = None
     licence = card_license(model, model_card)
     if licence:  # the card's licence: CC BY 4.0 for weights trained on the Figshare release
         saved_cfg["license"] = licence
@@ -133,7 +141,12 @@ def save_pretrained(
         folder / CONFIG_NAME, lambda p: save_config_for_hf(model, str(p), model_config=model_config)
     )
 
-    card = render_model_card(model, model_card, repo_id=repo_id or str(folder), preprocessing=preprocessing)
+    if unchanged and model_card is None and cfg.get("tag"):
+        card = build_model_card(f"{arch}.{cfg['tag']}", provenance, repo_id or str(folder))
+    else:
+        card = render_model_card(
+            model, model_card, repo_id=repo_id or str(folder), preprocessing=preprocessing
+        )
     write_text_atomically(folder / MODEL_CARD_NAME, card)
     return folder
 

@@ -14,6 +14,7 @@ classifier whose class count differs from the model's, which is re-initialised w
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import os
@@ -305,6 +306,19 @@ def load_state_dict_into(
         raise CheckpointError(problem)
     model.load_state_dict(state_dict, strict=False)
     mark_weights_source(model, source)
+    # What was loaded, so that a re-save can tell the same weights (their provenance still holds)
+    # from weights trained further (it no longer does).
+    model.loaded_state_sha256 = state_fingerprint(model)  # type: ignore[assignment]
+
+
+def state_fingerprint(model: nn.Module) -> str:
+    """SHA-256 of a model's state dict (names, dtypes, shapes and values), in a fixed order."""
+    digest = hashlib.sha256()
+    for key, tensor in sorted(model.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        digest.update(f"{key}:{t.dtype}:{tuple(t.shape)}".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return digest.hexdigest()
 
 
 def mark_weights_source(model: nn.Module, source: str) -> None:
