@@ -30,11 +30,19 @@ PAD = ov._GRID_PADDING
 # -- colour maps --------------------------------------------------------------------------------------
 def test_colorize_shape_dtype_and_jet_endpoints() -> None:
     heat = torch.tensor([[0.0, 0.5, 1.0]])
-    rgb = colorize(heat)
+    rgb = colorize(heat, "jet")
     assert rgb.shape == (1, 3, 3) and rgb.dtype == np.uint8
     assert rgb[0, 0].tolist() == [0, 0, 128]  # dark blue
     assert rgb[0, 2].tolist() == [128, 0, 0]  # dark red
     assert rgb[0, 1, 1] > 200  # greenish in the middle
+
+
+def test_the_default_colour_map_is_perceptually_uniform() -> None:
+    """Jet's bright bands invent edges in a smooth map; the default is inferno, whose lightness rises
+    monotonically from 0 to 1 (readable in greyscale too)."""
+    rgb = colorize(torch.linspace(0, 1, 256)[None])[0].astype(float)
+    lightness = rgb @ np.array([0.299, 0.587, 0.114])
+    assert np.all(np.diff(lightness) >= 0)
 
 
 @pytest.mark.parametrize("name", ["jet", "inferno", "viridis"])
@@ -58,7 +66,7 @@ def test_overlay_grey_where_zero_and_coloured_where_high() -> None:
     image = torch.full((1, 20, 30), 0.4)
     heat = torch.zeros(20, 30)
     heat[5:10, 5:10] = 1.0
-    out = overlay_heatmap(image, heat, alpha=0.5)
+    out = overlay_heatmap(image, heat, alpha=0.5, colormap="jet")
     assert out.mode == "RGB" and out.size == (30, 20)
     arr = np.asarray(out).astype(int)
     assert arr[15, 20].tolist() == [102, 102, 102]  # 0.4 * 255 untouched where the heatmap is 0
@@ -336,3 +344,14 @@ def test_grids_and_overlays_are_written_as_pdf_and_svg(tmp_path: Path, suffix: s
     save_grid(tmp_path / f"grid{suffix}", images, heat, true_labels=[0, 1], pred_labels=[0, 0])
     assert grid.read_bytes() == first  # no creation date: the same grid gives the same file
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f"grid{suffix}", f"one{suffix}"])
+
+
+def test_grid_captions_name_each_slice() -> None:
+    images, heat = torch.rand(2, 1, 64, 64), torch.rand(2, 64, 64)
+    plain = explanation_grid(images, heat, true_labels=[0, 1], class_names=["a", "b"], tile=96)
+    named = explanation_grid(
+        images, heat, true_labels=[0, 1], class_names=["a", "b"], tile=96, ids=["2098.png", "t1.nii.gz::z=12"]
+    )
+    assert named.height > plain.height  # one more caption line per tile
+    with pytest.raises(ValueError, match="ids has 1 entries for 2 samples"):
+        explanation_grid(images, heat, ids=["only one"])

@@ -665,8 +665,15 @@ def _overlays(
             mean=cfg.get("mean"),
             std=cfg.get("std"),
             title=f"{method}",
+            ids=[_short_source(data.records[i].source) for i in range(len(batch))],
         )
     return files
+
+
+def _short_source(source: str) -> str:
+    """A slice's file name, with its address inside a volume or zip (``t1.nii.gz::z=12``)."""
+    file, sep, rest = str(source).partition("::")
+    return Path(file).name + sep + rest
 
 
 #: What ``explain --reliance`` calls looking at the tumour: hiding it costs the class its

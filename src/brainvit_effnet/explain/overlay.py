@@ -218,7 +218,7 @@ def _check_color(color: Sequence[int], name: str = "color") -> RGB:
 
 
 # -- public functions -------------------------------------------------------------------------------
-def colorize(heatmap: HeatmapLike, colormap: Colormap = "jet") -> NDArray[np.uint8]:
+def colorize(heatmap: HeatmapLike, colormap: Colormap = "inferno") -> NDArray[np.uint8]:
     """Map a heatmap to RGB colours with a built-in colour map.
 
     Args:
@@ -248,7 +248,7 @@ def overlay_heatmap(
     image: ImageLike,
     heatmap: HeatmapLike,
     alpha: float = 0.45,
-    colormap: Colormap = "jet",
+    colormap: Colormap = "inferno",
     mean: Stats = None,
     std: Stats = None,
 ) -> Image.Image:
@@ -587,10 +587,11 @@ def explanation_grid(
     std: Stats = None,
     title: str | None = None,
     alpha: float = 0.45,
-    colormap: Colormap = "jet",
+    colormap: Colormap = "inferno",
     outline_color: Sequence[int] = (0, 255, 0),
     colorbar: bool = True,
     legend: bool | None = None,
+    ids: Sequence[str] | None = None,
 ) -> Image.Image:
     """Lay out one captioned overlay tile per sample.
 
@@ -629,6 +630,8 @@ def explanation_grid(
             outline colour when an outline is drawn and for each caption colour in use ("caption:
             prediction correct" / "wrong" / "true label unknown"). ``None`` (default): with the
             colour bar.
+        ids: ``B`` names of the samples (e.g. the slice's file name), shown as the first caption
+            line so a tile can be traced back to its slice; ``None`` shows none.
 
     Returns:
         RGB PIL image of width ``cols * tile + (cols + 1) * 4``. Its ``info["legend"]`` lists the
@@ -659,7 +662,9 @@ def explanation_grid(
         tile,
         outline_color,
     )
-    layout = _grid_layout(cells, class_names, ncols, tile, title, colorbar, legend)
+    if ids is not None and len(ids) != cells.n:
+        raise InvalidArgumentError(f"ids has {len(ids)} entries for {cells.n} samples; give one per sample.")
+    layout = _grid_layout(cells, class_names, ncols, tile, title, colorbar, legend, ids)
     grid = Image.new("RGB", (layout.width, layout.height), _BACKGROUND)
     grid.info["legend"] = [label for _, label in layout.legend_entries]
     draw = ImageDraw.Draw(grid)
@@ -787,6 +792,7 @@ def _grid_layout(
     title: str | None,
     colorbar: bool,
     legend: bool | None,
+    ids: Sequence[str] | None = None,
 ) -> _GridLayout:
     """Caption text and colour, tile outline, legend entries, and the size of every band."""
     n = cells.n
@@ -801,6 +807,8 @@ def _grid_layout(
         pr = _label_name(cells.preds[i], class_names, "pred_labels") if cells.preds is not None else None
         pv = cells.probs[i] if cells.probs is not None else None
         lines = _caption_lines(t, pr, pv, probe, font, text_w)
+        if ids is not None:
+            lines = [_fit_font_text(probe, str(ids[i]), font, text_w, ""), *lines]
         band = (
             _CAPTION_UNKNOWN if t is None or pr is None else (_CAPTION_CORRECT if t == pr else _CAPTION_WRONG)
         )
