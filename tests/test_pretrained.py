@@ -433,3 +433,35 @@ def test_weights_that_would_predict_nonsense_are_refused_naming_the_tensor(
     save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
     with pytest.raises(bve.CheckpointError, match=message):
         bve.from_pretrained(folder)
+
+
+def test_an_unreachable_hub_fails_fast_instead_of_retrying(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No network here: the probe is made to fail, and the download must never be attempted."""
+    import socket
+    import time
+
+    from brainvit_effnet.models import _pretrained
+
+    def unreachable(*args: object, **kwargs: object) -> None:
+        raise OSError("Name or service not known")
+
+    real_download = _pretrained.hf_hub_download
+
+    def download(*args: object, **kwargs: object) -> object:
+        if not kwargs.get("local_files_only"):
+            pytest.fail("a download was attempted although the Hub is unreachable")
+        return real_download(*args, **kwargs)
+
+    monkeypatch.setattr(socket, "create_connection", unreachable)
+    monkeypatch.setattr(_pretrained, "hf_hub_download", download)
+    monkeypatch.setattr(_pretrained.hf_constants, "HF_HUB_OFFLINE", False)
+    _pretrained._hub_unreachable.cache_clear()
+    start = time.perf_counter()
+    with pytest.raises(
+        bve.WeightsUnavailableError, match=r"huggingface\.co:443 is unreachable from this machine"
+    ):
+        bve.create_model("effnet_test", pretrained=True, cache_dir=tmp_path / "empty")
+    assert time.perf_counter() - start < 10
+    _pretrained._hub_unreachable.cache_clear()  # the next test probes afresh

@@ -14,12 +14,15 @@ classifier whose class count differs from the model's, which is re-initialised w
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import math
 import os
+import socket
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import torch
 from huggingface_hub import constants as hf_constants
@@ -86,20 +89,49 @@ def hub_download(repo_id: str, filename: str, cache_dir: str | os.PathLike[str] 
     """
 
     repo, _, revision = repo_id.partition("@")
+    options: dict[str, Any] = {
+        "revision": revision or None,
+        "cache_dir": None if cache_dir is None else Path(cache_dir),
+        "library_name": "brainvit-effnet",
+        "library_version": __version__,
+    }
     try:
-        path = hf_hub_download(
-            repo,
-            filename,
-            revision=revision or None,
-            cache_dir=None if cache_dir is None else Path(cache_dir),
-            library_name="brainvit-effnet",
-            library_version=__version__,
-        )
+        try:  # the cache first: no network needed when the file is there
+            return Path(str(hf_hub_download(repo, filename, local_files_only=True, **options)))
+        except LocalEntryNotFoundError:
+            if not hf_constants.HF_HUB_OFFLINE:
+                _check_hub_reachable()
+        path = hf_hub_download(repo, filename, **options)
     except _HUB_ERRORS as e:
         raise WeightsUnavailableError(
             f"{_offline_hint(repo_id, filename, cache_dir)} Cause: {type(e).__name__}: {e}"
         ) from e
     return Path(str(path))
+
+
+_HUB_PROBE_TIMEOUT_S = 3.0
+
+
+@functools.lru_cache(maxsize=1)
+def _hub_unreachable() -> str | None:
+    """Why the Hub's host cannot be reached (``None`` if it can); asked once per process.
+
+    Without it, a machine that cannot reach the Hub (hospital networks, air-gapped clusters) waits
+    through huggingface_hub's retries, 30-70 s, before the same error.
+    """
+    host = urlparse(hf_constants.ENDPOINT).hostname or "huggingface.co"
+    port = 443 if hf_constants.ENDPOINT.startswith("https") else 80
+    try:
+        with socket.create_connection((host, port), timeout=_HUB_PROBE_TIMEOUT_S):
+            return None
+    except OSError as e:
+        return f"{host}:{port} is unreachable from this machine ({e})"
+
+
+def _check_hub_reachable() -> None:
+    reason = _hub_unreachable()
+    if reason is not None:
+        raise OSError(f"{reason}; not waiting for the download's retries")
 
 
 def fetch_weights(cfg: dict[str, Any], cache_dir: str | os.PathLike[str] | None = None) -> Path:
