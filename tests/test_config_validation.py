@@ -71,3 +71,10 @@ def test_a_yaml_alias_bomb_gives_a_short_message(tmp_path: Path) -> None:
     with pytest.raises(InvalidArgumentError, match=r"option train\.epochs must be an integer") as caught:
         bve.TrainConfig.from_file(path)
     assert len(str(caught.value)) < 200
+
+
+def test_an_unhashable_key_is_a_message_not_a_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "odd.yaml"
+    path.write_text("? [a, b]\n: 1\n")
+    with pytest.raises(InvalidArgumentError, match=r"could not read training config .*odd\.yaml"):
+        bve.TrainConfig.from_file(path)

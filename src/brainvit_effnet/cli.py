@@ -383,7 +383,9 @@ def _training_copies(model: Any, paths: list[str], args: argparse.Namespace) -> 
     hashes = None if args.skip_copy_check else training_hashes_of(model)
     if hashes is None:
         return {}
-    files = [p for p in paths if Path(p.split("::")[0]).is_file()]  # in-memory sources have no file
+    from .data.mri import file_part
+
+    files = [p for p in paths if Path(file_part(p)).is_file()]  # in-memory sources have no file
     return find_training_copies(hashes, files)
 
 

@@ -127,14 +127,17 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     """YAML's safe loader, refusing a key given twice in one mapping (YAML keeps the last silently)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[Any, Any] = {}
+        seen: set[Any] = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"option {_short(key)} is given twice", key_node.start_mark
-                )
-            seen[key] = True
+            try:
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"option {_short(key)} is given twice", key_node.start_mark
+                    )
+                seen.add(key)
+            except TypeError:  # an unhashable key: YAML's own loader names it below
+                pass
         return super().construct_mapping(node, deep=deep)
 
 
@@ -159,7 +162,7 @@ def read_mapping(path: str | Path, what: str) -> dict[str, Any]:
 
 
 #: Numeric options and the values that make sense: (lowest, highest, lowest allowed?, highest
-#: allowed?, what the option means at its bounds). Every float must also be finite. Checked before
+#: allowed?). Every float must also be finite. Checked before
 #: anything runs, so that torch is never the first to see a value (a negative clip_grad_norm
 #: flips every gradient; a negative limit_train_batches publishes an untrained model).
 _RANGES: dict[str, tuple[float, float, bool, bool]] = {
