@@ -37,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from ...errors import CheckpointError, InvalidArgumentError
 from .fingerprints import Fingerprints, ImageRef, _as_words, _popcount, compute_fingerprints
@@ -125,13 +125,11 @@ class TrainingHashes:
         if not path.is_file():
             return None
         try:
-            tensors = load_file(str(path))
-            with safe_open(str(path), framework="pt") as f:
+            with safe_open(str(path), framework="pt") as f:  # one read: tensors and metadata
                 metadata = f.metadata() or {}
+                phash, dhash = f.get_tensor("phash").numpy(), f.get_tensor("dhash").numpy()
             keys = tuple(metadata["keys"].split("\n")) if metadata.get("keys") else ()
-            return cls(
-                tensors["phash"].numpy(), tensors["dhash"].numpy(), keys, metadata.get("description", "")
-            )
+            return cls(phash, dhash, keys, metadata.get("description", ""))
         except (SafetensorError, OSError, KeyError, InvalidArgumentError) as e:
             raise CheckpointError(
                 f"{path} is not a valid training-hash file ({e}). Move it away to use the model without "
