@@ -48,8 +48,18 @@ def _mean(c: dict) -> None:
     c["pretrained_cfg"]["mean"] = [0.0, 0.0, 0.0]
 
 
+def _permute_model_args(c: dict) -> None:  # the copy the model is built with
+    c["model_args"]["label_names"] = ["meningioma", "glioma", "pituitary"]
+
+
 @pytest.mark.parametrize(
-    ("change", "field"), [(_permute, "label_names"), (_crop_off, "preprocessing"), (_mean, "mean")]
+    ("change", "field"),
+    [
+        (_permute, "label_names"),
+        (_permute_model_args, "label_names"),
+        (_crop_off, "preprocessing"),
+        (_mean, "mean"),
+    ],
 )
 def test_an_edited_config_is_refused_naming_the_field(saved: Path, change: Any, field: str) -> None:
     _edit(saved, change)

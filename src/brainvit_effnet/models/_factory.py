@@ -120,8 +120,8 @@ def _check_saved_values(pretrained_cfg: dict[str, Any], model_args: dict[str, An
     ``label_names: "abc"`` would become three classes, duplicate names would merge two, and
     ``"brain_crop": "false"`` is a true string: each is refused, naming the file.
     """
-    names = pretrained_cfg.get("label_names", model_args.get("label_names"))
-    classes = model_args.get("num_classes", pretrained_cfg.get("num_classes"))
+    names = pretrained_cfg.get("label_names")
+    classes = pretrained_cfg.get("num_classes", model_args.get("num_classes"))
     if names is not None:
         if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) and n for n in names):
             raise CheckpointError(
@@ -213,12 +213,22 @@ def _arguments(
     pretrained_cfg, arch, model_args = _read_config(source, ident, cache_dir)
     parse_model_name(arch, where=ident)
     _check_saved_model_args(model_args, arch, ident)
-    _check_saved_values(pretrained_cfg, model_args, ident)
+    # config.json holds the labels twice (pretrained_cfg, and the model_args that build the model
+    # and win): both copies are checked, so an edit to either is caught.
+    built = {
+        **pretrained_cfg,
+        **{k: model_args[k] for k in ("label_names", "num_classes") if k in model_args},
+    }
+    views = (pretrained_cfg, built)
+    for view in views:
+        _check_saved_values(view, model_args, ident)
     if pretrained and num_classes is None:
         _check_saved_head(source, ident, model_args, cache_dir)
         path = weights_file(ident) if source == "local-dir" else hub_download(ident, WEIGHTS_NAME, cache_dir)
         if path.is_file():
-            check_binding(pretrained_cfg, read_metadata(path), f"{ident}/{_CONFIG_NAME}")
+            metadata = read_metadata(path)
+            for view in views:
+                check_binding(view, metadata, f"{ident}/{_CONFIG_NAME}")
     return arch, pretrained_cfg, {**model_args, **kwargs, "pretrained_model_args": dict(model_args)}
 
 
