@@ -196,6 +196,9 @@ def test_cli_demo_shows_the_bundled_model_on_held_out_patients(
     assert "not for clinical use" in printed and BUNDLED_MODEL in printed and trained_from in printed
     assert "Bundled held-out slices (153 slices of fold 1)" in printed and "CC BY 4.0" in printed
     assert "pointing game" in printed
+    # Localisation beside chance and a map that ignores the image, in words.
+    assert "a map that ignores the image (a blob in the centre) scores" in printed
+    assert "above the centred blob on both" in printed or "no better than a centred blob" in printed
     assert "Is the model looking at the tumour? 153 slices" in printed  # the occlusion test, per class
     for name in (
         "report/report.md",
