@@ -194,8 +194,9 @@ def render_study_page(results: Path = RESULTS, figure: str = PLOT.name) -> str:
         status,
         "",
         f"Recipe `{protocol.get('recipe')}` {length}, test folds "
-        f"{protocol.get('folds')}, seeds {protocol.get('seeds')}. Summed wall time of the finished runs: "
-        f"{protocol.get('cpu_minutes')} minutes, pauses included (one thread per run, two runs side by side on "
+        f"{protocol.get('folds')}, seeds {protocol.get('seeds')}. Summed wall time of the finished "
+        f"runs: {protocol.get('cpu_minutes')} minutes, pauses included (one thread per run, two runs "
+        f"side by side on "
         f"{machine.get('cpu_count', '?')} cores: {machine.get('cpu_model') or machine.get('platform', '')}).",
         "",
         full,
