@@ -595,3 +595,33 @@ def test_records_and_targets_agree(tmp_path: Path) -> None:
     assert sample.targets == [r.label for r in sample.records]
     assert all(sample.classes[t] == r.class_name for t, r in zip(sample.targets, sample.records, strict=True))
     shutil.rmtree(tmp_path)
+
+
+def test_the_lenient_advice_reaches_the_figshare_adapter_from_the_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The strict error says 'CLI: --lenient'; evaluate --lenient must then skip the bad slice."""
+    from brainvit_effnet.cli import main
+    from brainvit_effnet.models.zoo import BUNDLED_WEIGHTS
+
+    folder = tmp_path / "mat"
+    folder.mkdir()
+    for n in (1, 2, 3, 4):
+        write_cjdata(folder / f"{n}.mat", asymmetric_image(n), label=1 + n % 3, pid=f"p{n}")
+    (folder / "5.mat").write_bytes(b"not a mat file")
+    write_cvind(folder / "cvind.mat", [1, 1, 2, 3, 1])
+    model = str(BUNDLED_WEIGHTS["effnet_b0.figshare"])
+    argv = [
+        "evaluate",
+        model,
+        "--data",
+        f"figshare:{folder}",
+        "--out",
+        str(tmp_path / "ev"),
+        "--bootstrap",
+        "0",
+    ]
+    assert main(argv) == 2
+    assert "CLI: --lenient" in capsys.readouterr().err
+    assert main([*argv, "--lenient"]) == 0  # the advice works: the bad slice is skipped, fold 1 evaluated
+    assert "2 slices" in capsys.readouterr().out

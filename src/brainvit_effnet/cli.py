@@ -113,8 +113,8 @@ def _add_folder_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--lenient",
         action="store_true",
-        help="folder data: skip unknown class folders, stray and unreadable files with one warning and a "
-        "count, instead of stopping at the first",
+        help="folder or Figshare data: skip unknown class folders, stray and unreadable files with one "
+        "warning and a count, instead of stopping at the first",
     )
     p.add_argument(
         "--alias",
@@ -463,7 +463,8 @@ def _evaluation_data(args: argparse.Namespace, model: Any, return_mask: bool = F
     if source.kind == "sample":
         return load_sample(folds=folds, **common)
     assert source.path is not None
-    return FigshareDataset(source.path, folds=folds, **common)
+    # The strict error advises --lenient: it must reach the Figshare adapter too.
+    return FigshareDataset(source.path, folds=folds, strict=not getattr(args, "lenient", False), **common)
 
 
 def _has_brain(files: Any, index: int) -> bool:
