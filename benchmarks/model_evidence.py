@@ -24,13 +24,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from _common import machine_info, write_json
 from cam_layers import LAYERS
 from cam_layers import measure as measure_layers
-from shift_benchmark import load_model
-from shift_benchmark import measure as measure_shifts
+from shift_benchmark import load_model, measure_fold
 
 from brainvit_effnet.data import FigshareDataset, create_transforms
 from brainvit_effnet.data.inference import preprocessing_of
@@ -94,11 +92,7 @@ def evidence(
     record["machine"] = machine_info(torch.device("cpu"))
     write_json(out, record)  # the slow part follows: keep what is measured so far
     if shifts:
-        data = FigshareDataset(data_root, folds=[test_fold], crop=False)
-        records = data.records[::shift_every]
-        slices = [data.decode_record(r).image[0].numpy() for r in records]
-        shift = measure_shifts(model, slices, np.array([r.label for r in records]), seed=0)
-        shift["slices"] = f"one slice in {shift_every} of fold {test_fold} ({len(records)} slices)"
+        shift = measure_fold(model, data_root, test_fold, every=shift_every)
         record["shift_benchmark"] = shift
         record["targets"]["shift_ratio>=0.93"] = shift["ratio_shift_over_clean"] >= TARGETS["shift_ratio"]
     record["minutes"] = round((time.perf_counter() - started) / 60, 2)

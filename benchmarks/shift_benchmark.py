@@ -79,6 +79,19 @@ def measure(
     }
 
 
+def measure_fold(
+    model: torch.nn.Module, data_root: str, fold: int, every: int = 1, seed: int = 0
+) -> dict[str, Any]:
+    """:func:`measure` on one slice in ``every`` of an official fold, read raw (before the model's
+    own crop and resize, as a file from elsewhere arrives); the record says which slices."""
+    data = FigshareDataset(data_root, folds=[fold], crop=False)
+    records = data.records[::every]
+    slices = [data.decode_record(r).image[0].numpy() for r in records]
+    record = measure(model, slices, np.array([r.label for r in records]), seed=seed)
+    record["slices"] = f"one slice in {every} of fold {fold} ({len(records)} slices)"
+    return record
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

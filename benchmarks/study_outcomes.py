@@ -32,11 +32,10 @@ import sys
 import time
 from typing import Any
 
-import numpy as np
 import torch
 from _common import machine_info, write_json
 from cam_layers import measure as measure_layers
-from shift_benchmark import measure as measure_shifts
+from shift_benchmark import measure_fold
 
 import brainvit_effnet as bve
 from brainvit_effnet.data import FigshareDataset, create_transforms
@@ -84,12 +83,7 @@ def outcomes(
         )
         record["rollout"] = rollout["methods"]["rollout"]
     record["tumour_reliance"] = tumour_reliance(model, masked, progress=False)
-    plain = FigshareDataset(data_root, folds=[fold], crop=False)
-    chosen = plain.records[::shift_every]
-    slices = [plain.decode_record(r).image[0].numpy() for r in chosen]
-    shift = measure_shifts(model, slices, np.array([r.label for r in chosen]), seed=0)
-    shift["slices"] = f"one slice in {shift_every} of fold {fold} ({len(chosen)} slices)"
-    record["shift_benchmark"] = shift
+    record["shift_benchmark"] = measure_fold(model, data_root, fold, every=shift_every)
     record["scalars"] = scalars(record)
     record["minutes"] = round((time.perf_counter() - started) / 60, 2)
     record["machine"] = machine_info(torch.device("cpu"))
