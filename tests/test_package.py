@@ -285,17 +285,23 @@ def test_cli_predict_gives_every_input_a_row(tmp_path: Path, capsys: pytest.Capt
     assert not list(tmp_path.glob(".*tmp*"))
 
 
+def _class_tree(root: Path, names: list[str], per_class: int = 3) -> Path:
+    """A class-per-folder tree of bundled sample slices: ``per_class`` distinct slices per name."""
+    images = sorted((bve_data_root() / "images").glob("*.png"))
+    for i, name in enumerate(names):
+        (root / name).mkdir(parents=True)
+        for image in images[per_class * i : per_class * (i + 1)]:
+            (root / name / image.name).write_bytes(image.read_bytes())
+    return root
+
+
 def test_cli_evaluate_says_which_classes_it_leaves_out(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from brainvit_effnet.models.zoo import BUNDLED_MODEL, BUNDLED_WEIGHTS
 
-    images = sorted((bve_data_root() / "images").glob("*.png"))
-    for i, name in enumerate(["glioma", "meningioma", "pituitary", "no_tumor"]):
-        (tmp_path / "tree" / name).mkdir(parents=True)
-        for image in images[3 * i : 3 * i + 3]:
-            (tmp_path / "tree" / name / image.name).write_bytes(image.read_bytes())
-    argv = ["evaluate", str(BUNDLED_WEIGHTS[BUNDLED_MODEL]), "--data", f"folder:{tmp_path / 'tree'}"]
+    tree = _class_tree(tmp_path / "tree", ["glioma", "meningioma", "pituitary", "no_tumor"])
+    argv = ["evaluate", str(BUNDLED_WEIGHTS[BUNDLED_MODEL]), "--data", f"folder:{tree}"]
     assert main([*argv, "--out", str(tmp_path / "ev"), "--bootstrap", "0"]) == 0
     captured = capsys.readouterr()
     assert "3 image(s) of other classes are not evaluated: {'no_tumor': 3}" in captured.err
@@ -309,12 +315,8 @@ def test_cli_evaluate_works_on_the_classes_a_folder_has(
 ) -> None:
     from brainvit_effnet.models.zoo import BUNDLED_MODEL, BUNDLED_WEIGHTS
 
-    images = sorted((bve_data_root() / "images").glob("*.png"))
-    for i, name in enumerate(["meningioma", "pituitary"]):  # an external set without glioma
-        (tmp_path / "tree" / name).mkdir(parents=True)
-        for image in images[3 * i : 3 * i + 3]:
-            (tmp_path / "tree" / name / image.name).write_bytes(image.read_bytes())
-    argv = ["evaluate", str(BUNDLED_WEIGHTS[BUNDLED_MODEL]), "--data", f"folder:{tmp_path / 'tree'}"]
+    tree = _class_tree(tmp_path / "tree", ["meningioma", "pituitary"])  # an external set without glioma
+    argv = ["evaluate", str(BUNDLED_WEIGHTS[BUNDLED_MODEL]), "--data", f"folder:{tree}"]
     assert main([*argv, "--out", str(tmp_path / "ev"), "--bootstrap", "0"]) == 0
     captured = capsys.readouterr()
     assert "has no image of ['glioma']; evaluating on the classes present" in captured.err
