@@ -314,10 +314,10 @@ class FigshareDataset(MRIDataset):
 def _check_each_slice_once(records: list[SampleRecord]) -> None:
     """A release index or a file listed twice would count a slice twice, and could put it in two
     folds: on both sides of a split. Refused, naming both entries."""
-    seen_index: dict[int, str] = {}
-    seen_file: dict[str, int] = {}
+    seen_index: dict[int | None, str] = {}
+    seen_file: dict[str, int | None] = {}
     for r in records:
-        if r.index is not None and r.index in seen_index:
+        if r.index in seen_index:  # every Figshare record has its release index
             raise InvalidArgumentError(
                 f"slice {r.index} is listed twice: {seen_index[r.index]} and {r.source} (the same .mat in "
                 f"two zip parts, or two metadata rows). Each slice must appear once, or it could be "
@@ -328,8 +328,8 @@ def _check_each_slice_once(records: list[SampleRecord]) -> None:
                 f"{r.source} is listed twice (as slices {seen_file[r.source]} and {r.index}); each file must "
                 f"appear once. Fix metadata.csv."
             )
-        seen_index[r.index or -1] = r.source
-        seen_file[r.source] = r.index or -1
+        seen_index[r.index] = r.source
+        seen_file[r.source] = r.index
 
 
 def _record(source: str, code: int, pid: str | None, fold: int | None, index: int) -> SampleRecord:
