@@ -305,9 +305,8 @@ def test_a_run_built_with_an_integer_img_size_resumes(tmp_path: Path) -> None:
     assert resumed.progress.epoch == 2
 
 
-def test_a_stopped_experiment_publishes_nothing_and_the_cli_exits_with_the_signal(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def _train_cli_signalled_after_step_one(out: Path, monkeypatch: pytest.MonkeyPatch, signals: int) -> int:
+    """``brainvit-effnet train`` of a tiny model, sent ``signals`` SIGTERMs right after step 1."""
     from brainvit_effnet.cli import main
 
     original = bve.Trainer._optimizer_step
@@ -315,13 +314,19 @@ def test_a_stopped_experiment_publishes_nothing_and_the_cli_exits_with_the_signa
     def step_then_signal(self: bve.Trainer, *args: Any) -> None:
         original(self, *args)
         if self.progress.step == 1:
-            os.kill(os.getpid(), signal.SIGTERM)
+            for _ in range(signals):
+                os.kill(os.getpid(), signal.SIGTERM)
 
     monkeypatch.setattr(bve.Trainer, "_optimizer_step", step_then_signal)
-    out = tmp_path / "run"
     argv = ["train", "--model", "effnet_test", "--epochs", "2", "--output-dir", str(out)]
-    argv += ["--set", "model_kwargs.img_size=64", "--set", "bootstrap=0"]
-    assert main(argv) == 143
+    return main([*argv, "--set", "model_kwargs.img_size=64", "--set", "bootstrap=0"])
+
+
+def test_a_stopped_experiment_publishes_nothing_and_the_cli_exits_with_the_signal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    assert _train_cli_signalled_after_step_one(out, monkeypatch, signals=1) == 143
     err = capsys.readouterr()
     assert "stopped: training was stopped by SIGTERM" in err.err and f"--resume {out}" in err.err
     assert "Test (" not in err.out
@@ -332,21 +337,9 @@ def test_a_stopped_experiment_publishes_nothing_and_the_cli_exits_with_the_signa
 def test_two_signals_stop_at_once_with_a_message_not_a_traceback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from brainvit_effnet.cli import main
-
-    original = bve.Trainer._optimizer_step
-
-    def step_then_two_signals(self: bve.Trainer, *args: Any) -> None:
-        original(self, *args)
-        if self.progress.step == 1:
-            os.kill(os.getpid(), signal.SIGTERM)
-            os.kill(os.getpid(), signal.SIGTERM)  # the impatient second one
-
-    monkeypatch.setattr(bve.Trainer, "_optimizer_step", step_then_two_signals)
     out = tmp_path / "run"
-    argv = ["train", "--model", "effnet_test", "--epochs", "2", "--output-dir", str(out)]
-    argv += ["--set", "model_kwargs.img_size=64", "--set", "bootstrap=0"]
-    assert main(argv) == 143
+    # the second SIGTERM is the impatient one
+    assert _train_cli_signalled_after_step_one(out, monkeypatch, signals=2) == 143
     err = capsys.readouterr().err
     assert "stopped at once by a second SIGTERM, without saving a new checkpoint" in err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
