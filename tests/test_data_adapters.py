@@ -476,21 +476,6 @@ def test_a_missing_image_and_one_over_the_size_limit_are_named(
     assert len(lenient) == 0 and len(lenient.skipped) == 2
 
 
-def test_traindata_valdata_layout_with_side_car_files(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    """A Br35H layout: traindata/ and valdata/ split folders, a YOLO .txt next to each image."""
-    root = _tree(tmp_path, {"traindata/yes": 2, "traindata/no": 2, "valdata/yes": 1, "valdata/no": 1})
-    for image in list(root.rglob("*.png")):
-        image.with_suffix(".txt").write_text("0 0.5 0.5 0.2 0.2\n")
-    with pytest.raises(ValueError, match=r"stray file .*CLI: --lenient"):
-        Br35HDataset(root)
-    with caplog.at_level(logging.WARNING):
-        data = Br35HDataset(root, strict=False)
-    assert {r.split for r in data.records} == {"train", "val"} and len(data) == 6
-    assert caplog.text.count("Skipped 6 bad file(s)") == 1
-
-
 def test_split_argument_errors(tmp_path: Path) -> None:
     root = _tree(tmp_path, {"Training/glioma": 1, "Testing/glioma": 1})
     assert len(FolderDataset(root, split="Testing")) == 1

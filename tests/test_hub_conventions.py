@@ -14,7 +14,7 @@ from PIL import Image
 from safetensors.torch import load_file, save_file
 
 import brainvit_effnet as bve
-from brainvit_effnet.cards import FIGSHARE_DATASET_ID
+from brainvit_effnet.cards import FIGSHARE_DATASET_ID, card_metadata_problems
 from brainvit_effnet.data import ImageFiles, create_transforms, load_heldout_sample, load_sample
 from brainvit_effnet.data.base import crop_decoded
 from brainvit_effnet.data.inference import preprocessing_of
@@ -64,12 +64,13 @@ def test_scratch_model_card_parses_back_without_a_base_model(tmp_path: Path) -> 
     meta = metadata_load(folder / "README.md")
     assert meta is not None and "base_model" not in meta
     assert meta["license"] == "cc-by-4.0" and meta["datasets"] == [FIGSHARE_DATASET_ID]
-    assert meta["metrics"] == ["accuracy", "macro_f1"]
+    assert meta["metrics"] == ["accuracy", "f1"]  # the Hub's metric ids; macro-F1 is f1, averaged by class
     card = ModelCard.load(folder / "README.md")
     results = {r.metric_type: r for r in card.data.eval_results}
-    assert results["accuracy"].metric_value == 0.91 and results["macro_f1"].metric_value == 0.9
+    assert results["accuracy"].metric_value == 0.91 and results["f1"].metric_value == 0.9
+    assert results["f1"].metric_args == {"average": "macro"} and results["accuracy"].metric_args is None
     assert results["accuracy"].metric_name == "accuracy (95% CI [0.880, 0.940])"
-    assert results["macro_f1"].metric_name == "macro_f1"  # no interval measured: none claimed
+    assert results["f1"].metric_name == "macro_f1"  # no interval measured: none claimed
     assert "| accuracy | 0.91 [0.880, 0.940] |" in card.text
     assert "licence CC BY 4.0" in card.text and "Cheng J. et al., PLoS One" in card.text
     _how_to_load_order(card.text, "hf-hub:me/brain")
@@ -126,8 +127,11 @@ def test_bundled_card_is_what_build_model_card_writes_and_keeps_its_numbers(ship
         assert "**trained from scratch**" in text
     assert meta["license"] == "cc-by-4.0" and meta["datasets"] == [FIGSHARE_DATASET_ID]
     m = provenance["held_out_metrics"]
-    results = {r.metric_type: r for r in ModelCard.load(path).data.eval_results}
+    eval_results = ModelCard.load(path).data.eval_results
+    assert [r.metric_type for r in eval_results] == ["accuracy", "recall", "f1", "ece", "nll"]
+    results = {r.metric_name.split(" ")[0]: r for r in eval_results}  # our key leads the name
     assert set(results) == {"accuracy", "balanced_accuracy", "macro_f1", "ece", "nll"}
+    assert card_metadata_problems(text) == []
     for key, result in results.items():
         assert result.metric_value == round(m[key], 4)
         assert f"| {key} | {m[key]:.4f}" in text
@@ -277,3 +281,37 @@ def test_re_saving_a_shipped_model_keeps_its_provenance_and_card_until_it_is_tra
     changed = bve.save_pretrained(reloaded, tmp_path / "changed")
     assert json.loads((changed / "config.json").read_text())["pretrained_cfg"].get("provenance") is None
     assert "Not recorded" in (changed / "README.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("header", "problem"),
+    [
+        ("license: [mit]\n", "license must be a string"),
+        ("datasets: {figshare: 1}\n", "datasets must be a string or a list of strings"),
+        ("tags: [mri, 3]\n", "tags must be a string or a list of strings"),
+        ("license: other\n", "license: other needs license_name and license_link"),
+        (
+            "model-index:\n- name: m\n  results:\n  - task: {type: image-classification}\n",
+            "model-index does not parse",
+        ),
+        (
+            "model-index:\n- name: m\n  results:\n  - task: {type: image-classification}\n"
+            "    dataset: {name: d, type: d}\n    metrics:\n    - {type: accuracy, value: .nan}\n",
+            "has value nan, not a number",
+        ),
+        ("- a\n- b\n", "not a mapping"),
+        ("key: [unclosed\n", "does not parse"),
+    ],
+)
+def test_card_metadata_breaking_the_hubs_rules_is_named(header: str, problem: str) -> None:
+    problems = card_metadata_problems(f"---\n{header}---\n# card\n")
+    assert any(problem in p for p in problems), problems
+
+
+def test_every_card_the_library_writes_passes_the_hubs_rules(tmp_path: Path) -> None:
+    model = bve.create_model("effnet_test_tf", num_classes=3, label_names=LABELS)
+    folder = bve.save_pretrained(model, tmp_path, model_card=CARD, repo_id="me/brain")
+    assert card_metadata_problems((folder / "README.md").read_text()) == []
+    assert card_metadata_problems("# no header\n") == [
+        "the card has no YAML header (a '---' block at the top)"
+    ]

@@ -39,7 +39,7 @@ def test_a_full_disk_mid_write_names_the_target_and_leaves_nothing(tmp_path: Pat
 def test_the_cli_turns_a_full_disk_into_a_message(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import brainvit_effnet.cli as cli
+    import brainvit_effnet.cli.predict as cli
 
     monkeypatch.setattr(
         cli, "write_text_atomically", lambda path, text: write_text_atomically(path, _disk_full())

@@ -22,10 +22,14 @@ def test_every_form_parses_and_prints_back() -> None:
 
 @pytest.mark.parametrize("text", ["kaggle:/x", "figshare:", "folder", "heldout", "", "Sample"])
 def test_other_strings_are_refused_naming_the_forms(text: str) -> None:
-    with pytest.raises(ValueError, match=r"data must be 'sample', 'figshare:PATH' or 'folder:PATH'"):
+    with pytest.raises(
+        ValueError, match=r"data must be 'sample', 'figshare:PATH', 'folder:PATH' or 'br35h:PATH'"
+    ):
         DataSource.parse(text)
 
 
 def test_the_evaluation_form_names_heldout() -> None:
-    with pytest.raises(ValueError, match=r"'sample', 'heldout', 'figshare:PATH' or 'folder:PATH'"):
+    with pytest.raises(
+        ValueError, match=r"'sample', 'heldout', 'figshare:PATH', 'folder:PATH' or 'br35h:PATH'"
+    ):
         DataSource.parse("nope", allow_heldout=True)

@@ -13,7 +13,8 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 import brainvit_effnet as bve
-from brainvit_effnet.cli import _experiment, build_parser
+from brainvit_effnet.cli import build_parser
+from brainvit_effnet.cli.train import experiment as _experiment
 from brainvit_effnet.recipes import DEFAULT_RECIPE, RECIPES, recipe_config
 from brainvit_effnet.train.config import default_backbone_lr_scale
 

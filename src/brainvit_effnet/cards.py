@@ -32,8 +32,10 @@ __all__ = [
     "FIGSHARE_ATTRIBUTION",
     "FIGSHARE_DATASET_ID",
     "FIGSHARE_LICENSE",
+    "HUB_METRICS",
     "build_model_card",
     "card_license",
+    "card_metadata_problems",
     "how_to_load",
     "render_model_card",
 ]
@@ -49,6 +51,13 @@ FIGSHARE_ATTRIBUTION = (
 )
 #: Metrics a card reports, in this order, when they were measured.
 CARD_METRICS = (*KEY_METRICS, "nll")
+#: Our metric keys -> the Hub's metric id (hf.co/metrics) and its arguments, where the Hub has one.
+#: Balanced accuracy is recall averaged over the classes. ECE and NLL have no Hub id: they keep ours.
+HUB_METRICS: dict[str, tuple[str, dict[str, str] | None]] = {
+    "accuracy": ("accuracy", None),
+    "macro_f1": ("f1", {"average": "macro"}),
+    "balanced_accuracy": ("recall", {"average": "macro"}),
+}
 
 _NOT_RECORDED = "Not recorded. Pass `model_card={...}` to `save_pretrained` to describe it."
 _TAGS = ["image-classification", "medical-imaging", "mri", "brain-tumour", "timm", "not-for-clinical-use"]
@@ -84,18 +93,25 @@ def _eval_results(
         if not is_real(value):
             continue  # counts and notes are not metrics
         ci = ci95.get(key)
+        hub_id, args = HUB_METRICS.get(key, (key, None))
         results.append(
             EvalResult(
                 task_type="image-classification",
                 dataset_type=dataset_type,
                 dataset_name=dataset_name,
                 dataset_split=dataset_split,
-                metric_type=key,
+                metric_type=hub_id,
+                metric_args=args,
                 metric_value=round(float(value), 4),
-                metric_name=f"{key} (95% CI{_ci_text(ci)})" if ci else key,
+                metric_name=f"{key} (95% CI{_ci_text(ci)})" if ci else key,  # our key: the table's row
             )
         )
     return results
+
+
+def _metric_ids(results: Sequence[Any]) -> list[str] | None:
+    """The card header's ``metrics:``: the Hub ids of the results, once each, in order."""
+    return list(dict.fromkeys(r.metric_type for r in results)) or None
 
 
 def _hub_source(repo_id: str) -> str:
@@ -163,7 +179,74 @@ def _card(data: Any, model_name: str, body: str) -> str:
     from huggingface_hub import ModelCard
 
     card = ModelCard.from_template(data, template_str=_CARD_TEMPLATE, body=body, model_name=model_name)
+    problems = card_metadata_problems(str(card))
+    if problems:  # a card we write must be one the Hub accepts: a bug of ours otherwise
+        raise RuntimeError(f"the model card written for {model_name} breaks the Hub's rules: {problems}")
     return str(card)
+
+
+#: Header fields the Hub reads as one string, or as a string or a list of strings.
+_STRING_FIELDS = ("license", "license_name", "license_link", "library_name", "pipeline_tag", "model_name")
+_STRING_OR_LIST_FIELDS = ("datasets", "metrics", "tags", "base_model", "language")
+
+
+def card_metadata_problems(text: str) -> list[str]:
+    """What in a model card's YAML header breaks the Hub's metadata rules, checked offline.
+
+    The checks are those of the Hub's model card specification that need no network: the header
+    is a YAML mapping; ``license``, ``library_name``, ``pipeline_tag`` are strings (``license:
+    other`` with ``license_name`` and ``license_link``); ``datasets``, ``metrics``, ``tags``,
+    ``base_model`` and ``language`` are strings or lists of strings; ``model-index`` parses with
+    ``huggingface_hub``'s own reader, and every metric value in it is a finite number. Whether the
+    ids name existing Hub repos, and the Hub's server-side checks, need the Hub
+    (``huggingface_hub.ModelCard.validate``).
+
+    Returns:
+        One sentence per problem; empty when the header passes.
+    """
+    import math
+
+    import yaml
+    from huggingface_hub import ModelCardData
+    from huggingface_hub.repocard_data import model_index_to_eval_results
+
+    if not text.startswith("---"):
+        return ["the card has no YAML header (a '---' block at the top)"]
+    header = text.split("---", 2)[1] if text.count("---") >= 2 else ""
+    try:
+        meta = yaml.safe_load(header)
+    except yaml.YAMLError as e:
+        return [f"the YAML header does not parse ({str(e).splitlines()[0]})"]
+    if not isinstance(meta, dict):
+        return ["the YAML header is not a mapping of fields"]
+    problems = []
+    for key in _STRING_FIELDS:
+        if key in meta and not isinstance(meta[key], str):
+            problems.append(f"{key} must be a string, not {type(meta[key]).__name__}")
+    for key in _STRING_OR_LIST_FIELDS:
+        value = meta.get(key)
+        if value is not None and not (
+            isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value))
+        ):
+            problems.append(f"{key} must be a string or a list of strings")
+    if meta.get("license") == "other" and not (meta.get("license_name") and meta.get("license_link")):
+        problems.append("license: other needs license_name and license_link")
+    if "model-index" in meta:
+        try:
+            _, results = model_index_to_eval_results(meta["model-index"])
+        except (KeyError, TypeError, ValueError) as e:
+            problems.append(f"model-index does not parse ({type(e).__name__}: {e})")
+        else:
+            for r in results:
+                value = r.metric_value
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                    problems.append(f"model-index metric {r.metric_type!r} has value {value!r}, not a number")
+    if not problems:
+        try:
+            ModelCardData(**meta)
+        except (TypeError, ValueError) as e:
+            problems.append(f"huggingface_hub's ModelCardData refuses it ({e})")
+    return problems
 
 
 def build_model_card(arch_tag: str, provenance: Mapping[str, Any], repo_id: str) -> str:
@@ -196,7 +279,7 @@ def build_model_card(arch_tag: str, provenance: Mapping[str, Any], repo_id: str)
         model_name=arch_tag,
         base_model=base_model or None,
         datasets=[FIGSHARE_DATASET_ID],
-        metrics=list(metrics) or None,
+        metrics=_metric_ids(results),
         license=FIGSHARE_LICENSE,
         library_name="brainvit-effnet",
         pipeline_tag="image-classification",
@@ -389,7 +472,7 @@ def render_model_card(
         model_name=arch,
         base_model=base_model or None,
         datasets=datasets or None,
-        metrics=[r.metric_type for r in results] or None,
+        metrics=_metric_ids(results),
         license=licence,
         library_name="brainvit-effnet",
         pipeline_tag="image-classification",

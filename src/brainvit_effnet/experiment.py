@@ -40,7 +40,15 @@ from ._atomic import write_text_atomically
 from ._json import dumps, read_json
 from ._progress import progress_bar
 from .cards import FIGSHARE_DATASET_ID
-from .data import FigshareDataset, FolderDataset, MRIDataset, create_transforms, grouped_holdout, load_sample
+from .data import (
+    Br35HDataset,
+    FigshareDataset,
+    FolderDataset,
+    MRIDataset,
+    create_transforms,
+    grouped_holdout,
+    load_sample,
+)
 from .data.slice_cache import load_slice_cache, save_slice_cache
 from .data.sources import DataSource
 from .data.splits import check_no_group_overlap, official_folds_split, validation_fold
@@ -199,7 +207,8 @@ def open_dataset(cfg: ExperimentConfig) -> MRIDataset:
         full = FigshareDataset(source.path, **common)
     else:
         assert source.path is not None
-        full = FolderDataset(source.path, strict=cfg.strict, aliases=cfg.aliases, **common)
+        reader = Br35HDataset if source.kind == "br35h" else FolderDataset
+        full = reader(source.path, strict=cfg.strict, aliases=cfg.aliases, **common)
     _OPENED[full] = _dataset_options(cfg)
     return full
 

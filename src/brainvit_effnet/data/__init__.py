@@ -13,6 +13,7 @@ Examples:
 """
 
 from .base import Decoded, MRIDataset, SampleRecord
+from .br35h import Br35HDataset, read_yolo_boxes
 from .duplicates import (
     DuplicatePair,
     DuplicateReport,
@@ -26,7 +27,6 @@ from .figshare import FIGSHARE_ZIP_PARTS, FigshareDataset
 from .folders import (
     CLASS_ALIASES,
     BhuvajiDataset,
-    Br35HDataset,
     FolderDataset,
     ImageFiles,
     NickparvarDataset,
@@ -81,6 +81,7 @@ __all__ = [
     "official_folds_split",
     "preprocess_for",
     "preprocessing_of",
+    "read_yolo_boxes",
     "sample_root",
     "stratified_group_kfold",
     "to_unit_float",

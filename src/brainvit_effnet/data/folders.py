@@ -5,7 +5,8 @@ Layouts (split folders are optional; names are matched case-insensitively):
 * Bhuvaji, "Brain Tumor Classification (MRI)": ``Training|Testing/{glioma_tumor, meningioma_tumor,
   no_tumor, pituitary_tumor}/``;
 * Nickparvar, "Brain Tumor MRI Dataset": ``Training|Testing/{glioma, meningioma, notumor, pituitary}/``;
-* Br35H: ``yes/`` and ``no/`` (tumour / no tumour);
+* Br35H: ``yes/`` and ``no/`` (tumour / no tumour), and its detection layout, in
+  :mod:`~brainvit_effnet.data.br35h`;
 * any ``[split/]class/image`` tree whose class folders map to canonical names through
   :data:`CLASS_ALIASES` (or aliases you add).
 
@@ -31,6 +32,7 @@ from typing import Any, ClassVar
 import torch
 
 from ..errors import InvalidArgumentError, MissingFileError
+from ._walk import walk_files
 from .base import BadFiles, Decoded, MRIDataset, SampleRecord, dataset_folder
 from .images import read_unit
 from .mri import MRI_SUFFIXES, NIFTI_SUFFIXES, dicom_ids, is_dicom, is_mri_file, nifti_slices
@@ -39,7 +41,6 @@ __all__ = [
     "CLASS_ALIASES",
     "IMAGE_EXTENSIONS",
     "BhuvajiDataset",
-    "Br35HDataset",
     "FolderDataset",
     "ImageFiles",
     "NickparvarDataset",
@@ -102,6 +103,31 @@ def is_supported(path: str | os.PathLike[str]) -> bool:
 
 def _normalise(name: str) -> str:
     return re.sub(r"[\s\-]+", "_", name.strip().lower())
+
+
+def is_split_name(name: str) -> bool:
+    """Whether a folder name is a split's (``Training``, ``test``, ``valdata``...), case-insensitively."""
+    return _normalise(name) in _SPLITS
+
+
+def holds_images(folder: Path) -> bool:
+    """Whether ``folder`` holds image files itself (not only in subfolders)."""
+    return any(p.is_file() and is_supported(p) for p in folder.iterdir())
+
+
+def _detection_hint(folder: Path) -> str:
+    """Advice when ``folder``, or a folder in it, holds images with YOLO box files beside them."""
+    if not folder.is_dir():
+        return ""
+    for candidate in [folder, *(p for p in folder.iterdir() if p.is_dir())]:
+        files = [p for p in candidate.iterdir() if p.is_file()]
+        images = {p.stem for p in files if p.suffix.lower() in IMAGE_EXTENSIONS}
+        if any(p.suffix.lower() == ".txt" and p.stem in images for p in files):
+            return (
+                f" {candidate} holds images with a YOLO box file (.txt) beside them: Br35H's detection "
+                f"layout, which Br35HDataset reads (CLI: --data br35h:PATH)."
+            )
+    return ""
 
 
 def canonical_class(folder_name: str, aliases: Mapping[str, str] | None = None) -> str | None:
@@ -196,11 +222,19 @@ class FolderDataset(MRIDataset):
         )
 
     # -- scanning ---------------------------------------------------------------------------------
+    def _is_split(self, folder: Path) -> bool:
+        """Whether ``folder`` is a split folder (``Training``, ``traindata``...) rather than a class folder.
+
+        The name must be a split's, and the folder must hold folders, not the images themselves: a
+        folder of images is a class folder whatever its name (mapped with ``aliases=``, as a user
+        mapping always wins).
+        """
+        mapped = _normalise(folder.name) in {_normalise(k) for k in self.aliases}
+        return is_split_name(folder.name) and not mapped and not holds_images(folder)
+
     def _split_dirs(self, split: str | None) -> list[tuple[str | None, Path]]:
         dirs = {
-            _SPLITS[_normalise(p.name)]: p
-            for p in self.root.iterdir()
-            if p.is_dir() and _normalise(p.name) in _SPLITS
+            _SPLITS[_normalise(p.name)]: p for p in self.root.iterdir() if p.is_dir() and self._is_split(p)
         }
         if split is not None:
             wanted = _SPLITS.get(_normalise(split))
@@ -216,38 +250,50 @@ class FolderDataset(MRIDataset):
         return sorted(dirs.items()) if dirs else [(None, self.root)]
 
     def _scan(self, split_dirs: list[tuple[str | None, Path]]) -> list[SampleRecord]:
-        records: list[SampleRecord] = []
-        for split, folder in split_dirs:
-            for entry in sorted(folder.iterdir()):
-                if not entry.is_dir():
-                    self._bad(str(entry), f"{entry}: stray file where class folders were expected.")
-                    continue
-                if _normalise(entry.name) in self.ignored_folders:
-                    continue
-                class_name = canonical_class(entry.name, self.aliases)
-                mapped_by_user = _normalise(entry.name) in {_normalise(k) for k in self.aliases}
-                if class_name is None or (
-                    self.expected_folders is not None
-                    and _normalise(entry.name) not in self.expected_folders
-                    and not mapped_by_user  # a release's own names, plus what aliases= maps
-                ):
-                    known = sorted(self.expected_folders or CLASS_ALIASES)
-                    self._bad(
-                        str(entry),
-                        f"{entry}: unknown class folder {entry.name!r} for a {self.release} "
-                        f"(known: {known}). Map it with aliases={{'{entry.name}': '<class>'}} "
-                        f"(CLI: --alias '{entry.name}=<class>'), or use FolderDataset for other trees.",
-                    )
-                    continue
-                files = self._images_in(entry)
-                if not files:
-                    self._bad(str(entry), f"{entry}: class folder {entry.name!r} holds no images.")
-                    continue
-                for f in files:
-                    records += self._records_of(f, class_name, split)
+        records = [r for split, folder in split_dirs for r in self._scan_folder(folder, split)]
         if not records:
-            raise InvalidArgumentError(f"{self.root} holds no images in class folders.")
+            raise InvalidArgumentError(
+                f"{self.root} holds no images in class folders.{_detection_hint(self.root)}"
+            )
         return records
+
+    def _scan_folder(self, folder: Path, split: str | None) -> list[SampleRecord]:
+        """The images of the class folders in ``folder`` (the root, or one split folder)."""
+        records: list[SampleRecord] = []
+        for entry in sorted(folder.iterdir()):
+            if not entry.is_dir():
+                if not self._is_side_car(entry):
+                    self._bad(str(entry), f"{entry}: stray file where class folders were expected.")
+                continue
+            if _normalise(entry.name) in self.ignored_folders:
+                continue
+            class_name = canonical_class(entry.name, self.aliases)
+            mapped_by_user = _normalise(entry.name) in {_normalise(k) for k in self.aliases}
+            if class_name is None or (
+                self.expected_folders is not None
+                and _normalise(entry.name) not in self.expected_folders
+                and not mapped_by_user  # a release's own names, plus what aliases= maps
+            ):
+                known = sorted(self.expected_folders or CLASS_ALIASES)
+                self._bad(
+                    str(entry),
+                    f"{entry}: unknown class folder {entry.name!r} for a {self.release} "
+                    f"(known: {known}). Map it with aliases={{'{entry.name}': '<class>'}} "
+                    f"(CLI: --alias '{entry.name}=<class>'), or use FolderDataset for other trees."
+                    + _detection_hint(entry),
+                )
+                continue
+            files = self._images_in(entry)
+            if not files:
+                self._bad(str(entry), f"{entry}: class folder {entry.name!r} holds no images.")
+                continue
+            for f in files:
+                records += self._records_of(f, class_name, split)
+        return records
+
+    def _is_side_car(self, path: Path) -> bool:
+        """Whether ``path`` is a release's companion of an image (read with it, not a stray file)."""
+        return False
 
     def _records_of(self, path: Path, class_name: str, split: str | None) -> list[SampleRecord]:
         """One record per 2-D slice in ``path``: a 3-D NIfTI volume gives its axial slices.
@@ -269,16 +315,22 @@ class FolderDataset(MRIDataset):
             return []
         return [SampleRecord(str(path), -1, class_name, split=split)]
 
-    def _images_in(self, folder: Path) -> list[Path]:
+    def _images_in(self, folder: Path, recursive: bool = True) -> list[Path]:
         images = []
-        for path in sorted(folder.rglob("*")):
+        if recursive:
+            listed, unreadable = walk_files(folder)
+            for where, message in unreadable.items():
+                self._bad(where, message)
+        else:
+            listed = sorted(p for p in folder.iterdir() if not p.is_dir())
+        for path in listed:
             if path.is_symlink() and not path.exists():
                 self._bad(
                     str(path), f"{path}: dangling link (its target {os.readlink(path)} does not exist)."
                 )
                 continue
-            if not path.is_file() or _is_dicomdir(path):  # a DICOMDIR indexes the files beside it
-                continue
+            if not path.is_file() or _is_dicomdir(path) or self._is_side_car(path):
+                continue  # a DICOMDIR indexes the files beside it
             if is_supported(path):
                 images.append(path)
             else:
@@ -323,17 +375,6 @@ class NickparvarDataset(FolderDataset):
     release = "Nickparvar release"
 
 
-class Br35HDataset(FolderDataset):
-    """Br35H (Kaggle): ``yes`` (tumour) / ``no`` (no tumour); classes ``no_tumor``, ``tumor``.
-
-    The release's ``pred`` folder holds unlabelled images and is ignored.
-    """
-
-    expected_folders = frozenset({"yes", "no"})
-    ignored_folders = frozenset({"pred"})
-    release = "Br35H release"
-
-
 class ImageFiles(MRIDataset):
     """Unlabelled image files (for prediction); yields ``(image, -1)``.
 
@@ -351,7 +392,8 @@ class ImageFiles(MRIDataset):
             files aside), so a caller can say what it did not read instead of skipping it silently.
         volumes: Volume -> positions of its slice records: each 3-D NIfTI file, and each DICOM
             series (``"<folder>::series=<SeriesInstanceUID>"``), for per-volume summaries.
-        errors: Files whose header could not be read while they were listed -> the reason.
+        errors: Files whose header could not be read while they were listed, and folders that could
+            not be read (their images are not listed) -> the reason.
 
     Raises:
         FileNotFoundError: a path that does not exist, or no image found.
@@ -367,12 +409,13 @@ class ImageFiles(MRIDataset):
     ) -> None:
         files: list[Path] = []
         self.unsupported: list[str] = []
+        unreadable_folders: dict[str, str] = {}
         for given in paths:
             path = Path(given).expanduser()
             if path.is_dir():
-                found = sorted(
-                    p for p in path.rglob("*") if not p.name.startswith(".") and not _is_dicomdir(p)
-                )
+                listed, unreadable = walk_files(path)
+                found = [p for p in listed if not p.name.startswith(".") and not _is_dicomdir(p)]
+                unreadable_folders.update(unreadable)
                 files += [p for p in found if p.is_file() and is_supported(p)]
                 self.unsupported += [
                     str(p)
@@ -383,13 +426,14 @@ class ImageFiles(MRIDataset):
                 files.append(path)
             else:
                 raise MissingFileError(f"{path} does not exist.")
-        if not files and not self.unsupported:
+        if not files and not self.unsupported and not unreadable_folders:
             raise MissingFileError(
                 f"no image files ({', '.join(SUPPORTED_SUFFIXES)}) in {[str(p) for p in paths]}."
             )
         records: list[SampleRecord] = []
         self.volumes: dict[str, list[int]] = {}
-        self.errors: dict[str, str] = {}  # files whose header could not be read while listing them
+        # Files whose header could not be read while they were listed, and folders that could not be read.
+        self.errors: dict[str, str] = dict(unreadable_folders)
         for f in files:
             name = f.name.lower()
             try:

@@ -31,6 +31,18 @@ def grey_levels(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("L"))
 
 
+def _refuse_pages(image: Image.Image, path: str | os.PathLike[str]) -> None:
+    """A file of several pages or frames (a multi-page TIFF, an animation) is refused: reading its
+    first page alone would drop the others without a word."""
+    pages = getattr(image, "n_frames", 1)
+    if pages > 1:
+        raise InvalidArgumentError(
+            f"{path}: holds {pages} pages (a multi-page TIFF or an animation), and one image is read per "
+            f"file. Save each page as its own file (e.g. tiffsplit, or PIL's ImageSequence), or convert "
+            f"the stack to NIfTI, whose slices are read one by one."
+        )
+
+
 def read_grey(path: str | os.PathLike[str]) -> np.ndarray:
     """The grey levels of the image file ``path`` (see :func:`grey_levels`).
 
@@ -42,6 +54,7 @@ def read_grey(path: str | os.PathLike[str]) -> np.ndarray:
         raise MissingFileError(f"{path}: no such image file (a missing file or a dangling link).")
     try:
         with Image.open(path) as im:
+            _refuse_pages(im, path)
             return grey_levels(im)
     except Image.DecompressionBombError as e:
         raise InvalidArgumentError(
@@ -87,6 +100,7 @@ def check_image(path: str | os.PathLike[str]) -> None:
         raise MissingFileError(f"{path}: no such image file (a missing file or a dangling link).")
     try:
         with Image.open(path) as im:
+            _refuse_pages(im, path)
             im.verify()
     except (OSError, UnidentifiedImageError, SyntaxError, Image.DecompressionBombError) as e:
         raise InvalidArgumentError(

@@ -6,7 +6,9 @@ The one parser of the data strings that the config (``ExperimentConfig.data``), 
 * ``"sample"``: the bundled 96-slice Figshare sample (offline);
 * ``"heldout"``: the bundled held-out slices of the bundled model (evaluation only);
 * ``"figshare:PATH"``: a Figshare release in any of its layouts (official patient-disjoint folds);
-* ``"folder:PATH"``: a class-per-folder tree (``Training``/``Testing`` split folders are used).
+* ``"folder:PATH"``: a class-per-folder tree (``Training``/``Testing`` split folders are used);
+* ``"br35h:PATH"``: the Br35H release, in its ``yes``/``no`` or its YOLO detection layout (tumour
+  or no tumour; the boxes become masks).
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ from ..errors import InvalidArgumentError
 
 __all__ = ["DataSource"]
 
-Kind = Literal["sample", "heldout", "figshare", "folder"]
+Kind = Literal["sample", "heldout", "figshare", "folder", "br35h"]
 _BUNDLED: tuple[Kind, ...] = ("sample", "heldout")
-_WITH_PATH: tuple[Kind, ...] = ("figshare", "folder")
+_WITH_PATH: tuple[Kind, ...] = ("figshare", "folder", "br35h")
 
 
 @dataclass(frozen=True)
@@ -29,8 +31,8 @@ class DataSource:
     """A parsed data string.
 
     Attributes:
-        kind: ``"sample"``, ``"heldout"``, ``"figshare"`` or ``"folder"``.
-        path: The folder of ``figshare``/``folder`` sources (``~`` expanded), else ``None``.
+        kind: ``"sample"``, ``"heldout"``, ``"figshare"``, ``"folder"`` or ``"br35h"``.
+        path: The folder of ``figshare``/``folder``/``br35h`` sources (``~`` expanded), else ``None``.
 
     Examples:
         >>> DataSource.parse("figshare:/data/figshare")
@@ -49,7 +51,13 @@ class DataSource:
         Raises:
             ValueError: any other string, naming the accepted forms.
         """
-        accepted = ["sample", *(["heldout"] if allow_heldout else []), "figshare:PATH", "folder:PATH"]
+        accepted = [
+            "sample",
+            *(["heldout"] if allow_heldout else []),
+            "figshare:PATH",
+            "folder:PATH",
+            "br35h:PATH",
+        ]
         if isinstance(text, str) and text in _BUNDLED and (text != "heldout" or allow_heldout):
             return cls(text)
         kind, sep, path = text.partition(":") if isinstance(text, str) else ("", "", "")

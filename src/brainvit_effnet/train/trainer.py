@@ -624,6 +624,8 @@ class Trainer:
 
         In a distributed run the data are sharded over the ranks and every rank gets all predictions.
         """
+        if len(data) == 0:  # type: ignore[arg-type]
+            raise InvalidArgumentError("the dataset to predict on is empty: there is nothing to score.")
         model = (model or self.model).to(self.device)
         loader = self._loader(data, train=False)
         limit = self.config.limit_val_batches or len(loader)
