@@ -95,3 +95,20 @@ def test_malformed_values_are_refused_before_anything_loads(saved: Path, change:
     _edit(saved, change)
     with pytest.raises(bve.CheckpointError, match=message):
         resolve_model_config(f"local-dir:{saved}")
+
+
+@pytest.mark.parametrize("shipped", ["effnet_b0.figshare", "effnet_lite0.figshare"])
+def test_the_shipped_models_are_bound_too(tmp_path: Path, shipped: str) -> None:
+    """The bundled weights carry the binding: a copy with a permuted label order is refused."""
+    import shutil
+
+    from brainvit_effnet.models._binding import BINDING_KEY
+    from brainvit_effnet.models._pretrained import read_metadata
+    from brainvit_effnet.models.zoo import BUNDLED_WEIGHTS
+
+    assert BINDING_KEY in read_metadata(BUNDLED_WEIGHTS[shipped] / "model.safetensors")
+    copy = shutil.copytree(BUNDLED_WEIGHTS[shipped], tmp_path / shipped)
+    bve.from_pretrained(copy)  # untouched: loads
+    _edit(copy, _permute)
+    with pytest.raises(bve.CheckpointError, match="label_names: weights saved with"):
+        bve.from_pretrained(copy)

@@ -50,6 +50,7 @@ from brainvit_effnet._atomic import write_path_atomically, write_text_atomically
 from brainvit_effnet.data import create_transforms, load_heldout_sample
 from brainvit_effnet.data.duplicates import ImageRef, TrainingHashes, compute_fingerprints
 from brainvit_effnet.hub import build_model_card
+from brainvit_effnet.models._binding import binding_metadata
 from brainvit_effnet.models._pip_weights import LITE_PACKAGES
 from brainvit_effnet.models._pretrained import read_metadata
 from brainvit_effnet.models.zoo import BRAIN_TUMOUR_HUB_ORG, BUNDLED_MODEL, BUNDLED_WEIGHTS, WEIGHTS_DIR
@@ -85,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
             config = json.loads((folder / "config.json").read_text())
             add_evidence(config["pretrained_cfg"]["provenance"], args.evidence, args.external)
             write_text_atomically(folder / "config.json", json.dumps(config, indent=2) + "\n")
+        if bind_weights(folder):
+            print(f"bound {folder / 'config.json'} to {folder / 'model.safetensors'}")
         out = write_card(folder)
         print(f"wrote {out}")
         return 0
@@ -216,6 +219,24 @@ def write_training_hashes(folder: Path, figshare: Path, train_folds: list[int]) 
         f"Figshare folds {_list(train_folds)} ({len(refs)} slices): the slices this model was trained on"
     )
     return TrainingHashes.from_fingerprints(fingerprints, description).save(folder)
+
+
+def bind_weights(folder: Path) -> bool:
+    """Write the config binding into a shipped weights file bundled before bindings existed.
+
+    The tensors are written back unchanged; only the file's metadata gains the binding of
+    ``config.json``'s bound fields, so an edited config is refused at load. Returns whether the file
+    was rewritten (``False``: it was bound already).
+    """
+    weights = folder / "model.safetensors"
+    metadata = read_metadata(weights)
+    config = json.loads((folder / "config.json").read_text())
+    binding = binding_metadata(config["pretrained_cfg"])
+    if all(metadata.get(k) == v for k, v in binding.items()):
+        return False
+    state = load_file(str(weights))
+    write_path_atomically(weights, lambda p: save_file(state, str(p), metadata={**metadata, **binding}))
+    return True
 
 
 def write_card(folder: Path, tag: str | None = None) -> Path:
