@@ -308,3 +308,44 @@ def test_dicom_files_as_scanners_write_them_are_read_by_content(
     assert read_mri_slice(str(series / "IM0001")).shape == real_slice("1.png").shape
     with pytest.raises(ValueError, match="is a DICOMDIR, the index of a DICOM media set, not an image"):
         read_mri_slice(str(dicomdir))
+
+
+def _compressed(path: Path, syntax: str) -> Path:
+    """A DICOM slice whose header says its pixels use ``syntax`` (the pixel bytes are not valid)."""
+    from pydicom.encaps import encapsulate
+    from pydicom.uid import UID
+
+    write_dicom(path, real_slice()[:32, :32])
+    ds = pydicom.dcmread(path)
+    ds.file_meta.TransferSyntaxUID = UID(syntax)
+    ds.PixelData = encapsulate([b"\xff\xd8 not really compressed \xff\xd9"])
+    ds["PixelData"].VR = "OB"
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def test_a_transfer_syntax_without_a_decoder_is_found_up_front_naming_the_plugin(tmp_path: Path) -> None:
+    from pydicom.pixels import get_decoder
+    from pydicom.uid import JPEGLSLossless
+
+    if get_decoder(JPEGLSLossless).is_available:
+        pytest.skip("a JPEG-LS decoder is installed here: nothing is missing to report")
+    (tmp_path / "glioma").mkdir()
+    scan = _compressed(tmp_path / "glioma" / "IM0001", JPEGLSLossless)
+    data = FolderDataset(tmp_path, crop=False)  # listing reads headers only
+    with pytest.raises(
+        ValueError, match=r"IM0001: its pixels are compressed as JPEG-LS .* pip install pylibjpeg"
+    ):
+        data.check_files()  # the up-front check, before a long job
+    with pytest.raises(ValueError, match=r"no decoder for it is installed.*pyjpegls"):
+        read_dicom(scan)
+
+
+def test_a_transfer_syntax_pydicom_cannot_decode_at_all_says_convert(tmp_path: Path) -> None:
+    from brainvit_effnet.data.mri import check_mri
+
+    scan = _compressed(tmp_path / "odd.dcm", "1.2.840.10008.1.2.4.100")  # MPEG-2 video
+    with pytest.raises(
+        ValueError, match=r"odd\.dcm: its pixels are stored as MPEG2 .*no DICOM decoder.*gdcmconv"
+    ):
+        check_mri(str(scan))

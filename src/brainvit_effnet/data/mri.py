@@ -36,6 +36,7 @@ __all__ = [
     "DICOM_SUFFIXES",
     "MRI_SUFFIXES",
     "NIFTI_SUFFIXES",
+    "check_decoder",
     "check_mri",
     "dicom_ids",
     "dicom_series",
@@ -114,6 +115,46 @@ def _read_dataset(path: str | os.PathLike[str], *, pixels: bool = True) -> Any:
     return ds
 
 
+#: What to install for a compressed transfer syntax, by the decoder plugin pydicom names.
+_PLUGIN_INSTALL = {
+    "pylibjpeg": "pip install pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg pylibjpeg-rle",
+    "gdcm": "pip install python-gdcm",
+    "pyjpegls": "pip install pyjpegls",
+}
+
+
+def check_decoder(ds: Any, path: str | os.PathLike[str]) -> None:
+    """Refuse a DICOM file whose pixels no installed decoder reads, naming the plugin to install.
+
+    Reads only the transfer syntax from the header, so the check costs no decoding.
+
+    Raises:
+        ValueError: no decoder exists in pydicom for the transfer syntax, or none is installed.
+    """
+    uid = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    if uid is None:  # no file meta (an old ACR-NEMA file): pydicom assumes implicit little endian
+        return
+    from pydicom.pixels import get_decoder
+
+    try:
+        decoder = get_decoder(uid)
+    except NotImplementedError:
+        raise InvalidArgumentError(
+            f"{path}: its pixels are stored as {uid.name} ({uid}), which no DICOM decoder in pydicom "
+            f"reads. Convert the file to an uncompressed transfer syntax (e.g. gdcmconv --raw, or "
+            f"dcmdjpeg) and read that."
+        ) from None
+    if decoder.is_available:
+        return
+    plugins = [d.split(" - ")[0] for d in decoder.missing_dependencies]
+    installs = [_PLUGIN_INSTALL[p] for p in plugins if p in _PLUGIN_INSTALL]
+    raise InvalidArgumentError(
+        f"{path}: its pixels are compressed as {uid.name} ({uid}), and no decoder for it is "
+        f"installed. Install one of the plugins pydicom names ({'; '.join(decoder.missing_dependencies)}),"
+        f" e.g. {' or '.join(installs) or 'the plugin of one of them'}."
+    )
+
+
 def read_dicom(path: str | os.PathLike[str]) -> np.ndarray:
     """One DICOM slice as a ``(H, W)`` float32 array in ``[0, 1]`` (see the module docstring).
 
@@ -126,6 +167,7 @@ def read_dicom(path: str | os.PathLike[str]) -> np.ndarray:
     ds = _read_dataset(path)
     if "PixelData" not in ds:
         raise InvalidArgumentError(f"{path}: this DICOM file holds no image (no PixelData).")
+    check_decoder(ds, path)
     try:
         stored = ds.pixel_array
     except Exception as e:  # pydicom raises assorted errors for unsupported compression
@@ -229,13 +271,14 @@ def check_mri(source: str) -> None:
     """A cheap check of a DICOM or NIfTI file's header (no pixel decoding).
 
     Raises:
-        FileNotFoundError: the file does not exist. ValueError: its header is unreadable.
+        FileNotFoundError: the file does not exist. ValueError: its header is unreadable, or (DICOM)
+        no installed decoder reads its transfer syntax (:func:`check_decoder` names the plugin).
     """
     path = file_part(source)
     if not os.path.exists(path):
         raise MissingFileError(f"{path}: no such file (a missing file or a dangling link).")
     if is_dicom(path):
-        _read_dataset(path, pixels=False)
+        check_decoder(_read_dataset(path, pixels=False), path)
         return
     nib = _require("nibabel")
     try:
