@@ -217,3 +217,37 @@ def test_check_site_passes_a_clean_page_and_reports_a_broken_one(
     assert "console error: boom" in problems
     assert "undefined_function" in problems  # the uncaught ReferenceError
     assert "HTTP 404" in problems and "missing.png" in problems
+
+
+def test_the_home_page_code_fits_its_block_and_leads_with_what_works_offline() -> None:
+    """Code lines longer than the theme's block are cut off; the first example needs no Hub."""
+    text = (DOCS / "index.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"^```\w*\n(.*?)^```", text, re.M | re.S)
+    long = [line for block in blocks for line in block.splitlines() if len(line) > 88]
+    assert not long, f"lines cut off on the home page: {long}"
+    first = next(b for b in blocks if "import brainvit_effnet" in b)
+    assert ".figshare" in first and "effnet_b2" not in first
+
+
+def test_the_bundled_slice_counts_agree_with_the_data() -> None:
+    from brainvit_effnet.data import load_heldout_sample, load_sample
+
+    sample, heldout = load_sample(crop=False), load_heldout_sample(crop=False)
+    shared = {Path(r.source).name for r in sample.records} & {Path(r.source).name for r in heldout.records}
+    text = (DOCS / "index.md").read_text(encoding="utf-8")
+    claim = (
+        f"a sample of {len(sample)} slices",
+        f"the {len(heldout)} fold-1 slices",
+        f"{len(sample) + len(heldout) - len(shared)} distinct slices in all ({len(shared)} are in both)",
+    )
+    flat = " ".join(text.split())
+    assert all(c in flat for c in claim), claim
+
+
+def test_the_readme_quotes_the_times_the_install_page_measured() -> None:
+    readme = " ".join((DOCS.parent / "README.md").read_text(encoding="utf-8").split())
+    install = " ".join((DOCS / "install.md").read_text(encoding="utf-8").split())
+    demo = re.search(r"in (\d+-\d+ s) on 2 CPU cores", readme)
+    suite = re.search(r"about (\d+ minutes) on 2 quiet CPU cores", readme)
+    assert demo and suite, "the README states the demo's and the suite's measured times"
+    assert f"took {demo[1]}" in install and f"about {suite[1]}" in install
