@@ -540,7 +540,7 @@ def _explain_md(d: dict[str, Any], h: int) -> list[str]:
 
 
 OLDER = {
-    "models": ("Model latency (`bench_models.py`)", _models_md),
+    "models": ("Model latency (`throughput.py models`)", _models_md),
     "loader": ("Data loading (`bench_loader.py`)", _loader_md),
     "trainer": ("Trainer overhead (`bench_trainer.py`)", _trainer_md),
     "explain": ("Explanation cost (`bench_explain.py`)", _explain_md),

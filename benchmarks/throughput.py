@@ -85,7 +85,7 @@ rewritten after every size, so an interrupted run keeps what it measured) and a 
 it (same name, ``.md``), rendered by ``benchmarks/results_page.py``.
 
 ``python benchmarks/throughput.py models ...`` measures parameters and batch-8 latency of B0-B4 against
-timm's EfficientNets instead (formerly ``benchmarks/bench_models.py``, which still runs it): see
+timm's EfficientNets instead: see
 :mod:`speed.params_latency`.
 
 The code lives in the package ``benchmarks/speed/``, one job per module (see its docstring); this

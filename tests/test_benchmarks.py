@@ -1,6 +1,6 @@
 """benchmarks/throughput.py, benchmarks/gpu.sh and benchmarks/results_page.py on the tiny ``test`` models.
 
-``throughput.py`` and ``bench_models.py`` are thin entry scripts of the package ``benchmarks/speed``;
+``throughput.py`` is the thin entry script of the package ``benchmarks/speed``;
 their ``--help``, the ``models`` sub-command and the names importable from the scripts are checked too.
 
 The benchmark runs as a subprocess, exactly as a user runs it, with minimal repeats: these tests check
@@ -209,7 +209,6 @@ def test_results_page_imports_only_the_standard_library() -> None:
     [
         (["throughput.py"], ["--batch-sizes", "--inject-failure", "throughput.py models --help"]),
         (["throughput.py", "models"], ["--batch-size", "--amp", "models_<device>.json"]),
-        (["bench_models.py"], ["--batch-size", "--channels-last", "models_<device>.json"]),
     ],
 )
 def test_entry_scripts_help(script: list[str], expected: list[str]) -> None:
@@ -240,9 +239,7 @@ def test_entry_scripts_keep_their_names() -> None:
     args = throughput.parse_args(["--device", "cpu", "--quick"])
     assert args.sizes == ["b2", "b0"] and args.batch_sizes == [8] and args.time_budget == 240.0
     assert args.compile_batch_sizes == [8] and args.out.name == "throughput_cpu_quick.json"
-    bench_models = load_benchmark("bench_models")
-    assert bench_models.main is params_latency.main
-    args = bench_models.parse_args(["--device", "cpu", "--quick"])
+    args = params_latency.parse_args(["--device", "cpu", "--quick"])
     assert args.sizes == ["b0"] and args.repeats == 2 and args.amp is False
     assert args.out.name == "models_cpu.json"
 
@@ -259,7 +256,7 @@ def test_throughput_rejects_bad_options(bad: list[str]) -> None:
 
 @pytest.mark.slow  # builds three models and times them: ~20 s on 2 loaded cores
 def test_models_command_on_test_size(tmp_path: Path) -> None:
-    """``throughput.py models`` (formerly bench_models.py) writes the models JSON with its schema."""
+    """``throughput.py models`` writes the models JSON with its schema."""
     out = tmp_path / "models_cpu.json"
     args = ["models", "--device", "cpu", "--sizes", "test", "--repeats", "2", "--warmup", "1"]
     proc = _run([*args, "--batch-size", "2", "--out", str(out)], cwd=tmp_path)

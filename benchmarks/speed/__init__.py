@@ -11,7 +11,7 @@
 * :mod:`speed.exports`: ONNX/TorchScript export, parity, ONNX Runtime against eager torch;
 * :mod:`speed.summary`: ratios, best modes, targets, noisy timings;
 * :mod:`speed.run`: the run itself, the JSON and the Markdown;
-* :mod:`speed.params_latency`: the ``models`` sub-command, formerly ``bench_models.py``: parameters and
+* :mod:`speed.params_latency`: the ``models`` sub-command: parameters and
   batch-8 latency of B0-B4 against timm's EfficientNets.
 
 The method is described in ``benchmarks/throughput.py``'s docstring. Modules import their siblings

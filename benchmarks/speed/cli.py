@@ -34,10 +34,7 @@ DESCRIPTION = (
     "Throughput, latency, training speed and memory of effnet_bX(_tf) against timm, in several "
     "execution modes, plus ONNX/TorchScript parity and ONNX Runtime speed (a benchmark, not a test)."
 )
-EPILOG = (
-    "Parameters and batch-8 latency of B0-B4 against timm (formerly bench_models.py): "
-    "python benchmarks/throughput.py models --help"
-)
+EPILOG = "Parameters and batch-8 latency of B0-B4 against timm: python benchmarks/throughput.py models --help"
 POSITIVE = ("train_batch_size", "repeats", "input_pool", "max_iters", "warmup")  # each must be >= 1
 
 

@@ -1,7 +1,6 @@
 """The ``models`` table: parameter counts and inference latency of the baseline and transformer EfficientNets.
 
-Formerly ``benchmarks/bench_models.py`` (still there, as a thin wrapper around :func:`main`); its timing
-is the throughput package's :class:`~speed.timing.Clock` and :func:`~speed.timing.rotations`.
+Its timing is the throughput package's :class:`~speed.timing.Clock` and :func:`~speed.timing.rotations`.
 
 This is a benchmark, not a test: it measures, it does not assert, and it always exits 0 after a
 successful run (pytest never collects it). Numbers depend on the machine, its load and the library
@@ -48,7 +47,6 @@ Run (from the repository root)::
     python benchmarks/throughput.py models --quick                  # smoke test: b0, 2 repeats
     python benchmarks/throughput.py models --sizes test --repeats 2 # tiny models, seconds
 
-``python benchmarks/bench_models.py ...`` runs the same with the same options.
 
 Results go to ``--out`` (default ``benchmarks/results/models_<device>.json``) and a summary table
 is printed.
@@ -112,7 +110,7 @@ class Bench:
 
 
 def parse_args(argv: Sequence[str] | None = None, prog: str | None = None) -> argparse.Namespace:
-    """Parse the ``models`` table's options (the same as ``bench_models.py`` always took)."""
+    """Parse the ``models`` table's options (those it always took)."""
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Parameters and inference latency of timm efficientnet_bX, effnet_bX and effnet_bX_tf "
@@ -222,7 +220,7 @@ def build_benches(size: str, args: argparse.Namespace, device: torch.device) -> 
 def run_size(size: str, args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
     """Warm up, then time one batch of each of the three models per round, round-robin."""
     benches = build_benches(size, args, device)
-    # perf_counter between synchronisations on CUDA too, as bench_models.py always timed
+    # perf_counter between synchronisations on CUDA too, as this table always timed
     clock = Clock(device, events=False)
     with torch.inference_mode(), Mode.parse("bf16" if args.amp else "fp32").autocast(device):
         for order in rotations(benches, args.warmup):

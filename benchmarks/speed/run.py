@@ -77,7 +77,7 @@ def stable_heap(args: argparse.Namespace, argv: Sequence[str] | None) -> None:
     os.execve(sys.executable, [sys.executable, str(SCRIPT), *sys.argv[1:]], env)
 
 
-MODELS_COMMAND = "models"  # `throughput.py models ...`: the parameters/latency table of bench_models.py
+MODELS_COMMAND = "models"  # `throughput.py models ...`: the parameters/latency table
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,7 +14,7 @@ class Clock:
     """Wall time of a block: CUDA events (plus synchronisation) on CUDA, perf_counter on CPU.
 
     ``events=False`` times CUDA work with ``perf_counter`` between two synchronisations instead, as the
-    ``models`` table (formerly ``bench_models.py``) always has, so its numbers stay comparable.
+    ``models`` table always has, so its numbers stay comparable.
     """
 
     def __init__(self, device: torch.device, events: bool = True) -> None:
