@@ -161,3 +161,18 @@ def test_predicting_on_an_empty_dataset_says_so() -> None:
     empty = TensorDataset(torch.zeros(0, 3, 64, 64), torch.zeros(0, dtype=torch.long))
     with pytest.raises(ValueError, match="the dataset to predict on is empty"):
         trainer.predict(empty)
+
+
+def test_yolos_images_and_labels_folders_read_the_same(tmp_path: Path) -> None:
+    for split in ("train", "val"):
+        _image(tmp_path / split / "images" / "y1.jpg")
+        (tmp_path / split / "labels").mkdir()
+        (tmp_path / split / "labels" / "y1.txt").write_text("0 0.5 0.5 0.2 0.4\n")
+        _image(tmp_path / split / "images" / "no1.jpg")
+    data = Br35HDataset(tmp_path, return_mask=True, crop=False)
+    assert data.class_counts() == {"no_tumor": 2, "tumor": 2} and {r.split for r in data.records} == {
+        "train",
+        "val",
+    }
+    tumour = next(i for i, r in enumerate(data.records) if Path(r.source).name == "y1.jpg")
+    assert data.decode(tumour).mask.sum() == 16 * 10  # 0.4 x 40 rows, 0.2 x 50 columns

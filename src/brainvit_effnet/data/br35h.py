@@ -5,7 +5,8 @@
 * **Detection** (the YOLO layout): split folders (``traindata/``, ``valdata/``, ``testdata/``, or
   ``train/``...) that hold the images themselves, named ``y<N>.jpg`` (tumour) or ``no<N>.jpg`` (no
   tumour), each with a YOLO box file beside it: ``y<N>.txt``, one ``class x_centre y_centre width
-  height`` line per box, in fractions of the image's width and height.
+  height`` line per box, in fractions of the image's width and height. YOLO's own arrangement,
+  ``<split>/images/y<N>.jpg`` with ``<split>/labels/y<N>.txt``, reads the same way.
 
 The class comes from the folder (classification) or from the release's file-name convention
 (detection); a name that follows neither is an error that names the file, never a guess. Boxes,
@@ -92,6 +93,14 @@ def _box_mask(boxes: np.ndarray, height: int, width: int) -> torch.Tensor:
     return mask
 
 
+def _box_file(image: Path) -> Path | None:
+    """The YOLO box file of ``image``: beside it, or in ``labels/`` beside its ``images/`` folder."""
+    candidates = [image.with_suffix(".txt")]
+    if image.parent.name == "images":
+        candidates.append(image.parent.parent / "labels" / f"{image.stem}.txt")
+    return next((c for c in candidates if c.is_file()), None)
+
+
 class Br35HDataset(FolderDataset):
     """Br35H in either layout; classes ``no_tumor`` and ``tumor``; YOLO boxes become masks.
 
@@ -116,6 +125,8 @@ class Br35HDataset(FolderDataset):
         return is_split_name(folder.name)
 
     def _scan_folder(self, folder: Path, split: str | None) -> list[SampleRecord]:
+        if (folder / "images").is_dir():  # YOLO's own layout: images/ and labels/ side by side
+            return self._scan_folder(folder / "images", split)
         if not holds_images(folder):
             return super()._scan_folder(folder, split)
         # The detection layout: images straight in the folder, their class in their names.
@@ -139,8 +150,8 @@ class Br35HDataset(FolderDataset):
 
     def _records_of(self, path: Path, class_name: str, split: str | None) -> list[SampleRecord]:
         """The image's record, with its boxes read; refused when the boxes contradict its class."""
-        side_car = path.with_suffix(".txt")
-        if side_car.is_file():
+        side_car = _box_file(path)
+        if side_car is not None:
             try:
                 boxes = read_yolo_boxes(side_car)
             except ValueError as e:
