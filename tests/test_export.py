@@ -190,3 +190,13 @@ def test_sample_images_are_real_preprocessed_slices() -> None:
 def test_parity_rejects_unknown_format(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="cannot tell the format"):
         parity_on_sample(torch.nn.Linear(2, 2), tmp_path / "model.bin")
+
+
+def test_a_model_with_nan_logits_is_not_verified(tmp_path: Path) -> None:
+    """``nan > atol`` is False: verification must refuse NaN logits, not pass them."""
+    model = bve.create_model("effnet_test", num_classes=3)
+    with torch.no_grad():
+        model.get_classifier().bias[1] = float("nan")
+    with pytest.raises(ValueError, match="gives NaN or infinite logits"):
+        export_torchscript(model, tmp_path / "m.pt", verify=True)
+    assert not (tmp_path / "m.pt").exists()  # an unverified file is not left behind
