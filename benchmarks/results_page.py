@@ -205,8 +205,40 @@ def _targets_md(t: dict[str, Any], h: int) -> list[str]:
             + f". Modes, fastest first: {', '.join(f'`{m}`' for m in fastest.get('modes_compared', []))}.",
             "",
         ]
+    out += _head_cost_md(t.get("head_cost") or {})
     if t.get("note"):
         out += [f"Note: {t['note']}.", ""]
+    return out
+
+
+def _head_cost_md(cost: dict[str, Any]) -> list[str]:
+    """What the transformer head costs over the baseline, per size, and the B2 target."""
+    items = cost.get("items") or []
+    if not items:
+        return []
+    rows = [
+        [
+            i.get("size"),
+            _ratio(i.get("param_ratio_tf_vs_baseline")),
+            _ratio(i.get("latency_ratio_tf_vs_baseline")),
+        ]
+        for i in items
+    ]
+    out = [
+        f"What the transformer head costs: `effnet_bX_tf / effnet_bX`, eager `{cost.get('mode')}` latency at "
+        f"batch {cost.get('batch_size')} (the inverse of the throughput ratio):",
+        "",
+        _table(["size", "parameters", "latency"], rows),
+        "",
+    ]
+    target = cost.get("target")
+    if target:
+        met = target["latency_target_met"] and target["param_target_met"]
+        out += [
+            f"Target ({target['size']}): latency ≤ x{target['latency_target']}, parameters ≤ "
+            f"x{target['param_target']}: **{'met' if met else 'not met'}**.",
+            "",
+        ]
     return out
 
 
@@ -422,54 +454,6 @@ def _problems_md(payload: dict[str, Any], h: int) -> list[str]:
 
 
 # -- older result files -----------------------------------------------------------------------------------
-def _models_md(d: dict[str, Any], h: int) -> list[str]:
-    rows = []
-    for r in d.get("results", []):
-        ms = r.get("models", {})
-        ratios = r.get("ratios", {})
-        rows.append(
-            [
-                r.get("size"),
-                _num(ms.get("timm", {}).get("latency_ms_median")),
-                _num(ms.get("baseline", {}).get("latency_ms_median")),
-                _num(ms.get("transformer", {}).get("latency_ms_median")),
-                _ratio(ratios.get("tf_vs_baseline", {}).get("latency_median")),
-                _ratio(ratios.get("tf_vs_baseline", {}).get("params")),
-                _ratio(ratios.get("baseline_vs_timm", {}).get("latency_median")),
-            ]
-        )
-    s = d.get("settings", {})
-    out = [
-        f"Forward latency of one batch of {s.get('batch_size')} (median ms, {s.get('repeats')} rounds), "
-        f"amp {s.get('amp')}, channels_last {s.get('channels_last')}:",
-        "",
-        _table(
-            [
-                "size",
-                "timm ms",
-                "effnet ms",
-                "effnet_tf ms",
-                "tf/effnet latency",
-                "tf/effnet params",
-                "effnet/timm latency",
-            ],
-            rows,
-        ),
-        "",
-    ]
-    t = d.get("targets")
-    if t:
-        out += [
-            f"Target ({t.get('size')}): latency ratio {_ratio(t.get('latency_ratio_tf_vs_baseline'))} "
-            f"(≤ x{t.get('latency_target')}: {'met' if t.get('latency_target_met') else 'not met'}), "
-            "parameter "
-            f"ratio {_ratio(t.get('param_ratio_tf_vs_baseline'))} (≤ x{t.get('param_target')}: "
-            f"{'met' if t.get('param_target_met') else 'not met'}).",
-            "",
-        ]
-    return out
-
-
 def _loader_md(d: dict[str, Any], h: int) -> list[str]:
     rows = [
         [k, _num(v.get("img_per_s")), _num(v.get("images")), _num(v.get("seconds"))]
@@ -540,7 +524,6 @@ def _explain_md(d: dict[str, Any], h: int) -> list[str]:
 
 
 OLDER = {
-    "models": ("Model latency (`throughput.py models`)", _models_md),
     "loader": ("Data loading (`bench_loader.py`)", _loader_md),
     "trainer": ("Trainer overhead (`bench_trainer.py`)", _trainer_md),
     "explain": ("Explanation cost (`bench_explain.py`)", _explain_md),

@@ -1,7 +1,7 @@
 """benchmarks/throughput.py, benchmarks/gpu.sh and benchmarks/results_page.py on the tiny ``test`` models.
 
 ``throughput.py`` is the thin entry script of the package ``benchmarks/speed``;
-their ``--help``, the ``models`` sub-command and the names importable from the scripts are checked too.
+their ``--help`` and the names importable from the scripts are checked too.
 
 The benchmark runs as a subprocess, exactly as a user runs it, with minimal repeats: these tests check
 what it records (schema, ratios derived from the measured numbers, failures recorded instead of fatal,
@@ -126,6 +126,19 @@ def test_ratios_come_from_the_measured_numbers(run: tuple[dict[str, Any], Path])
     assert item["ratio"] == pytest.approx(item["images_per_s"] / item["timm_images_per_s"], rel=2e-4)
     assert item["met"] is (item["ratio"] >= data["targets"]["threshold"])
     assert data["targets"]["met"] is item["met"]
+    # what the head costs: parameters, and eager fp32 latency (the inverse throughput ratio)
+    cost = data["targets"]["head_cost"]
+    (row,) = cost["items"]
+    fp32 = result["modes"]["fp32"]["inference"][str(cost["batch_size"])]
+    params = {name: info["params"] for name, info in result["models"].items()}
+    assert cost["mode"] == "fp32" and row["size"] == "test"
+    assert row["param_ratio_tf_vs_baseline"] == pytest.approx(
+        params["effnet_test_tf"] / params["effnet_test"], rel=2e-4
+    )
+    assert row["latency_ratio_tf_vs_baseline"] == pytest.approx(
+        fp32["effnet_test"]["images_per_s"] / fp32["effnet_test_tf"]["images_per_s"], rel=2e-4
+    )
+    assert cost["target"] is None  # the target is about B2, which this run did not measure
 
 
 def test_failing_and_inapplicable_modes_are_recorded(run: tuple[dict[str, Any], Path]) -> None:
@@ -181,12 +194,13 @@ def test_results_page_renders(
     folder = tmp_path / "results"
     folder.mkdir()
     shutil.copy(out, folder / out.name)
-    (folder / "models_cpu.json").write_text(json.dumps({"results": [], "settings": {}}))
+    (folder / "trainer_cpu.json").write_text(json.dumps({"results": [], "settings": {}}))
     (folder / "loader_cpu.json").write_text("{not json")
     page = results_page.render_results_page(folder)
     assert "effnet_test_tf" in page and "### Targets" in page and "Reproduce" in page
     assert "Not measured yet" in page  # no CUDA result
-    assert "models_cpu.json" in page and "Could not read this file" in page
+    assert "trainer_cpu.json" in page and "loader_cpu.json" in page and "Could not read this file" in page
+    assert "What the transformer head costs" in page
     empty = results_page.render_results_page(tmp_path / "empty")
     assert "No throughput results yet" in empty and "Not measured yet" in empty
     repo_page = results_page.render_results_page(BENCH / "results")  # the committed results
@@ -207,8 +221,7 @@ def test_results_page_imports_only_the_standard_library() -> None:
 @pytest.mark.parametrize(
     ("script", "expected"),
     [
-        (["throughput.py"], ["--batch-sizes", "--inject-failure", "throughput.py models --help"]),
-        (["throughput.py", "models"], ["--batch-size", "--amp", "models_<device>.json"]),
+        (["throughput.py"], ["--batch-sizes", "--inject-failure", "targets.head_cost"]),
     ],
 )
 def test_entry_scripts_help(script: list[str], expected: list[str]) -> None:
@@ -228,7 +241,7 @@ def test_entry_scripts_help(script: list[str], expected: list[str]) -> None:
 def test_entry_scripts_keep_their_names() -> None:
     """What used to be defined in the scripts is importable from them, and is the package's."""
     throughput = load_benchmark("throughput")
-    from speed import cli, modes, params_latency, summary
+    from speed import cli, modes, summary
 
     assert throughput.parse_args is cli.parse_args and throughput.Mode is modes.Mode
     assert throughput.targets_block is summary.targets_block
@@ -239,9 +252,6 @@ def test_entry_scripts_keep_their_names() -> None:
     args = throughput.parse_args(["--device", "cpu", "--quick"])
     assert args.sizes == ["b2", "b0"] and args.batch_sizes == [8] and args.time_budget == 240.0
     assert args.compile_batch_sizes == [8] and args.out.name == "throughput_cpu_quick.json"
-    args = params_latency.parse_args(["--device", "cpu", "--quick"])
-    assert args.sizes == ["b0"] and args.repeats == 2 and args.amp is False
-    assert args.out.name == "models_cpu.json"
 
 
 @pytest.mark.parametrize(
@@ -252,27 +262,6 @@ def test_throughput_rejects_bad_options(bad: list[str]) -> None:
     with pytest.raises(SystemExit) as info:
         throughput.parse_args(["--device", "cpu", *bad])
     assert info.value.code == 2
-
-
-@pytest.mark.slow  # builds three models and times them: ~20 s on 2 loaded cores
-def test_models_command_on_test_size(tmp_path: Path) -> None:
-    """``throughput.py models`` writes the models JSON with its schema."""
-    out = tmp_path / "models_cpu.json"
-    args = ["models", "--device", "cpu", "--sizes", "test", "--repeats", "2", "--warmup", "1"]
-    proc = _run([*args, "--batch-size", "2", "--out", str(out)], cwd=tmp_path)
-    assert "wrote" in proc.stdout
-    data = json.loads(out.read_text())
-    assert set(data) == {"machine", "settings", "results", "noisy"}  # no b2, so no targets block
-    assert data["settings"]["batch_size"] == 2 and data["settings"]["repeats"] == 2
-    (result,) = data["results"]
-    assert result["size"] == "test" and set(result["models"]) == {"timm", "baseline", "transformer"}
-    for record in result["models"].values():
-        assert len(record["times_ms"]) == 2 and record["latency_ms_min"] <= record["latency_ms_median"]
-        assert record["input_size"] == [3, 64, 64]
-    tf, base = result["models"]["transformer"], result["models"]["baseline"]
-    assert result["ratios"]["tf_vs_baseline"]["params"] == pytest.approx(
-        tf["params"] / base["params"], rel=1e-3
-    )
 
 
 needs_bash = pytest.mark.skipif(

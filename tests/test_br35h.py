@@ -108,12 +108,16 @@ def test_the_generic_reader_points_a_detection_layout_to_br35h(tmp_path: Path) -
     assert data.class_counts() == {"tumor": 8} and {r.split for r in data.records} == {None}
 
 
-def test_only_folders_named_as_splits_and_holding_folders_are_splits(tmp_path: Path) -> None:
+def test_only_folders_named_as_splits_and_holding_folders_are_splits(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     for folder in ("Training/glioma", "Testing/glioma", "train_glioma", "contest", "testimonials"):
         _image(tmp_path / folder / "a.png")
-    data = FolderDataset(
-        tmp_path, aliases={"train_glioma": "glioma", "contest": "meningioma", "testimonials": "pituitary"}
-    )
+    with caplog.at_level(logging.WARNING):
+        data = FolderDataset(
+            tmp_path, aliases={"train_glioma": "glioma", "contest": "meningioma", "testimonials": "pituitary"}
+        )
+    assert "['contest', 'testimonials', 'train_glioma'] beside them are not read" in caplog.text
     by_split = {(r.split, r.class_name) for r in data.records}
     assert by_split == {("train", "glioma"), ("test", "glioma")}  # split folders exist: only they are read
     flat = tmp_path / "flat"

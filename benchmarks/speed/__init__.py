@@ -10,9 +10,7 @@
 * :mod:`speed.sizes`: one size group through every mode;
 * :mod:`speed.exports`: ONNX/TorchScript export, parity, ONNX Runtime against eager torch;
 * :mod:`speed.summary`: ratios, best modes, targets, noisy timings;
-* :mod:`speed.run`: the run itself, the JSON and the Markdown;
-* :mod:`speed.params_latency`: the ``models`` sub-command: parameters and
-  batch-8 latency of B0-B4 against timm's EfficientNets.
+* :mod:`speed.run`: the run itself, the JSON and the Markdown.
 
 The method is described in ``benchmarks/throughput.py``'s docstring. Modules import their siblings
 ``_common`` and ``results_page`` from ``benchmarks/``, which is on ``sys.path`` when a script there runs.

@@ -2,8 +2,6 @@
 
 Each ``_add_*`` function adds one group of options; :func:`parse_args` parses, then resolves what the
 device and ``--quick`` decide (:func:`_apply_defaults`), normalises the lists and checks the values.
-``python benchmarks/throughput.py models ...`` is not parsed here: :mod:`speed.run` hands it to
-:mod:`speed.params_latency` before any of this runs.
 """
 
 from __future__ import annotations
@@ -34,7 +32,10 @@ DESCRIPTION = (
     "Throughput, latency, training speed and memory of effnet_bX(_tf) against timm, in several "
     "execution modes, plus ONNX/TorchScript parity and ONNX Runtime speed (a benchmark, not a test)."
 )
-EPILOG = "Parameters and batch-8 latency of B0-B4 against timm: python benchmarks/throughput.py models --help"
+EPILOG = (
+    "What the transformer head costs (parameters, eager fp32 latency) is in the JSON's targets.head_cost: "
+    "python benchmarks/throughput.py --modes fp32 --batch-sizes 8"
+)
 POSITIVE = ("train_batch_size", "repeats", "input_pool", "max_iters", "warmup")  # each must be >= 1
 
 

@@ -28,6 +28,8 @@ QUICK_COMPILE_MODELS: list[str] = ["effnet_b2_tf", "efficientnet_b2"]
 QUICK_TRAIN_MODES: list[str] = ["fp32"]
 TARGET_RATIO = 0.90  # effnet_bX_tf best mode / efficientnet_bX best mode, throughput
 FASTEST_MODE_MODEL = "effnet_b2_tf"
+# What the transformer head may cost over the baseline, eager fp32 at the reference batch, for B2 on CPU.
+HEAD_COST_SIZE, HEAD_LATENCY_TARGET, HEAD_PARAM_TARGET = "b2", 1.10, 1.15
 NOISY_SPREAD = 1.25  # warn when the fastest round beats the median round by more than this
 BENCHMARKS_DIR = Path(__file__).resolve().parents[1]
 RESULTS_DIR = BENCHMARKS_DIR / "results"

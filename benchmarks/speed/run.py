@@ -77,20 +77,11 @@ def stable_heap(args: argparse.Namespace, argv: Sequence[str] | None) -> None:
     os.execve(sys.executable, [sys.executable, str(SCRIPT), *sys.argv[1:]], env)
 
 
-MODELS_COMMAND = "models"  # `throughput.py models ...`: the parameters/latency table
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``benchmarks/throughput.py``: a throughput run, or the ``models`` table.
+    """Entry point of ``benchmarks/throughput.py``.
 
-    ``argv`` is ``None`` when run as a script (then ``--heap stable`` may re-execute it); the
-    ``models`` sub-command takes the options of :func:`speed.params_latency.parse_args`.
+    ``argv`` is ``None`` when run as a script (then ``--heap stable`` may re-execute it).
     """
-    cli = list(sys.argv[1:] if argv is None else argv)
-    if cli[:1] == [MODELS_COMMAND]:
-        from .params_latency import main as models_main
-
-        return models_main(cli[1:], prog=f"{SCRIPT.name} {MODELS_COMMAND}")
     return run_throughput(argv)
 
 

@@ -6,7 +6,14 @@ from typing import Any
 
 import torch
 
-from .config import FASTEST_MODE_MODEL, NOISY_SPREAD, TARGET_RATIO
+from .config import (
+    FASTEST_MODE_MODEL,
+    HEAD_COST_SIZE,
+    HEAD_LATENCY_TARGET,
+    HEAD_PARAM_TARGET,
+    NOISY_SPREAD,
+    TARGET_RATIO,
+)
 from .timing import ratio
 
 
@@ -132,9 +139,45 @@ def targets_block(results: list[dict[str, Any]], device: torch.device, ref_batch
                 "speedup_over_fp32": best.get("speedup_over_fp32"),
                 "modes_compared": best["modes_compared"],
             }
+    block["head_cost"] = head_cost(results, ref_batch)
     if device.type != "cpu":
-        block["note"] = "the issue states the target for CPU; this run is on " + device.type
+        block["note"] = "the issue states the targets for CPU; this run is on " + device.type
     return block
+
+
+def head_cost(results: list[dict[str, Any]], ref_batch: int) -> dict[str, Any]:
+    """What the transformer head costs over the baseline, per size: parameters, and eager fp32
+    latency at ``ref_batch`` (the inverse of the throughput ratio), with the B2 targets.
+
+    Returns ``{"mode", "batch_size", "items": [...], "target": {...} or None}``.
+    """
+    items = []
+    for r in results:
+        roles = {info["role"]: n for n, info in r["models"].items()}
+        tf, base = roles.get("transformer"), roles.get("baseline")
+        fp32 = r["modes"].get("fp32", {}).get("inference", {}).get(str(ref_batch), {})
+        a, b = ips(fp32.get(tf)), ips(fp32.get(base))
+        if tf is None or base is None or a is None or b is None:
+            continue
+        items.append(
+            {
+                "size": r["size"],
+                "param_ratio_tf_vs_baseline": ratio(r["models"][tf]["params"], r["models"][base]["params"]),
+                "latency_ratio_tf_vs_baseline": ratio(b, a),  # latency is 1 / throughput
+            }
+        )
+    target = None
+    measured = next((i for i in items if i["size"] == HEAD_COST_SIZE), None)
+    if measured is not None:
+        lat, par = measured["latency_ratio_tf_vs_baseline"], measured["param_ratio_tf_vs_baseline"]
+        target = {
+            "size": HEAD_COST_SIZE,
+            "latency_target": HEAD_LATENCY_TARGET,
+            "param_target": HEAD_PARAM_TARGET,
+            "latency_target_met": lat <= HEAD_LATENCY_TARGET,
+            "param_target_met": par <= HEAD_PARAM_TARGET,
+        }
+    return {"mode": "fp32", "batch_size": ref_batch, "items": items, "target": target}
 
 
 def noisy(results: list[dict[str, Any]]) -> list[str]:

@@ -11,15 +11,10 @@ import torch
 
 
 class Clock:
-    """Wall time of a block: CUDA events (plus synchronisation) on CUDA, perf_counter on CPU.
+    """Wall time of a block: CUDA events (plus synchronisation) on CUDA, perf_counter on CPU."""
 
-    ``events=False`` times CUDA work with ``perf_counter`` between two synchronisations instead, as the
-    ``models`` table always has, so its numbers stay comparable.
-    """
-
-    def __init__(self, device: torch.device, events: bool = True) -> None:
+    def __init__(self, device: torch.device) -> None:
         self.cuda = device.type == "cuda"
-        self.events = events
 
     def sync(self) -> None:
         """Wait for queued CUDA work (nothing on CPU)."""
@@ -28,7 +23,7 @@ class Clock:
 
     def time(self, fn: Callable[..., Any], *args: Any) -> float:
         """Seconds taken by ``fn(*args)``, all queued device work included."""
-        if self.cuda and self.events:
+        if self.cuda:
             start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             torch.cuda.synchronize()
             start.record()
@@ -36,12 +31,6 @@ class Clock:
             end.record()
             end.synchronize()
             return float(start.elapsed_time(end)) / 1e3
-        if self.cuda:  # without events: synchronise around a perf_counter interval
-            torch.cuda.synchronize()
-            t0 = time.perf_counter()
-            fn(*args)
-            torch.cuda.synchronize()
-            return time.perf_counter() - t0
         t0 = time.perf_counter()
         fn(*args)
         return time.perf_counter() - t0
