@@ -24,7 +24,6 @@ Examples:
 
 from __future__ import annotations
 
-import glob
 import re
 from pathlib import Path
 
@@ -33,7 +32,7 @@ import torch
 
 from ..errors import InvalidArgumentError
 from .base import Decoded, SampleRecord
-from .folders import FolderDataset, holds_images, is_split_name, is_supported
+from .folders import IMAGE_EXTENSIONS, FolderDataset, holds_images, is_split_name
 from .images import read_unit
 
 __all__ = ["Br35HDataset", "read_yolo_boxes"]
@@ -41,6 +40,7 @@ __all__ = ["Br35HDataset", "read_yolo_boxes"]
 #: The detection layout's file names: ``y12.jpg`` a tumour, ``no7.jpg`` none.
 _NAMED = re.compile(r"(?i)(?P<prefix>no|y)[ _-]?\(?\d+\)?")
 _PREFIX_CLASS = {"no": "no_tumor", "y": "tumor"}
+_IMAGE_SUFFIXES_ANY_CASE = tuple(dict.fromkeys(s for e in IMAGE_EXTENSIONS for s in (e, e.upper())))
 #: How far outside [0, 1] a box coordinate may stray (rounding in the tools that write them).
 _BOX_ATOL = 1e-3
 
@@ -144,8 +144,9 @@ class Br35HDataset(FolderDataset):
         return records
 
     def _is_side_car(self, path: Path) -> bool:
+        # A few stat calls per .txt, not a scan of its folder: a release folder holds thousands.
         return path.suffix.lower() == ".txt" and any(
-            p.stem == path.stem and is_supported(p) for p in path.parent.glob(f"{glob.escape(path.stem)}.*")
+            path.with_suffix(suffix).is_file() for suffix in _IMAGE_SUFFIXES_ANY_CASE
         )
 
     def _records_of(self, path: Path, class_name: str, split: str | None) -> list[SampleRecord]:

@@ -247,7 +247,22 @@ class FolderDataset(MRIDataset):
                     f"pass split=None for a tree without split folders."
                 )
             return [(wanted, dirs[wanted])]
-        return sorted(dirs.items()) if dirs else [(None, self.root)]
+        if dirs:
+            beside = sorted(
+                p.name
+                for p in self.root.iterdir()
+                if p.is_dir() and p not in dirs.values() and not p.name.startswith(".")
+            )
+            if beside:  # read nothing in silence: say which folders the split folders leave out
+                _logger.warning(
+                    "%s: reading the split folders %s; the folder(s) %s beside them are not read. Give "
+                    "one of them as the root to read it.",
+                    self.root,
+                    sorted(p.name for p in dirs.values()),
+                    beside,
+                )
+            return sorted(dirs.items())
+        return [(None, self.root)]
 
     def _scan(self, split_dirs: list[tuple[str | None, Path]]) -> list[SampleRecord]:
         records = [r for split, folder in split_dirs for r in self._scan_folder(folder, split)]

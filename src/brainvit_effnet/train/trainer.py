@@ -624,8 +624,6 @@ class Trainer:
 
         In a distributed run the data are sharded over the ranks and every rank gets all predictions.
         """
-        if len(data) == 0:  # type: ignore[arg-type]
-            raise InvalidArgumentError("the dataset to predict on is empty: there is nothing to score.")
         model = (model or self.model).to(self.device)
         loader = self._loader(data, train=False)
         limit = self.config.limit_val_batches or len(loader)
@@ -640,6 +638,8 @@ class Trainer:
                     logits = model(self._to_device(images)).float()
                 outputs.append((logits if return_logits else logits.softmax(-1)).cpu())
                 labels.append(torch.as_tensor(targets))
+        if not outputs:  # torch.cat would fail with a message about tensors, not about the data
+            raise InvalidArgumentError("the dataset to predict on is empty: there is nothing to score.")
         p, y = torch.cat(outputs), torch.cat(labels)
         if dist.is_distributed():  # each rank predicted every world_size-th sample
             p, y = dist.gather_sharded(p, len(data)), dist.gather_sharded(y, len(data))  # type: ignore[arg-type]
