@@ -164,6 +164,34 @@ def outcomes_table(runs: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: A run counts as converged when its validation macro-F1 moved by at most this over its last
+#: ``_FLAT_EPOCHS`` epochs.
+_FLAT_TOLERANCE, _FLAT_EPOCHS = 0.01, 3
+
+
+def convergence_table(runs: list[dict[str, Any]]) -> str:
+    """Per run: validation macro-F1 over its last epochs, the best epoch, and whether the curve is flat."""
+    with_curve = [r for r in runs if len(r.get("curve") or []) >= _FLAT_EPOCHS]
+    if not with_curve:
+        return ""
+    lines = [
+        f"| configuration | test fold | val macro-F1, last {_FLAT_EPOCHS} epochs | best epoch | flat at "
+        "the end |",
+        "|---|---|---|---|---|",
+    ]
+    for r in with_curve:
+        curve = r["curve"]
+        last = [c["val_macro_f1"] for c in curve[-_FLAT_EPOCHS:]]
+        best = max(curve, key=lambda c: c["val_macro_f1"])["epoch"]
+        spread = max(last) - min(last)
+        flat = f"yes (moved {spread:.3f})" if spread <= _FLAT_TOLERANCE else f"**no** (moved {spread:.3f})"
+        lines.append(
+            f"| {_NAMES[_key(r['levels'])]} | {r['fold']} | {' → '.join(f'{v:.3f}' for v in last)} | "
+            f"{best} of {curve[-1]['epoch']} | {flat} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def render_study_page(results: Path = RESULTS, figure: str = PLOT.name) -> str:
     """The generated part of ``docs/study.md`` for one grid's records (``figure``: its plot in
     ``docs/assets``)."""
@@ -190,6 +218,7 @@ def render_study_page(results: Path = RESULTS, figure: str = PLOT.name) -> str:
         else f"at its full length, **{protocol.get('epochs')} epochs** for every configuration"
     )
     scored = outcomes_table(runs)
+    converged = convergence_table(runs)
     parts = [
         status,
         "",
@@ -206,6 +235,18 @@ def render_study_page(results: Path = RESULTS, figure: str = PLOT.name) -> str:
         per_fold_table(runs),
         f"![Per-fold test accuracy of each configuration, lines joining the same fold](assets/{figure})",
         "",
+        *(
+            [
+                "### Did the runs converge?",
+                "",
+                f"Validation macro-F1 (on the fold that chose the epoch) over the last {_FLAT_EPOCHS} "
+                f"epochs; flat means it moved by at most {_FLAT_TOLERANCE:.2f}.",
+                "",
+                converged,
+            ]
+            if converged
+            else []
+        ),
         *(
             [
                 "### Beyond accuracy: localisation, reliance on the tumour, shifts",

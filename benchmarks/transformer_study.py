@@ -95,6 +95,10 @@ def build_study(data: str, out: Path = STUDY_DIR, setting: str = "short") -> Abl
     return AblationStudy(base=base, factors=FACTORS, seeds=SEEDS, output_dir=str(out))
 
 
+#: What a record keeps of each epoch's log line: enough to see the validation curve flatten.
+CURVE_KEYS = ("epoch", "train_loss", "val_loss", "val_accuracy", "val_macro_f1")
+
+
 def collect(study: AblationStudy, results: Path = RESULTS, setting: str = "short") -> dict[str, Any]:
     """Copy finished runs' records to ``results`` and summarise them there (``ablation.json``)."""
     records = []
@@ -102,6 +106,13 @@ def collect(study: AblationStudy, results: Path = RESULTS, setting: str = "short
         if run.state() != "finished":
             continue
         record = json.loads((run.output_dir / "result.json").read_text(encoding="utf-8"))
+        log = run.output_dir / "log.jsonl"
+        if log.is_file():  # the validation curve, so the page can show whether the run converged
+            record["curve"] = [
+                {k: entry[k] for k in CURVE_KEYS if k in entry}
+                for line in log.read_text(encoding="utf-8").splitlines()
+                if line.strip() and "val_macro_f1" in (entry := json.loads(line))
+            ]
         scored = run.output_dir / OUTCOMES
         if scored.is_file():  # benchmarks/study_outcomes.py: localisation, reliance, shifts
             record["outcomes"] = json.loads(scored.read_text(encoding="utf-8"))

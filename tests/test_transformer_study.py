@@ -115,3 +115,34 @@ def test_outcomes_of_a_run_are_scored_and_enter_the_paired_effects(tmp_path: Pat
     text = load_benchmark("study_page").render_study_page(tmp_path / "results", figure="f.png")
     assert "### Beyond accuracy: localisation, reliance on the tumour, shifts" in text
     assert "| + transformer layer | 5 |" in text and "(assets/f.png)" in text
+
+
+def test_collect_keeps_the_validation_curve_and_the_page_says_whether_it_is_flat(tmp_path: Path) -> None:
+    study_mod, page = load_benchmark("transformer_study"), load_benchmark("study_page")
+    from brainvit_effnet.data.sample import sample_root
+
+    study = study_mod.build_study(str(sample_root()), tmp_path / "study")
+    run_ablation(study, runner=Fake())
+    first = study.runs()[0]
+    f1s = [0.80, 0.90, 0.93, 0.931, 0.935]
+    (first.output_dir / "log.jsonl").write_text(
+        "\n".join(
+            json.dumps({"epoch": e, "train_loss": 1.0 / e, "val_macro_f1": v, "lr": 0.1})
+            for e, v in enumerate(f1s, 1)
+        )
+        + "\n"
+    )
+    results = tmp_path / "results"
+    study_mod.collect(study, results)
+    record = json.loads(
+        (results / "records" / f"{first.cell.name}__fold_{first.fold}_seed_0.json").read_text()
+    )
+    assert [c["val_macro_f1"] for c in record["curve"]] == f1s and "lr" not in record["curve"][0]
+    text = page.render_study_page(results)
+    assert "### Did the runs converge?" in text
+    assert "| 0.930 → 0.931 → 0.935 | 5 of 5 | yes (moved 0.005) |" in text
+    climbing = {
+        **record,
+        "curve": [{"epoch": e, "val_macro_f1": v} for e, v in enumerate([0.8, 0.85, 0.9], 1)],
+    }
+    assert "**no** (moved 0.100)" in page.convergence_table([climbing])
