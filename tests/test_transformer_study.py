@@ -146,3 +146,26 @@ def test_collect_keeps_the_validation_curve_and_the_page_says_whether_it_is_flat
         "curve": [{"epoch": e, "val_macro_f1": v} for e, v in enumerate([0.8, 0.85, 0.9], 1)],
     }
     assert "**no** (moved 0.100)" in page.convergence_table([climbing])
+
+
+def test_the_overlay_figure_shows_every_configuration_on_the_same_slices(tmp_path: Path) -> None:
+    import brainvit_effnet as bve
+    from brainvit_effnet.data.sample import sample_root
+
+    study_mod, overlays = load_benchmark("transformer_study"), load_benchmark("study_overlays")
+    data = str(sample_root())
+    study = study_mod.build_study(data, tmp_path / "study", "finetune")
+    run_ablation(study, runner=Fake())
+    for run in study.runs():
+        if run.fold == 1:  # a tiny model stands in for each configuration's trained one
+            arch = "effnet_test_tf" if run.cell.levels["transformer"] else "effnet_test"
+            model = bve.create_model(arch, num_classes=3, label_names=("glioma", "meningioma", "pituitary"))
+            bve.save_pretrained(model, run.output_dir / "model")
+    out = tmp_path / "overlays.png"
+    args = ["--data", data, "--study", str(tmp_path / "study"), "--layer", "backbone.blocks.4", "--n", "3"]
+    assert overlays.main([*args, "--out", str(out)]) == 0
+    from PIL import Image
+
+    grid = Image.open(out)
+    # 4 configurations, the two transformer ones with a rollout row too: 6 rows of 3 slices
+    assert grid.width == 3 * 170 + 4 * 4 and grid.height > 6 * 170
