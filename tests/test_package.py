@@ -214,6 +214,16 @@ def test_cli_demo_shows_the_bundled_model_on_held_out_patients(
         assert str(out / name) in printed
     report = json.loads((out / "report" / "report.json").read_text())
     assert report["accuracy"] > 0.6  # a random 3-class model cannot reach this on 153 slices
+    # What the install page and the README say the demo does is what it did.
+    docs = Path(__file__).resolve().parents[1]
+    for page in (docs / "docs" / "install.md", docs / "README.md"):
+        text = " ".join(page.read_text(encoding="utf-8").split())
+        start = text.index("The first command installs the library")
+        said = text[start : text.index("The second installs", start)]  # the demo's description
+        assert f"`{BUNDLED_MODEL}`" in said, f"{page.name} names another demo model"
+        assert "occlusion test" in said and "Grad-CAM" in said and "never saw" in said
+        assert "rollout" not in said and "trains" not in said  # the demo loads a trained model
+    assert f"Model: {BUNDLED_MODEL}" in printed and "gradcam" in printed  # what the pages describe ran
     assert main(["demo", "--output-dir", str(out)]) == 2  # never writes into a folder with files
     assert "--overwrite" in capsys.readouterr().err
 
