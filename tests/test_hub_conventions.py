@@ -315,3 +315,10 @@ def test_every_card_the_library_writes_passes_the_hubs_rules(tmp_path: Path) -> 
     assert card_metadata_problems("# no header\n") == [
         "the card has no YAML header (a '---' block at the top)"
     ]
+
+
+def test_a_model_card_the_hub_would_refuse_stops_the_save_before_any_file(tmp_path: Path) -> None:
+    model = bve.create_model("effnet_test", num_classes=3, label_names=LABELS)
+    with pytest.raises(ValueError, match=r"datasets must be a string or a list of strings.*model_card="):
+        bve.save_pretrained(model, tmp_path / "m", model_card={"datasets": [{"name": "figshare"}]})
+    assert not any((tmp_path / "m").iterdir())  # no weights without their config and card

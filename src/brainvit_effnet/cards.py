@@ -24,6 +24,7 @@ from torch import nn
 
 from ._checks import is_real
 from .data.inference import preprocessing_of
+from .errors import InvalidArgumentError
 from .models._pretrained import pretrained_cfg_of
 from .models.names import parse_model_name
 from .results import KEY_METRICS
@@ -180,8 +181,11 @@ def _card(data: Any, model_name: str, body: str) -> str:
 
     card = ModelCard.from_template(data, template_str=_CARD_TEMPLATE, body=body, model_name=model_name)
     problems = card_metadata_problems(str(card))
-    if problems:  # a card we write must be one the Hub accepts: a bug of ours otherwise
-        raise RuntimeError(f"the model card written for {model_name} breaks the Hub's rules: {problems}")
+    if problems:  # what a caller's model_card= holds can break them (e.g. datasets as mappings)
+        raise InvalidArgumentError(
+            f"the model card for {model_name} would break the Hub's metadata rules: {'; '.join(problems)}. "
+            f"Check the fields given in model_card= (datasets, metrics: names and numbers)."
+        )
     return str(card)
 
 

@@ -112,7 +112,6 @@ def save_pretrained(
         PREPROCESSING_KEY: preprocessing,
     }
     metadata.update(binding_metadata(bound))
-    write_path_atomically(folder / WEIGHTS_NAME, lambda p: save_file(state_dict, str(p), metadata=metadata))
     # The saved weights are no longer those of the source tag (e.g. the ImageNet backbone).
     saved_cfg: dict[str, Any] = {
         "tag": None,
@@ -137,16 +136,17 @@ def save_pretrained(
     model_config: dict[str, Any] = {"pretrained_cfg": saved_cfg}
     if label_names:
         model_config["label_names"] = list(label_names)
-    write_path_atomically(
-        folder / CONFIG_NAME, lambda p: save_config_for_hf(model, str(p), model_config=model_config)
-    )
-
+    # The card first: a model_card= the Hub would refuse stops the save before any file is written.
     if unchanged and model_card is None and cfg.get("tag"):
         card = build_model_card(f"{arch}.{cfg['tag']}", provenance, repo_id or str(folder))
     else:
         card = render_model_card(
             model, model_card, repo_id=repo_id or str(folder), preprocessing=preprocessing
         )
+    write_path_atomically(folder / WEIGHTS_NAME, lambda p: save_file(state_dict, str(p), metadata=metadata))
+    write_path_atomically(
+        folder / CONFIG_NAME, lambda p: save_config_for_hf(model, str(p), model_config=model_config)
+    )
     write_text_atomically(folder / MODEL_CARD_NAME, card)
     return folder
 

@@ -251,7 +251,10 @@ class FolderDataset(MRIDataset):
             beside = sorted(
                 p.name
                 for p in self.root.iterdir()
-                if p.is_dir() and p not in dirs.values() and not p.name.startswith(".")
+                if p.is_dir()
+                and p not in dirs.values()
+                and not p.name.startswith(".")
+                and _normalise(p.name) not in self.ignored_folders  # a release's unlabelled folder
             )
             if beside:  # read nothing in silence: say which folders the split folders leave out
                 _logger.warning(
