@@ -302,10 +302,16 @@ def plot(results: Path = RESULTS, out: Path = PLOT) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--plot", action="store_true", help=f"redraw {PLOT.name}")
-    parser.add_argument("--setting", choices=("short", "finetune"), default="short", help="which grid")
+    parser.add_argument(
+        "--setting", choices=("short", "finetune", "scratch"), default="short", help="which grid"
+    )
     args = parser.parse_args(argv)
     if args.plot:
-        results, out = (RESULTS, PLOT) if args.setting == "short" else (RESULTS / "finetune", FINETUNE_PLOT)
+        results, out = (
+            (RESULTS, PLOT)
+            if args.setting == "short"
+            else (RESULTS / args.setting, PLOT.with_name(f"study_{args.setting}_per_fold_accuracy.png"))
+        )
         print(plot(results, out))
     else:
         print(render_study_page())

@@ -69,14 +69,25 @@ class Setting(NamedTuple):
     epochs: int | None  # None: the recipe's own length
     study_dir: Path
     results: Path
+    factors: dict[str, list[Any]] | None = None  # None: FACTORS
 
 
 #: ``short``: the first grid, from scratch and cut to 4 epochs (kept as a short-budget appendix);
-#: ``finetune``: the proposal's setting, fine-tuned from ImageNet at the recipe's full length.
+#: ``finetune``: the proposal's setting, fine-tuned from ImageNet at the recipe's full length;
+#: ``scratch``: the transformer factor from scratch at ``scratch_b0``'s full 20 epochs.
 SETTINGS: dict[str, Setting] = {
     "short": Setting(RECIPE, EPOCHS, STUDY_DIR, RESULTS),
     "finetune": Setting(
         "finetune_lite0_192", None, STUDY_DIR.with_name("transformer_study_finetune"), RESULTS / "finetune"
+    ),
+    # The from-scratch arm at full length (after the fine-tuned grid): the transformer factor
+    # alone, at the recipe's own label smoothing of 0.1, so the answer can be compared across starts.
+    "scratch": Setting(
+        RECIPE,
+        None,
+        STUDY_DIR.with_name("transformer_study_scratch"),
+        RESULTS / "scratch",
+        {"transformer": [False, True], "label_smoothing": [0.1]},
     ),
 }
 
@@ -92,7 +103,7 @@ def build_study(data: str, out: Path = STUDY_DIR, setting: str = "short") -> Abl
     if chosen.epochs is not None:
         overrides["train.epochs"] = chosen.epochs
     base = recipe_config(chosen.recipe, overrides)
-    return AblationStudy(base=base, factors=FACTORS, seeds=SEEDS, output_dir=str(out))
+    return AblationStudy(base=base, factors=chosen.factors or FACTORS, seeds=SEEDS, output_dir=str(out))
 
 
 #: What a record keeps of each epoch's log line: enough to see the validation curve flatten.

@@ -169,3 +169,18 @@ def test_the_overlay_figure_shows_every_configuration_on_the_same_slices(tmp_pat
     grid = Image.open(out)
     # 4 configurations, the two transformer ones with a rollout row too: 6 rows of 3 slices
     assert grid.width == 3 * 170 + 4 * 4 and grid.height > 6 * 170
+
+
+def test_the_scratch_arm_is_the_transformer_factor_at_the_full_recipe(tmp_path: Path) -> None:
+    study_mod = load_benchmark("transformer_study")
+    from brainvit_effnet.data.sample import sample_root
+
+    study = study_mod.build_study(str(sample_root()), tmp_path / "study", "scratch")
+    recipe = RECIPES["scratch_b0"].config
+    assert study.base.model == "effnet_b0" and study.base.train.epochs == recipe["train"]["epochs"] == 20
+    assert study.base.train.loss_kwargs == {"smoothing": 0.1}
+    assert [c.name for c in study.cells()] == [
+        "transformer-off__label_smoothing-0.1",
+        "transformer-on__label_smoothing-0.1",
+    ]
+    assert len(study.runs()) == 10  # 2 cells x 5 official folds x 1 seed
