@@ -85,6 +85,12 @@ def test_a_box_file_that_is_not_yolo_names_the_file_and_line(tmp_path: Path, lin
         read_yolo_boxes(labels)
 
 
+def test_a_box_file_written_on_windows_reads(tmp_path: Path) -> None:
+    labels = tmp_path / "y1.txt"
+    labels.write_bytes(b"\xef\xbb\xbf0 0.5 0.5 0.2 0.2\r\n0 0.1 0.1 0.1 0.1\r\n")  # BOM, CRLF
+    assert read_yolo_boxes(labels).shape == (2, 4)
+
+
 def test_box_files_beside_yes_no_folders_become_masks_not_stray_files(tmp_path: Path) -> None:
     _image(tmp_path / "yes" / "y0.jpg", "0 0.25 0.25 0.5 0.5\n")
     _image(tmp_path / "no" / "no0.jpg")

@@ -56,7 +56,7 @@ def read_yolo_boxes(path: str | Path) -> np.ndarray:
             coordinate outside ``[0, 1]`` or a box without area, naming the file and the line.
     """
     boxes = []
-    text = Path(path).read_text(encoding="utf-8", errors="replace")
+    text = Path(path).read_text(encoding="utf-8-sig", errors="replace")  # Windows tools write a BOM
     for number, line in enumerate(text.splitlines(), 1):
         fields = line.split()
         if not fields:
