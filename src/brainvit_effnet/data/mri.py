@@ -271,8 +271,9 @@ def check_mri(source: str) -> None:
     """A cheap check of a DICOM or NIfTI file's header (no pixel decoding).
 
     Raises:
-        FileNotFoundError: the file does not exist. ValueError: its header is unreadable, or (DICOM)
-        no installed decoder reads its transfer syntax (:func:`check_decoder` names the plugin).
+        FileNotFoundError: the file does not exist.
+        ValueError: its header is unreadable, or (DICOM) no installed decoder reads its transfer
+            syntax (:func:`check_decoder` names the plugin).
     """
     path = file_part(source)
     if not os.path.exists(path):
