@@ -61,22 +61,52 @@ def per_fold_table(runs: list[dict[str, Any]]) -> str:
     return "\n".join(rows) + "\n"
 
 
-def side_by_side(summary: dict[str, Any]) -> str:
-    """Our mean over folds next to the proposal's single split, per configuration."""
+def side_by_side(summary: dict[str, Any], runs: list[dict[str, Any]] | None = None) -> str:
+    """Our mean over folds next to the proposal's single split, per configuration.
+
+    While a grid is partial, a configuration with more finished folds would be averaged over other
+    (easier or harder) folds than the rest: given ``runs``, the means then use only the folds in
+    which every configuration has finished, and the table says which.
+    """
+    cells = summary["cells"]
+    note = ""
+    stats = {_key(c["levels"]): (c["metrics"]["accuracy"], c["metrics"]["macro_f1"]) for c in cells}
+    if runs:
+        by_cell: dict[tuple[bool, float], dict[int, dict[str, float]]] = {}
+        for r in runs:
+            by_cell.setdefault(_key(r["levels"]), {})[r["fold"]] = r["metrics"]
+        complete = sorted(set.intersection(*(set(by_cell.get(_key(c["levels"]), {})) for c in cells)))
+        if complete != sorted({r["fold"] for r in runs}):
+            note = (
+                f"While the grid is partial, the means here use only the folds every configuration has "
+                f"finished ({complete or 'none yet'}), so that all are averaged over the same folds.\n\n"
+            )
+            stats = {
+                key: tuple(_stats([by_cell[key][f][m] for f in complete]) for m in ("accuracy", "macro_f1"))
+                for key in stats
+            }
     rows = [
         "| configuration | proposal: accuracy (one random split) | proposal: macro-F1 | here: accuracy, "
         "mean ± std over folds | here: macro-F1 |",
         "|---|---|---|---|---|",
     ]
-    for cell in summary["cells"]:
+    for cell in cells:
         key = _key(cell["levels"])
-        acc, f1 = cell["metrics"]["accuracy"], cell["metrics"]["macro_f1"]
+        acc, f1 = stats[key]
         prop = PROPOSAL.get(key, (float("nan"), float("nan")))
         rows.append(
             f"| {_NAMES.get(key, cell['label'])} | {prop[0]:.2f}% | {prop[1]:.2f}% | "
             f"{_mean_std(acc)} | {_mean_std(f1, with_n=False)} |"
         )
-    return "\n".join(rows) + "\n"
+    return note + "\n".join(rows) + "\n"
+
+
+def _stats(values: list[float]) -> dict[str, Any]:
+    """``{"mean", "std", "n"}`` as the summary writes them (sample standard deviation)."""
+    n = len(values)
+    mean = sum(values) / n if n else float("nan")
+    std = (sum((v - mean) ** 2 for v in values) / (n - 1)) ** 0.5 if n > 1 else 0.0
+    return {"mean": mean, "std": std, "n": n}
 
 
 def _mean_std(stats: dict[str, Any], with_n: bool = True) -> str:
@@ -265,7 +295,7 @@ def render_study_page(results: Path = RESULTS, figure: str = PLOT.name) -> str:
         verdict(summary),
         "### Side by side with the proposal",
         "",
-        side_by_side(summary),
+        side_by_side(summary, runs),
         ablation_tables(summary),
     ]
     return "\n".join(parts) + "\n"

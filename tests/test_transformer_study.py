@@ -184,3 +184,19 @@ def test_the_scratch_arm_is_the_transformer_factor_at_the_full_recipe(tmp_path: 
         "transformer-on__label_smoothing-0.1",
     ]
     assert len(study.runs()) == 10  # 2 cells x 5 official folds x 1 seed
+
+
+def test_a_partial_grid_compares_configurations_on_the_same_folds(tmp_path: Path) -> None:
+    study_mod, page = load_benchmark("transformer_study"), load_benchmark("study_page")
+    from brainvit_effnet.data.sample import sample_root
+
+    study = study_mod.build_study(str(sample_root()), tmp_path / "study")
+    run_ablation(study, runner=Fake())
+    for run in study.runs():  # the transformer cells have finished fold 1 only
+        if run.cell.levels["transformer"] and run.fold > 1:
+            (run.output_dir / "result.json").unlink()
+    study_mod.collect(study, tmp_path / "results")
+    text = page.render_study_page(tmp_path / "results")
+    assert "use only the folds every configuration has finished ([1])" in text
+    # Fake: 0.6 + 0.02 for the transformer + 0.01 x fold; on fold 1 alone the baseline is 61.00%
+    assert "| EfficientNet (baseline) | 98.74% | 98.73% | 61.00% (n=1) |" in text
