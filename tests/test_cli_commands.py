@@ -54,3 +54,53 @@ def test_the_demo_lets_go_of_the_crop_warnings_when_it_fails(monkeypatch: pytest
     with pytest.raises(RuntimeError, match="boom"):
         fail_inside()
     assert logger.filters == before
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["explain", "effnet_lite0.figshare", "--data", "heldout", "--n", "0"],
+            "argument --n: must be >= 1; got 0",
+        ),
+        (["explain", "effnet_lite0.figshare", "--limit", "-5"], "argument --limit: must be >= 1; got -5"),
+        (["explain", "effnet_lite0.figshare", "--steps", "x"], "argument --steps: expected a whole number"),
+        (["demo", "--explain-limit", "-3"], "argument --explain-limit: must be >= 1; got -3"),
+        (["evaluate", "effnet_lite0.figshare", "--bootstrap", "-1"], "argument --bootstrap: must be >= 0"),
+        (
+            ["predict", "effnet_lite0.figshare", "x.png", "--batch-size", "0"],
+            "argument --batch-size: must be >= 1",
+        ),
+        (["export", "effnet_lite0.figshare", "--opset", "5"], "argument --opset: must be >= 18; got 5"),
+        (
+            ["export", "effnet_lite0.figshare", "--parity-images", "-1"],
+            "argument --parity-images: must be >= 0",
+        ),
+        (["train", "--epochs", "0"], "argument --epochs: must be >= 1; got 0"),
+        (["leakage", "a", "--examples", "-2"], "argument --examples: must be >= 0"),
+    ],
+)
+def test_a_count_out_of_range_is_refused_by_the_parser_naming_the_option(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2 and message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("data", ["heldout", "folder:."])
+def test_folds_for_data_without_official_folds_is_an_error_not_ignored(
+    data: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["evaluate", "effnet_lite0.figshare", "--data", data, "--folds", "9"]) == 2
+    err = capsys.readouterr().err
+    assert "--folds chooses official Figshare folds" in err and ("fold 1 only" in err) == (data == "heldout")
+
+
+def test_export_onnx_refuses_an_opset_below_the_exporters() -> None:
+    import brainvit_effnet as bve
+    from brainvit_effnet.export import MIN_OPSET, export_onnx
+
+    with pytest.raises(ValueError, match=rf"opset must be an int >= {MIN_OPSET}.*version_converter"):
+        export_onnx(bve.create_model("effnet_test", num_classes=3), "m.onnx", opset=5)

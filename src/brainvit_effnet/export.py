@@ -39,11 +39,13 @@ import torch
 from torch import nn
 
 from ._atomic import write_path_atomically
+from ._checks import is_int
 from ._tensors import eval_mode
 from ._version import __version__
 from .errors import InvalidArgumentError, MissingDependencyError
 
 __all__ = [
+    "MIN_OPSET",
     "ParityReport",
     "export_onnx",
     "export_torchscript",
@@ -54,6 +56,8 @@ __all__ = [
 
 _logger = logging.getLogger(__name__)
 _EXTRA = 'pip install "brainvit-effnet[onnx]"'
+#: The lowest ONNX opset :func:`export_onnx` writes: the one torch's dynamo exporter implements.
+MIN_OPSET = 18
 _TORCHSCRIPT_SUFFIXES = (".pt", ".pth", ".ts", ".torchscript")
 # The networks' total stride; smaller images are refused by the models' own input check.
 _MIN_SIDE = 32
@@ -96,7 +100,7 @@ def export_onnx(
         model: A classifier; its ``pretrained_cfg["input_size"]`` gives the example input size.
         path: Output ``.onnx`` file; written to a temporary file first, then renamed.
         input_size: ``(C, H, W)`` if the model has no ``pretrained_cfg``.
-        opset: ONNX opset version.
+        opset: ONNX opset version, at least :data:`MIN_OPSET` (the exporter's own).
         dynamic_batch: Let the batch dimension vary.
         dynamic_image_size: Let height and width vary, where the model allows it.
         verify: Run the exported graph with ONNX Runtime on batches of 1 and 3 (and, with dynamic
@@ -109,8 +113,15 @@ def export_onnx(
 
     Raises:
         ImportError: the ``onnx`` extra is not installed (names the install command).
-        ValueError: no input size known, or the exported graph disagrees with PyTorch.
+        ValueError: no input size known, an opset below :data:`MIN_OPSET`, or the exported graph
+            disagrees with PyTorch.
     """
+    if not is_int(opset) or opset < MIN_OPSET:
+        raise InvalidArgumentError(
+            f"opset must be an int >= {MIN_OPSET}, the opset torch's exporter writes; got {opset!r}. Lower "
+            f"opsets go through ONNX's version converter, which can fail or run for minutes: export at "
+            f"{MIN_OPSET}, then convert the file with onnx.version_converter if a runtime needs an older one."
+        )
     _require("onnx", "onnxscript", *(("onnxruntime",) if verify else ()))
     size = _input_size(model, input_size)
     out = Path(path).expanduser()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,23 @@ DATA_HELP = (
 
 
 # -- reading flags --------------------------------------------------------------------------------
+def at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse ``type``: a whole number >= ``minimum``; anything else is argparse's one-line error
+    naming the option (``argument --n: must be >= 1; got 0``)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number; got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}; got {value}")
+        return value
+
+    parse.__name__ = f"int >= {minimum}"  # argparse names the type in some messages
+    return parse
+
+
 def yaml_value(text: str, option: str) -> Any:
     """``text`` read as a YAML value, or an error that names ``option`` and shows the text."""
     try:
@@ -206,6 +223,12 @@ def evaluation_data(args: argparse.Namespace, model: Any, return_mask: bool = Fa
     if classes:
         common["classes"] = classes
     source = DataSource.parse(args.data, allow_heldout=True)
+    if getattr(args, "folds", None) and (not source.has_official_folds or source.kind == "heldout"):
+        why = " (the held-out slices are fold 1 only)" if source.kind == "heldout" else ""
+        raise InvalidArgumentError(
+            f"--folds chooses official Figshare folds, which {args.data} does not have{why}; leave "
+            f"--folds out, or use --data sample or figshare:PATH."
+        )
     if source.kind in ("folder", "br35h"):
         assert source.path is not None
         reader = Br35HDataset if source.kind == "br35h" else FolderDataset

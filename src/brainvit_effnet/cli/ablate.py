@@ -9,7 +9,7 @@ from typing import Any
 from ..errors import InvalidArgumentError
 from ..experiment import ExperimentConfig, apply_overrides
 from ..models.names import parse_model_name
-from ._common import overrides, print_files, yaml_value
+from ._common import at_least, overrides, print_files, yaml_value
 
 HELP = "factorial ablation (transformer x label smoothing x CBAM) over folds and seeds"
 EXAMPLE = "OMP_NUM_THREADS=1 brainvit-effnet ablate study.yaml --lane 1/2 &   # one lane per core"
@@ -25,7 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", help="sample | figshare:PATH (official folds)")
     p.add_argument("--folds", type=int, nargs="+", help="test folds to repeat over (default: all)")
     p.add_argument("--seeds", type=int, nargs="+", help="seeds to repeat over (default: 0)")
-    p.add_argument("--epochs", type=int, help="epochs of every run (default: the study's)")
+    p.add_argument("--epochs", type=at_least(1), help="epochs of every run (default: the study's)")
     p.add_argument("--out", help="study folder (default: runs/ablation); rerun it to resume")
     p.add_argument(
         "--factor",

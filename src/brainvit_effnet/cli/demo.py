@@ -21,7 +21,7 @@ from ..data import SAMPLE_ATTRIBUTION, create_transforms, load_heldout_sample
 from ..models import create_model
 from ..reports import write_evaluation_report
 from ..train import TrainConfig, Trainer
-from ._common import DISCLAIMER, headline, print_files
+from ._common import DISCLAIMER, at_least, headline, print_files
 from .explain import overlays, print_reliance
 
 HELP = "evaluate and explain the bundled trained model on held-out patients of the bundled sample (offline)"
@@ -33,7 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overwrite", action="store_true", help="allow writing into a non-empty --output-dir")
     p.add_argument(
         "--explain-limit",
-        type=int,
+        type=at_least(1),
         default=None,
         help="score the explanations of at most this many slices against the tumour masks (default: all)",
     )

@@ -20,6 +20,7 @@ from ._common import (
     MODEL_HELP,
     NO_CROP_HELP,
     add_folder_flags,
+    at_least,
     copy_examples,
     evaluation_data,
     headline,
@@ -44,9 +45,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", help="for folder data: train | test (default: all images)")
     p.add_argument("--out", default="evaluation", help="report folder (default: %(default)s)")
     p.add_argument(
-        "--bootstrap", type=int, default=1000, help="resamples for 95%% CIs (default: %(default)s)"
+        "--bootstrap", type=at_least(0), default=1000, help="resamples for 95%% CIs (default: %(default)s)"
     )
-    p.add_argument("--batch-size", type=int, default=32, help="images per forward pass")
+    p.add_argument("--batch-size", type=at_least(1), default=32, help="images per forward pass")
     add_folder_flags(p)
     p.add_argument("--no-crop", action="store_true", help=NO_CROP_HELP)
     p.add_argument("--skip-copy-check", action="store_true", help=COPY_CHECK_HELP)

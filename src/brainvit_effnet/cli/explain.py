@@ -24,6 +24,7 @@ from ._common import (
     NO_CROP_HELP,
     add_figure_flags,
     add_folder_flags,
+    at_least,
     class_names,
     crop,
     evaluation_data,
@@ -44,11 +45,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--methods", nargs="+", help="gradcam gradcampp token_gradcam rollout attention")
     p.add_argument("--out", default="explanations", help="output folder (default: %(default)s)")
-    p.add_argument("--n", type=int, default=8, help="slices shown in the overlay grids")
+    p.add_argument("--n", type=at_least(1), default=8, help="slices shown in the overlay grids")
     p.add_argument(
-        "--limit", type=int, help="score this many slices, spread across the classes (default: all)"
+        "--limit", type=at_least(1), help="score this many slices, spread across the classes (default: all)"
     )
-    p.add_argument("--steps", type=int, default=10, help="deletion/insertion steps")
+    p.add_argument("--steps", type=at_least(1), default=10, help="deletion/insertion steps")
     p.add_argument(
         "--reliance",
         action="store_true",

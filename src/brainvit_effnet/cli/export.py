@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 
 from .._outputs import check_output_file
+from ..export import MIN_OPSET
 from ..hub import from_pretrained
-from ._common import MODEL_HELP
+from ._common import MODEL_HELP, at_least
 
 HELP = "export a saved model to ONNX (needs the [onnx] extra) or TorchScript"
 EXAMPLE = "brainvit-effnet export runs/b0/model --format onnx --out b0.onnx"
@@ -16,13 +17,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model_dir", help=MODEL_HELP)
     p.add_argument("--format", choices=("onnx", "torchscript"), default="onnx", help="the export format")
     p.add_argument("--out", help="output file (default: model.onnx, or model.pt for torchscript)")
-    p.add_argument("--opset", type=int, default=18, help="ONNX opset (default: %(default)s)")
+    p.add_argument(
+        "--opset", type=at_least(MIN_OPSET), default=MIN_OPSET, help="ONNX opset (default: %(default)s)"
+    )
     p.add_argument(
         "--no-verify", action="store_true", help="skip the comparison of the exported file with PyTorch"
     )
     p.add_argument(
         "--parity-images",
-        type=int,
+        type=at_least(0),
         default=16,
         help="report the max abs logit difference on this many real images of the bundled sample "
         "(0: skip; default: %(default)s)",

@@ -15,7 +15,7 @@ from .._atomic import write_text_atomically
 from .._json import write_json
 from ..data import FolderDataset
 from ..errors import InvalidArgumentError
-from ._common import add_figure_flags, add_folder_flags, aliases, print_files
+from ._common import add_figure_flags, add_folder_flags, aliases, at_least, print_files
 
 HELP = "exact, near and mirrored duplicates within a tree (test vs train) or across two trees"
 EXAMPLE = "brainvit-effnet leakage brain-tumor-mri-dataset figshare-categorised --out leakage"
@@ -25,7 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("a", help="a class-per-folder tree (with Training/Testing folders: test vs train)")
     p.add_argument("b", nargs="?", help="a second tree: duplicates of A's images in B")
     p.add_argument("--out", default="leakage", help="report folder")
-    p.add_argument("--examples", type=int, default=8, help="example pairs in the report and figure")
+    p.add_argument("--examples", type=at_least(0), default=8, help="example pairs in the report and figure")
     add_figure_flags(p, "the figure of example pairs")
     add_folder_flags(p)
 

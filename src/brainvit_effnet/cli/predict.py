@@ -25,6 +25,7 @@ from ._common import (
     COPY_CHECK_HELP,
     MODEL_HELP,
     NO_CROP_HELP,
+    at_least,
     class_names,
     copy_examples,
     crop,
@@ -39,7 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model_dir", help=MODEL_HELP)
     p.add_argument("paths", nargs="+", help="image files and/or folders")
     p.add_argument("--out", default="predictions.csv", help="the CSV file to write")
-    p.add_argument("--batch-size", type=int, default=32, help="images per forward pass")
+    p.add_argument("--batch-size", type=at_least(1), default=32, help="images per forward pass")
     p.add_argument("--no-crop", action="store_true", help=NO_CROP_HELP)
     p.add_argument("--skip-copy-check", action="store_true", help=COPY_CHECK_HELP)
     p.add_argument(

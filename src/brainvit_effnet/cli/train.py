@@ -12,7 +12,7 @@ from ..errors import InvalidArgumentError
 from ..experiment import ExperimentConfig, apply_overrides, cross_validate, run_experiment
 from ..recipes import RECIPES, recipe_config
 from ..train import distributed as dist
-from ._common import add_folder_flags, aliases, headline, overrides, print_files
+from ._common import add_folder_flags, aliases, at_least, headline, overrides, print_files
 
 HELP = "train from a config file or a named recipe, plus flags"
 EXAMPLE = (
@@ -39,8 +39,10 @@ def add_experiment_flags(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--model", help="model name, e.g. effnet_b2_tf")
     p.add_argument("--data", help="sample | figshare:PATH | folder:PATH")
-    p.add_argument("--epochs", type=int, help="training epochs (default: the config's, or the recipe's)")
-    p.add_argument("--batch-size", type=int, help="images per optimiser step (default: the config's)")
+    p.add_argument(
+        "--epochs", type=at_least(1), help="training epochs (default: the config's, or the recipe's)"
+    )
+    p.add_argument("--batch-size", type=at_least(1), help="images per optimiser step (default: the config's)")
     p.add_argument("--lr", type=float, help="peak learning rate (default: the config's)")
     p.add_argument("--output-dir", help="run folder (refused if it holds a run, unless --overwrite)")
     p.add_argument("--device", help="cpu, cuda, cuda:1, mps... (default: CUDA when available, else the CPU)")
