@@ -104,3 +104,26 @@ def test_export_onnx_refuses_an_opset_below_the_exporters() -> None:
 
     with pytest.raises(ValueError, match=rf"opset must be an int >= {MIN_OPSET}.*version_converter"):
         export_onnx(bve.create_model("effnet_test", num_classes=3), "m.onnx", opset=5)
+
+
+@pytest.mark.parametrize(
+    ("clean", "tumour_hidden", "random_drop", "verdict"),
+    [
+        (0.96, 0.96, 0.0, "recognised without the tumour"),
+        (0.92, 0.30, 0.01, "looks at the tumour"),
+        (
+            0.92,
+            0.43,
+            0.04,
+            "mostly at the tumour (hiding elsewhere costs 0.04)",
+        ),  # the shipped model's meningioma
+        (0.92, 0.45, 0.30, "any occlusion hurts (not specific to the tumour)"),
+    ],
+)
+def test_the_reliance_verdict_weighs_the_tumour_against_the_control(
+    clean: float, tumour_hidden: float, random_drop: float, verdict: str
+) -> None:
+    from brainvit_effnet.cli.explain import reliance_verdict
+
+    scores = {"clean": clean, "tumour_hidden": tumour_hidden, "random_drop": random_drop}
+    assert reliance_verdict(scores) == verdict

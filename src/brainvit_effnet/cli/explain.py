@@ -102,6 +102,22 @@ def overlays(
 _RELIANCE_HIDDEN_MAX, _RELIANCE_CONTROL_COST = 0.5, 0.02
 
 
+def reliance_verdict(r: Any) -> str:
+    """In words, what one class's occlusion scores say: is the model looking at the tumour?
+
+    Hiding the tumour must bring the accuracy down to at most ``_RELIANCE_HIDDEN_MAX``; a control
+    region that costs more than ``_RELIANCE_CONTROL_COST`` weakens the verdict, and only when the
+    tumour costs less than three times what the control costs is the loss called unspecific.
+    """
+    if r["tumour_hidden"] > _RELIANCE_HIDDEN_MAX:
+        return "recognised without the tumour"
+    if r["random_drop"] <= _RELIANCE_CONTROL_COST:
+        return "looks at the tumour"
+    if r["clean"] - r["tumour_hidden"] >= 3 * r["random_drop"]:
+        return f"mostly at the tumour (hiding elsewhere costs {r['random_drop']:.2f})"
+    return "any occlusion hurts (not specific to the tumour)"
+
+
 def print_reliance(report: Any) -> None:
     print(
         f"Is the model looking at the tumour? {report['n']} slices; accuracy as they are, with the tumour "
@@ -112,16 +128,7 @@ def print_reliance(report: Any) -> None:
         f"{'p(true) hidden':>16}  verdict"
     )
     for name, r in [*report["per_class"].items(), ("all", report["overall"])]:
-        looks = r["tumour_hidden"] <= _RELIANCE_HIDDEN_MAX and r["random_drop"] <= _RELIANCE_CONTROL_COST
-        verdict = (
-            "looks at the tumour"
-            if looks
-            else (
-                "recognised without the tumour"
-                if r["tumour_hidden"] > _RELIANCE_HIDDEN_MAX
-                else "any occlusion hurts (not specific to the tumour)"
-            )
-        )
+        verdict = reliance_verdict(r)
         print(
             f"  {name:<14}{r['n']:>5}{r['clean']:>8.3f}{r['tumour_hidden']:>15.3f}"
             f"{r['random_hidden']:>16.3f}{r['p_true_tumour_hidden']:>16.3f}  {verdict}"
