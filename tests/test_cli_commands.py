@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -127,3 +128,36 @@ def test_the_reliance_verdict_weighs_the_tumour_against_the_control(
 
     scores = {"clean": clean, "tumour_hidden": tumour_hidden, "random_drop": random_drop}
     assert reliance_verdict(scores) == verdict
+
+
+def test_split_for_data_without_split_folders_is_an_error_not_ignored(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["evaluate", "effnet_lite0.figshare", "--data", "sample", "--split", "train"]) == 2
+    assert "--split chooses a class-per-folder tree's split folder" in capsys.readouterr().err
+
+
+def test_a_path_that_is_neither_file_nor_folder_is_named_as_such(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["predict", "effnet_lite0.figshare", "/dev/null", "--out", "x.csv"]) == 2
+    assert "/dev/null is neither a file nor a folder" in capsys.readouterr().err
+
+
+def test_a_folder_that_takes_no_new_file_names_the_target_not_the_temporary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import os
+
+    from brainvit_effnet._atomic import write_text_atomically
+
+    real_open = os.open
+
+    def refuse(path: str, *args: object) -> int:  # a read-only or pseudo file system
+        if ".tmp" in str(path):
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return real_open(path, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", refuse)
+    with pytest.raises(OSError, match="Read-only file system") as caught:
+        write_text_atomically(tmp_path / "out.csv", "x")
+    assert caught.value.filename == str(tmp_path / "out.csv") and caught.value.errno == errno.EROFS

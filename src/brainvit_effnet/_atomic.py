@@ -26,6 +26,8 @@ def reserve_temp(path: Path) -> Path:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         except FileExistsError:
             continue
+        except OSError as e:  # a folder that takes no new file: name the file the user asked for
+            raise type(e)(e.errno, e.strerror, str(path)) from e
         os.close(fd)
         return tmp
     raise OutputExistsError(f"could not create a temporary file next to {path}")

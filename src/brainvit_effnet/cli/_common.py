@@ -223,6 +223,11 @@ def evaluation_data(args: argparse.Namespace, model: Any, return_mask: bool = Fa
     if classes:
         common["classes"] = classes
     source = DataSource.parse(args.data, allow_heldout=True)
+    if getattr(args, "split", None) and source.kind not in ("folder", "br35h"):
+        raise InvalidArgumentError(
+            f"--split chooses a class-per-folder tree's split folder (train, test, val); {args.data} has "
+            f"none: leave --split out, or use --folds for Figshare's official folds."
+        )
     if getattr(args, "folds", None) and (not source.has_official_folds or source.kind == "heldout"):
         why = " (the held-out slices are fold 1 only)" if source.kind == "heldout" else ""
         raise InvalidArgumentError(

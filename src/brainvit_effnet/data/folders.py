@@ -442,6 +442,10 @@ class ImageFiles(MRIDataset):
                 ]
             elif path.is_file():
                 files.append(path)
+            elif path.exists():  # a device, a socket, a pipe: nothing to read as an image
+                raise InvalidArgumentError(
+                    f"{path} is neither a file nor a folder; give image files or folders."
+                )
             else:
                 raise MissingFileError(f"{path} does not exist.")
         if not files and not self.unsupported and not unreadable_folders:
