@@ -24,7 +24,7 @@ from torch import nn
 
 from ._checks import is_real
 from .data.inference import preprocessing_of
-from .errors import InvalidArgumentError
+from .errors import InvalidArgumentError, InvalidTypeError
 from .models._pretrained import pretrained_cfg_of
 from .models.names import parse_model_name
 from .results import KEY_METRICS
@@ -214,6 +214,8 @@ def card_metadata_problems(text: str) -> list[str]:
     from huggingface_hub import ModelCardData
     from huggingface_hub.repocard_data import model_index_to_eval_results
 
+    if not isinstance(text, str):
+        raise InvalidTypeError(f"text must be the card's text (str); got {type(text).__name__}.")
     if not text.startswith("---"):
         return ["the card has no YAML header (a '---' block at the top)"]
     header = text.split("---", 2)[1] if text.count("---") >= 2 else ""
