@@ -61,52 +61,50 @@ def per_fold_table(runs: list[dict[str, Any]]) -> str:
     return "\n".join(rows) + "\n"
 
 
-def side_by_side(summary: dict[str, Any], runs: list[dict[str, Any]] | None = None) -> str:
-    """Our mean over folds next to the proposal's single split, per configuration.
-
-    While a grid is partial, a configuration with more finished folds would be averaged over other
-    (easier or harder) folds than the rest: given ``runs``, the means then use only the folds in
-    which every configuration has finished, and the table says which.
-    """
-    cells = summary["cells"]
-    note = ""
-    stats = {_key(c["levels"]): (c["metrics"]["accuracy"], c["metrics"]["macro_f1"]) for c in cells}
-    if runs:
-        by_cell: dict[tuple[bool, float], dict[int, dict[str, float]]] = {}
-        for r in runs:
-            by_cell.setdefault(_key(r["levels"]), {})[r["fold"]] = r["metrics"]
-        complete = sorted(set.intersection(*(set(by_cell.get(_key(c["levels"]), {})) for c in cells)))
-        if complete != sorted({r["fold"] for r in runs}):
-            note = (
-                f"While the grid is partial, the means here use only the folds every configuration has "
-                f"finished ({complete or 'none yet'}), so that all are averaged over the same folds.\n\n"
-            )
-            stats = {
-                key: tuple(_stats([by_cell[key][f][m] for f in complete]) for m in ("accuracy", "macro_f1"))
-                for key in stats
-            }
+def side_by_side(summary: dict[str, Any]) -> str:
+    """Our mean over folds next to the proposal's single split, per configuration."""
     rows = [
         "| configuration | proposal: accuracy (one random split) | proposal: macro-F1 | here: accuracy, "
         "mean ± std over folds | here: macro-F1 |",
         "|---|---|---|---|---|",
     ]
-    for cell in cells:
+    for cell in summary["cells"]:
         key = _key(cell["levels"])
-        acc, f1 = stats[key]
+        acc, f1 = cell["metrics"]["accuracy"], cell["metrics"]["macro_f1"]
         prop = PROPOSAL.get(key, (float("nan"), float("nan")))
         rows.append(
             f"| {_NAMES.get(key, cell['label'])} | {prop[0]:.2f}% | {prop[1]:.2f}% | "
             f"{_mean_std(acc)} | {_mean_std(f1, with_n=False)} |"
         )
-    return note + "\n".join(rows) + "\n"
+    return "\n".join(rows) + "\n"
 
 
-def _stats(values: list[float]) -> dict[str, Any]:
-    """``{"mean", "std", "n"}`` as the summary writes them (sample standard deviation)."""
-    n = len(values)
-    mean = sum(values) / n if n else float("nan")
-    std = (sum((v - mean) ** 2 for v in values) / (n - 1)) ** 0.5 if n > 1 else 0.0
-    return {"mean": mean, "std": std, "n": n}
+def on_common_folds(summary: dict[str, Any], runs: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
+    """The summary over the folds every configuration has finished, and a sentence saying so.
+
+    While a grid is partial, a configuration with more finished folds would be averaged over other
+    (easier or harder) folds than the rest; the paired effects already use common folds only, and
+    the means must too. A complete grid (or one with no common fold yet) is returned as it is.
+    """
+    from brainvit_effnet.ablation.stats import summarize_ablation
+
+    folds_of: dict[tuple[bool, float], set[int]] = {}
+    for r in runs:
+        folds_of.setdefault(_key(r["levels"]), set()).add(r["fold"])
+    cells = [_key(c["levels"]) for c in summary["cells"]]
+    common = sorted(set.intersection(*(folds_of.get(k, set()) for k in cells))) if cells else []
+    if not common or common == sorted({r["fold"] for r in runs}):
+        return summary, ""
+    view = summarize_ablation(
+        [r for r in runs if r["fold"] in common],
+        summary["factors"],
+        summary["metrics"],
+        confidence=summary.get("confidence", 0.95),
+    )
+    return view, (
+        f"While the grid is partial, the means and effects below use only the folds every configuration "
+        f"has finished ({common}), so that all are averaged over the same folds.\n"
+    )
 
 
 def _mean_std(stats: dict[str, Any], with_n: bool = True) -> str:
@@ -238,6 +236,7 @@ def render_study_page(results: Path = RESULTS, figure: str = PLOT.name) -> str:
         else f"**Partial: {finished} of {planned} runs finished**; the grid is still running, and "
         f"the effects below use only the folds in which every configuration has finished."
     )
+    common, common_note = on_common_folds(summary, runs)
     machine = protocol.get("machine", {})
     recipe = protocol.get("recipe") or "scratch_b0"
     full = _full_recipe_accuracy(results.parent / "recipe_benchmark" / recipe / "summary.json")
@@ -292,11 +291,12 @@ def render_study_page(results: Path = RESULTS, figure: str = PLOT.name) -> str:
         ),
         "### What the paired effects say",
         "",
-        verdict(summary),
+        common_note,
+        verdict(common),
         "### Side by side with the proposal",
         "",
-        side_by_side(summary, runs),
-        ablation_tables(summary),
+        side_by_side(common),
+        ablation_tables(common),
     ]
     return "\n".join(parts) + "\n"
 

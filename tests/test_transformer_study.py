@@ -197,6 +197,6 @@ def test_a_partial_grid_compares_configurations_on_the_same_folds(tmp_path: Path
             (run.output_dir / "result.json").unlink()
     study_mod.collect(study, tmp_path / "results")
     text = page.render_study_page(tmp_path / "results")
-    assert "use only the folds every configuration has finished ([1])" in text
+    assert "the means and effects below use only the folds every configuration has finished ([1])" in text
     # Fake: 0.6 + 0.02 for the transformer + 0.01 x fold; on fold 1 alone the baseline is 61.00%
     assert "| EfficientNet (baseline) | 98.74% | 98.73% | 61.00% (n=1) |" in text
