@@ -186,3 +186,20 @@ def test_yolos_images_and_labels_folders_read_the_same(tmp_path: Path) -> None:
     }
     tumour = next(i for i, r in enumerate(data.records) if Path(r.source).name == "y1.jpg")
     assert data.decode(tumour).mask.sum() == 16 * 10  # 0.4 x 40 rows, 0.2 x 50 columns
+
+
+def test_explain_scores_heatmaps_against_the_boxes_even_when_the_first_slices_have_none(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import brainvit_effnet as bve
+    from brainvit_effnet.cli import main
+
+    root = tmp_path / "br35h"
+    for i in range(5):  # five tumour-free slices sort before the one with a box
+        _image(root / "traindata" / f"no{i}.jpg")
+    _image(root / "traindata" / "y0.jpg", "0 0.5 0.5 0.2 0.4\n")
+    model = bve.create_model("effnet_test", num_classes=2, label_names=("no_tumor", "tumor"))
+    folder = bve.save_pretrained(model, tmp_path / "model", brain_crop=False)
+    args = ["explain", str(folder), "--data", f"br35h:{root}", "--methods", "gradcam"]
+    assert main([*args, "--out", str(tmp_path / "ex")]) == 0
+    assert "gradcam        pointing game" in capsys.readouterr().out  # no_tumor slices come first

@@ -135,6 +135,16 @@ def print_reliance(report: Any) -> None:
         )
 
 
+def _has_masks(data: Any, per_class: int = 4) -> bool:
+    """Whether ``data`` has tumour masks, from a few slices of every class (a class without tumour,
+    such as Br35H's ``no_tumor``, has empty masks: the first slices alone can miss them)."""
+    by_class: dict[int, list[int]] = {}
+    for i, record in enumerate(data.records):
+        if len(by_class.setdefault(record.label, [])) < per_class:
+            by_class[record.label].append(i)
+    return any(bool(data[i][2].any()) for picks in by_class.values() for i in picks)
+
+
 def run(args: argparse.Namespace) -> int:
     from ..explain import available_methods, score_explanations, tumour_reliance, write_explanation_report
 
@@ -157,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
         if args.limit is not None and args.limit < len(data):  # a sample of every class, not the first N
             data = data.subset(spread_across_classes([r.label for r in data.records], args.limit))
         files.update(overlays(model, data, methods, out, args.n, args.format))
-        has_masks = len(data) and any(bool(data[i][2].any()) for i in range(min(4, len(data))))
+        has_masks = _has_masks(data)
         if args.reliance:
             if not has_masks:
                 raise InvalidArgumentError(
