@@ -203,3 +203,22 @@ def test_explain_scores_heatmaps_against_the_boxes_even_when_the_first_slices_ha
     args = ["explain", str(folder), "--data", f"br35h:{root}", "--methods", "gradcam"]
     assert main([*args, "--out", str(tmp_path / "ex")]) == 0
     assert "gradcam        pointing game" in capsys.readouterr().out  # no_tumor slices come first
+
+
+def test_predict_on_a_detection_folder_reads_the_images_and_names_the_box_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from brainvit_effnet.cli import main
+    from brainvit_effnet.data import ImageFiles
+
+    root = _detection_tree(tmp_path / "br35h")
+    (root / "valdata" / "notes.txt").write_text("not a box file")  # no image of that name: unsupported
+    files = ImageFiles([root / "valdata"])
+    assert sorted(Path(p).name for p in files.companions) == ["y0.txt"]
+    assert [Path(p).name for p in files.unsupported] == ["notes.txt"] and len(files) == 2
+    out = tmp_path / "p.csv"
+    assert main(["predict", "effnet_lite0.figshare", str(root / "traindata"), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert (
+        "note: 4 box file(s) beside their images" in printed
+    )  # y0-y2, and no1 (empty) and out.read_text().count(".jpg") == 6

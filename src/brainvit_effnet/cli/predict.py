@@ -137,6 +137,11 @@ def run(args: argparse.Namespace) -> int:
     csv.writer(buffer).writerows([[_utf8(cell) for cell in line] for line in lines])
     write_text_atomically(out, buffer.getvalue())
     print(f"Predicted {len(readable)} image(s) or slice(s), {len(files.volumes)} volume(s): {out}")
+    if files.companions:
+        print(
+            f"note: {len(files.companions)} box file(s) beside their images (the YOLO layout, e.g. "
+            f"{Path(files.companions[0]).name}) were not read: predict reads images only."
+        )
     if copies:
         print(
             f"warning: {len(copies)} input(s) are copies of slices this model was trained on "

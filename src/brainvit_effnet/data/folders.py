@@ -408,6 +408,8 @@ class ImageFiles(MRIDataset):
     Attributes:
         unsupported: Files found in the folders that are not images of a supported type (hidden
             files aside), so a caller can say what it did not read instead of skipping it silently.
+        companions: Box files (``y1.txt`` beside ``y1.jpg``, the YOLO layout) found in the folders:
+            they belong to an image and are not inputs, so they are listed here, not as unsupported.
         volumes: Volume -> positions of its slice records: each 3-D NIfTI file, and each DICOM
             series (``"<folder>::series=<SeriesInstanceUID>"``), for per-volume summaries.
         errors: Files whose header could not be read while they were listed, and folders that could
@@ -427,6 +429,7 @@ class ImageFiles(MRIDataset):
     ) -> None:
         files: list[Path] = []
         self.unsupported: list[str] = []
+        self.companions: list[str] = []
         unreadable_folders: dict[str, str] = {}
         for given in paths:
             path = Path(given).expanduser()
@@ -434,12 +437,14 @@ class ImageFiles(MRIDataset):
                 listed, unreadable = walk_files(path)
                 found = [p for p in listed if not p.name.startswith(".") and not _is_dicomdir(p)]
                 unreadable_folders.update(unreadable)
-                files += [p for p in found if p.is_file() and is_supported(p)]
-                self.unsupported += [
-                    str(p)
-                    for p in found
-                    if (p.is_file() and not is_supported(p)) or (p.is_symlink() and not p.exists())
-                ]
+                images = [p for p in found if p.is_file() and is_supported(p)]
+                files += images
+                stems = {(p.parent, p.stem) for p in images}
+                for p in found:
+                    if p.is_file() and p.suffix.lower() == ".txt" and (p.parent, p.stem) in stems:
+                        self.companions.append(str(p))  # a YOLO box file beside its image: not an input
+                    elif (p.is_file() and not is_supported(p)) or (p.is_symlink() and not p.exists()):
+                        self.unsupported.append(str(p))
             elif path.is_file():
                 files.append(path)
             elif path.exists():  # a device, a socket, a pipe: nothing to read as an image
