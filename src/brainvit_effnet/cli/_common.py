@@ -125,6 +125,11 @@ def add_figure_flags(p: argparse.ArgumentParser, figures: str) -> None:
         default="png",
         help=f"file format of {figures} (pdf and svg place in a paper at any size)",
     )
+    add_progress_flag(p)
+
+
+def add_progress_flag(p: argparse.ArgumentParser) -> None:
+    """``--progress/--no-progress``: progress bars, by default only on a terminal."""
     p.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,

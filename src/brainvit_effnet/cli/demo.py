@@ -21,7 +21,7 @@ from ..data import SAMPLE_ATTRIBUTION, create_transforms, load_heldout_sample
 from ..models import create_model
 from ..reports import write_evaluation_report
 from ..train import TrainConfig, Trainer
-from ._common import DISCLAIMER, at_least, headline, print_files
+from ._common import DISCLAIMER, add_progress_flag, at_least, headline, print_files
 from .explain import overlays, print_reliance
 
 HELP = "evaluate and explain the bundled trained model on held-out patients of the bundled sample (offline)"
@@ -37,12 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="score the explanations of at most this many slices against the tumour masks (default: all)",
     )
-    p.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="progress bars (default: on a terminal)",
-    )
+    add_progress_flag(p)
 
 
 class _CollectWarnings(logging.Filter):
