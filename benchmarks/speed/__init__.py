@@ -10,8 +10,9 @@
 * :mod:`speed.sizes`: one size group through every mode;
 * :mod:`speed.exports`: ONNX/TorchScript export, parity, ONNX Runtime against eager torch;
 * :mod:`speed.summary`: ratios, best modes, targets, noisy timings;
+* :mod:`speed.page`: the JSON as Markdown, for the file beside it and the docs page (standard library only);
 * :mod:`speed.run`: the run itself, the JSON and the Markdown.
 
-The method is described in ``benchmarks/throughput.py``'s docstring. Modules import their siblings
-``_common`` and ``results_page`` from ``benchmarks/``, which is on ``sys.path`` when a script there runs.
+The method is described in ``benchmarks/throughput.py``'s docstring. Modules import their sibling
+``_common`` from ``benchmarks/``, which is on ``sys.path`` when a script there runs.
 """

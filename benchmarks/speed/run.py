@@ -164,8 +164,8 @@ def configure_torch(device: torch.device) -> None:
 
 
 def write_markdown(payload: dict[str, Any], path: Path) -> None:
-    """Render the run with ``results_page.render_throughput``, write it to ``path`` and print it."""
-    from results_page import render_throughput
+    """Render the run with :func:`speed.page.render_throughput`, write it to ``path`` and print it."""
+    from .page import render_throughput  # standard library only, also used by the docs build
 
     markdown = render_throughput(payload, heading_level=2)
     path.parent.mkdir(parents=True, exist_ok=True)
