@@ -79,6 +79,14 @@ def side_by_side(summary: dict[str, Any]) -> str:
     return "\n".join(rows) + "\n"
 
 
+def _common_folds(runs: list[dict[str, Any]], cells: list[tuple[bool, float]]) -> list[int]:
+    """The test folds on which every configuration in ``cells`` has a run in ``runs``."""
+    folds_of: dict[tuple[bool, float], set[int]] = {}
+    for r in runs:
+        folds_of.setdefault(_key(r["levels"]), set()).add(r["fold"])
+    return sorted(set.intersection(*(folds_of.get(k, set()) for k in cells))) if cells else []
+
+
 def on_common_folds(summary: dict[str, Any], runs: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
     """The summary over the folds every configuration has finished, and a sentence saying so.
 
@@ -88,11 +96,7 @@ def on_common_folds(summary: dict[str, Any], runs: list[dict[str, Any]]) -> tupl
     """
     from brainvit_effnet.ablation.stats import summarize_ablation
 
-    folds_of: dict[tuple[bool, float], set[int]] = {}
-    for r in runs:
-        folds_of.setdefault(_key(r["levels"]), set()).add(r["fold"])
-    cells = [_key(c["levels"]) for c in summary["cells"]]
-    common = sorted(set.intersection(*(folds_of.get(k, set()) for k in cells))) if cells else []
+    common = _common_folds(runs, [_key(c["levels"]) for c in summary["cells"]])
     if not common or common == sorted({r["fold"] for r in runs}):
         return summary, ""
     view = summarize_ablation(
@@ -105,6 +109,50 @@ def on_common_folds(summary: dict[str, Any], runs: list[dict[str, Any]]) -> tupl
         f"While the grid is partial, the means and effects below use only the folds every configuration "
         f"has finished ({common}), so that all are averaged over the same folds.\n"
     )
+
+
+def outcomes_section(summary: dict[str, Any], runs: list[dict[str, Any]]) -> str:
+    """Outcomes beyond accuracy: means per configuration and paired effects, over the same folds.
+
+    Scoring (``benchmarks/study_outcomes.py``) trails training, and ``transformer_study.py --collect``
+    puts the outcomes into the summary's effects only once every finished run is scored. Until then
+    the means and the paired effects here use the test folds where every configuration is scored, so
+    that no configuration is averaged over other folds than the rest; before any fold is, the means
+    of whatever is scored, said to be so. The effects compare the outcomes every scored run has (the
+    rollout exists for ``_tf`` runs only); none are repeated here once the summary has them.
+    """
+    from brainvit_effnet.ablation import ablation_tables
+    from brainvit_effnet.ablation.stats import summarize_ablation
+
+    scored = [r for r in runs if "outcomes" in r]
+    if not scored:
+        return ""
+    folds = _common_folds(scored, [_key(c["levels"]) for c in summary["cells"]])
+    intro = (
+        f"Grad-CAM at `blocks.5`; rollout for the transformer variants only. Scored by "
+        f"`benchmarks/study_outcomes.py`: {len(scored)} of {len(runs)} finished runs"
+    )
+    if not folds:
+        return (
+            f"{intro}; no test fold is scored for every configuration yet, so these means are over "
+            f"different folds and not comparable between rows.\n\n{outcomes_table(scored)}"
+        )
+    on_folds = [r for r in scored if r["fold"] in folds]
+    parts = [
+        f"{intro}. Means over test folds {folds}, where every configuration is scored.\n",
+        outcomes_table(on_folds),
+    ]
+    metrics = sorted(set.intersection(*(set(r["outcomes"]["scalars"]) for r in scored)))
+    if not set(metrics) <= set(summary["metrics"]):
+        view = summarize_ablation(
+            on_folds, summary["factors"], metrics, confidence=summary.get("confidence", 0.95)
+        )
+        effects = ablation_tables(view).split("\n\n", 1)[1]  # the effect table, not the cell table
+        parts.append(
+            f"Their paired effects over the same folds (n = {len(folds)}; the smallest possible "
+            f"sign-flip p is {min(1.0, 2 / 2 ** len(folds)):.3g}):\n\n{effects}"
+        )
+    return "\n".join(parts)
 
 
 def _mean_std(stats: dict[str, Any], with_n: bool = True) -> str:
@@ -166,7 +214,7 @@ def _full_recipe_accuracy(summary_file: Path) -> str:
 
 
 def outcomes_table(runs: list[dict[str, Any]]) -> str:
-    """Mean outcomes beyond accuracy per configuration, over the runs scored so far."""
+    """Mean outcomes beyond accuracy per configuration, over the scored runs among ``runs``."""
     scored = [r for r in runs if "outcomes" in r]
     if not scored:
         return ""
@@ -246,7 +294,7 @@ def render_study_page(results: Path = RESULTS, figure: str = PLOT.name) -> str:
         if protocol.get("epochs_cut_from")
         else f"at its full length, **{protocol.get('epochs')} epochs** for every configuration"
     )
-    scored = outcomes_table(runs)
+    scored = outcomes_section(summary, runs)
     converged = convergence_table(runs)
     parts = [
         status,
@@ -279,10 +327,6 @@ def render_study_page(results: Path = RESULTS, figure: str = PLOT.name) -> str:
         *(
             [
                 "### Beyond accuracy: localisation, reliance on the tumour, shifts",
-                "",
-                f"Means over the {sum('outcomes' in r for r in runs)} run(s) scored by "
-                "`benchmarks/study_outcomes.py` (Grad-CAM at `blocks.5`; rollout for the transformer "
-                "variants only).",
                 "",
                 scored,
             ]

@@ -200,3 +200,37 @@ def test_a_partial_grid_compares_configurations_on_the_same_folds(tmp_path: Path
     assert "the means and effects below use only the folds every configuration has finished ([1])" in text
     # Fake: 0.6 + 0.02 for the transformer + 0.01 x fold; on fold 1 alone the baseline is 61.00%
     assert "| EfficientNet (baseline) | 98.74% | 98.73% | 61.00% (n=1) |" in text
+
+
+def test_outcomes_are_compared_on_the_folds_every_configuration_is_scored_on(tmp_path: Path) -> None:
+    """Scoring trails training: means and paired effects of the outcomes use only fully scored folds."""
+    study_mod, page = load_benchmark("transformer_study"), load_benchmark("study_page")
+    effect_metrics = load_benchmark("study_outcomes").EFFECT_METRICS
+    from brainvit_effnet.data.sample import sample_root
+
+    study = study_mod.build_study(str(sample_root()), tmp_path / "study")
+    run_ablation(study, runner=Fake())
+
+    def score(run: object) -> None:  # the transformer points 0.05 less; later folds point better
+        tf, fold = run.cell.levels["transformer"], run.fold  # type: ignore[attr-defined]
+        scalars = dict.fromkeys(effect_metrics, 0.1) | {"pointing_game": 0.3 + 0.1 * fold - 0.05 * tf}
+        scalars |= {"rollout_pointing_game": 0.2} if tf else {}
+        (run.output_dir / "outcomes.json").write_text(json.dumps({"scalars": scalars}))  # type: ignore[attr-defined]
+
+    runs = study.runs()
+    for run in runs:  # every fold-1 run, and the baseline's fold 2 as well
+        if run.fold == 1 or (run.fold == 2 and not any(run.cell.levels.values())):
+            score(run)
+    study_mod.collect(study, tmp_path / "results")
+    text = page.render_study_page(tmp_path / "results")
+    assert "Means over test folds [1], where every configuration is scored" in text
+    assert "| EfficientNet (baseline) | 1 | 0.400 | 0.100 | — |" in text  # fold 1 only, not (0.4 + 0.5) / 2
+    assert "| transformer | on vs off | pointing_game ↑ | 1 | -0.050 |" in text
+    assert "rollout_pointing_game ↑" not in text  # the baseline has no rollout: not paired
+
+    for run in runs:  # all scored: the summary's own effects show the outcomes, not repeated here
+        score(run)
+    study_mod.collect(study, tmp_path / "results")
+    text = page.render_study_page(tmp_path / "results")
+    assert "Their paired effects over the same folds" not in text
+    assert text.count("| transformer | on vs off | pointing_game ↑ |") == 1
