@@ -17,7 +17,12 @@ from typing import Any
 
 RESULTS = Path(__file__).parent / "results" / "transformer_study"
 PLOT = Path(__file__).parents[1] / "docs" / "assets" / "study_per_fold_accuracy.png"
-FINETUNE_PLOT = PLOT.with_name("study_finetune_per_fold_accuracy.png")
+
+
+def grid_plot(setting: str) -> Path:
+    """The per-fold figure of one grid: ``short`` (the first one) or a full-length grid's own."""
+    return PLOT if setting == "short" else PLOT.with_name(f"study_{setting}_per_fold_accuracy.png")
+
 
 # The proposal's single-split numbers (../shared/docs/REFERENCE_RESULTS.md): EfficientNet-B2 at
 # 240 px, ImageNet weights, 50 epochs, one random image-level 80:20 split of the Nickparvar release.
@@ -381,12 +386,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.plot:
-        results, out = (
-            (RESULTS, PLOT)
-            if args.setting == "short"
-            else (RESULTS / args.setting, PLOT.with_name(f"study_{args.setting}_per_fold_accuracy.png"))
-        )
-        print(plot(results, out))
+        results = RESULTS if args.setting == "short" else RESULTS / args.setting
+        print(plot(results, grid_plot(args.setting)))
     else:
         print(render_study_page())
     return 0

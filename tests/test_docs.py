@@ -97,6 +97,16 @@ def test_hook_fills_markers_and_rejects_unknown_ones(hook: ModuleType) -> None:
         hook.on_page_markdown("<!-- generated: nope -->\n", page=_page("zoo.md"))
 
 
+def test_the_study_page_has_a_generated_section_per_grid(hook: ModuleType) -> None:
+    out = hook.on_page_markdown((DOCS / "study.md").read_text(encoding="utf-8"), page=_page("study.md"))
+    assert "<!-- generated" not in out
+    # the fine-tuned grid and the short appendix have records; the from-scratch arm has none yet
+    assert out.count("### Test accuracy per fold") == 2
+    assert "(assets/study_finetune_per_fold_accuracy.png)" in out
+    scratch = out[out.index("## From scratch at the full recipe") : out.index("## What n = 5")]
+    assert "holds no record" in scratch or "(assets/study_scratch_per_fold_accuracy.png)" in scratch
+
+
 def test_pages_with_markers_use_known_generators(hook: ModuleType) -> None:
     found = {m for p in DOCS.rglob("*.md") for m in hook._MARKER.findall(p.read_text(encoding="utf-8"))}
     assert found == set(hook.GENERATORS), "every generator is used by a page, and no page asks for more"

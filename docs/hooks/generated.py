@@ -13,8 +13,8 @@ A page asks for generated content with an HTML comment on a line of its own:
   ``benchmarks/results/recipe*/`` (``benchmarks/recipe_page.py``);
 * ``<!-- generated: study-results -->``: the transformer x label-smoothing study, from
   ``benchmarks/results/transformer_study/`` (``benchmarks/study_page.py``);
-* ``<!-- generated: study-results-finetune -->``: the same study's fine-tuned grid, from
-  ``benchmarks/results/transformer_study/finetune/``.
+* ``<!-- generated: study-results-finetune -->`` and ``study-results-scratch``: the same study's
+  full-length grids, from ``benchmarks/results/transformer_study/finetune/`` and ``scratch/``.
 * ``<!-- generated: robustness-results -->``: localisation, occlusion and shift records, from
   ``benchmarks/results/model_evidence/`` (``benchmarks/robustness_page.py``).
 
@@ -27,6 +27,7 @@ import importlib.util
 import logging
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -155,12 +156,17 @@ def _study_results() -> str:
     return str(module.render_study_page(ROOT / "benchmarks" / "results" / "transformer_study"))
 
 
-def _study_results_finetune() -> str:
-    module = _benchmark_module("study_page")
-    if module is None:
-        return "*The study renderer `benchmarks/study_page.py` is missing.*\n"
-    results = ROOT / "benchmarks" / "results" / "transformer_study" / "finetune"
-    return str(module.render_study_page(results, figure=module.FINETUNE_PLOT.name))
+def _study_grid_results(setting: str) -> Callable[[], str]:
+    """The generator of one of the study's full-length grids (``finetune``, ``scratch``)."""
+
+    def render() -> str:
+        module = _benchmark_module("study_page")
+        if module is None:
+            return "*The study renderer `benchmarks/study_page.py` is missing.*\n"
+        results = ROOT / "benchmarks" / "results" / "transformer_study" / setting
+        return str(module.render_study_page(results, figure=module.grid_plot(setting).name))
+
+    return render
 
 
 def _robustness_results() -> str:
@@ -177,7 +183,8 @@ GENERATORS = {
     "benchmark-results": _benchmark_results,
     "recipe-results": _recipe_results,
     "study-results": _study_results,
-    "study-results-finetune": _study_results_finetune,
+    "study-results-finetune": _study_grid_results("finetune"),
+    "study-results-scratch": _study_grid_results("scratch"),
     "robustness-results": _robustness_results,
 }
 
