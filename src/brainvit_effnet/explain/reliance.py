@@ -36,13 +36,13 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
-from .._progress import progress_bar
 from .._tensors import eval_mode
 from ..errors import InvalidArgumentError
 from ..occlusion import brain_region, dilate, hide_region, input_stats, place_control_region, unnormalised
 from ..results import RelianceReport, RelianceScores
+from ._masked import masked_batches
 
 __all__ = ["hide_region", "place_control_region", "tumour_reliance"]
 
@@ -111,23 +111,17 @@ def tumour_reliance(
         names = list((getattr(model, "pretrained_cfg", None) or {}).get("label_names") or [])
     generator = np.random.default_rng(seed)
     labels_all, clean_all, hidden_all, control_all, placed_all = [], [], [], [], []
-    seen = 0
+    batches = masked_batches(
+        data,
+        batch_size=batch_size,
+        limit=limit,
+        needed_by="tumour_reliance",
+        progress=progress,
+        desc="reliance",
+    )
     with eval_mode(model), torch.no_grad():
-        bar = progress_bar(DataLoader(data, batch_size=batch_size), progress=progress, desc="reliance")
-        for batch in bar:
-            if len(batch) != 3:
-                raise InvalidArgumentError(
-                    "tumour_reliance needs data that yields (image, label, mask): create the dataset with "
-                    "return_mask=True, or use data with tumour outlines (Figshare)."
-                )
-            images, labels, masks = batch
-            keep = masks.flatten(1).any(dim=1)
-            if limit is not None:
-                keep &= torch.arange(len(labels)) < max(0, limit - seen)
-            if not keep.any():
-                continue
-            images, labels, masks = images[keep].float(), labels[keep], masks[keep].bool().numpy()
-            seen += len(labels)
+        for images, labels, mask_batch in batches:
+            images, masks = images.float(), mask_batch.numpy()
             mean, std = input_stats(getattr(model, "pretrained_cfg", None), images.shape[1])
             black = -mean / std
             hidden = np.stack([dilate(m, dilation) for m in masks])
@@ -150,9 +144,6 @@ def tumour_reliance(
             hidden_all.append(correct(hide_region(images, torch.from_numpy(hidden), black)))
             control_all.append(correct(hide_region(images, torch.from_numpy(np.stack(controls)), black)))
             placed_all.append(np.asarray(placed))
-            if limit is not None and seen >= limit:
-                break
-        bar.close()
     if not labels_all:
         raise InvalidArgumentError("no slice with a non-empty tumour mask: nothing to hide.")
     labels, clean, hid, ctrl, placed_mask = (

@@ -23,14 +23,14 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from .._atomic import write_text_atomically
 from .._json import write_json
-from .._progress import progress_bar
 from .._tensors import eval_mode
 from ..errors import InvalidArgumentError
 from ..results import ExplanationReport
+from ._masked import masked_batches
 from .attention import attention_rollout, last_layer_attention_map, upsample
 from .cam import BaseCAM, GradCAM, GradCAMPlusPlus, TokenGradCAM
 from .scores import deletion_auc, energy_inside, insertion_auc, iou_at_threshold, mask_fraction, pointing_game
@@ -135,31 +135,20 @@ def score_explanations(
     """
     _check_methods(model, methods)
     classes = list(getattr(data, "classes", []) or [])
-    loader = DataLoader(data, batch_size=batch_size, shuffle=False)
     columns: dict[str, dict[str, list[np.ndarray]]] = {m: {} for m in methods}
     labels_all: list[np.ndarray] = []
     fractions: list[np.ndarray] = []
-    seen = 0
+    batches = masked_batches(
+        data,
+        batch_size=batch_size,
+        limit=limit,
+        needed_by="score_explanations",
+        progress=progress,
+        desc="explain",
+    )
     # In eval mode for the scoring only: the caller's model comes back in the mode it was in.
     with eval_mode(model):
-        # With a limit the loop may stop before the last batch; the bar goes away when it does.
-        bar = progress_bar(loader, progress=progress, desc="explain", unit="batch", leave=False)
-        for batch in bar:
-            if len(batch) != 3:
-                raise InvalidArgumentError(
-                    "score_explanations needs data that yields masks: create the dataset with "
-                    "return_mask=True."
-                )
-            images, labels, masks = batch
-            keep = masks.flatten(1).any(dim=1)
-            if limit is not None:
-                keep &= torch.arange(len(labels)) < max(0, limit - seen)
-            if not keep.any():
-                if limit is not None and seen >= limit:
-                    break
-                continue
-            images, labels, masks = images[keep], labels[keep], masks[keep].bool()
-            seen += len(labels)
+        for images, labels, masks in batches:
             labels_all.append(labels.numpy())
             fractions.append(mask_fraction(masks))
             for method in methods:
@@ -168,7 +157,6 @@ def score_explanations(
                 )
                 for key, values in scores.items():
                     columns[method].setdefault(key, []).append(values)
-        bar.close()  # also when the limit ended the loop early
     if not labels_all:
         raise InvalidArgumentError("no sample with a non-empty tumour mask to score.")
     labels = np.concatenate(labels_all)
