@@ -273,6 +273,22 @@ def convergence_table(runs: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def compute_sentence(protocol: dict[str, Any]) -> str:
+    """What the finished runs cost: summed wall time and, where runs were resumed, their epochs' time.
+
+    A run resumed from its checkpoint records as wall time only its last process's share, so the
+    summed wall time undercounts; the training epochs' own times are complete for every run.
+    """
+    wall = f"Summed wall time of the finished runs: {protocol.get('cpu_minutes')} minutes, pauses included"
+    resumed = protocol.get("runs_resumed") or 0
+    if not resumed:
+        return wall
+    return (
+        f"{wall}, in which {resumed} resumed run(s) count only the time since their last start; the "
+        f"training epochs of all finished runs alone took {protocol.get('epoch_minutes')} minutes"
+    )
+
+
 def render_study_page(results: Path = RESULTS, figure: str = PLOT.name) -> str:
     """The generated part of ``docs/study.md`` for one grid's records (``figure``: its plot in
     ``docs/assets``)."""
@@ -305,10 +321,9 @@ def render_study_page(results: Path = RESULTS, figure: str = PLOT.name) -> str:
         status,
         "",
         f"Recipe `{protocol.get('recipe')}` {length}, test folds "
-        f"{protocol.get('folds')}, seeds {protocol.get('seeds')}. Summed wall time of the finished "
-        f"runs: {protocol.get('cpu_minutes')} minutes, pauses included (one thread per run, two runs "
-        f"side by side on "
-        f"{machine.get('cpu_count', '?')} cores: {machine.get('cpu_model') or machine.get('platform', '')}).",
+        f"{protocol.get('folds')}, seeds {protocol.get('seeds')}. {compute_sentence(protocol)} (one "
+        f"thread per run, two runs side by side on {machine.get('cpu_count', '?')} cores: "
+        f"{machine.get('cpu_model') or machine.get('platform', '')}).",
         "",
         full,
         "",

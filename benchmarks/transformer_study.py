@@ -149,7 +149,10 @@ def collect(study: AblationStudy, results: Path = RESULTS, setting: str = "short
         "runs_finished": len(records),
         "runs_with_outcomes": sum("outcomes" in r for r in records),
         "runs_planned": planned,
+        # A resumed run's ``seconds`` is its last process's share; its epochs' own times are complete.
         "cpu_minutes": round(sum(r["seconds"] for r in records) / 60, 1),
+        "epoch_minutes": round(sum(r.get("timing", {}).get("epochs", 0.0) for r in records) / 60, 1),
+        "runs_resumed": sum("resumed_from" in r for r in records),
         "machine": machine_info(torch.device("cpu")),
     }
     write_json(results / "ablation.json", summary)

@@ -234,3 +234,23 @@ def test_outcomes_are_compared_on_the_folds_every_configuration_is_scored_on(tmp
     text = page.render_study_page(tmp_path / "results")
     assert "Their paired effects over the same folds" not in text
     assert text.count("| transformer | on vs off | pointing_game ↑ |") == 1
+
+
+def test_compute_counts_the_epochs_of_resumed_runs(tmp_path: Path) -> None:
+    """A resumed run's wall time is its last process's share: the page says so and adds the epochs' time."""
+    study_mod, page = load_benchmark("transformer_study"), load_benchmark("study_page")
+    from brainvit_effnet.data.sample import sample_root
+
+    study = study_mod.build_study(str(sample_root()), tmp_path / "study")
+    run_ablation(study, runner=Fake())
+    for i, run in enumerate(study.runs()):
+        result = json.loads((run.output_dir / "result.json").read_text())
+        result["timing"] = {"epochs": 600.0}
+        result |= {"resumed_from": "somewhere/checkpoints/last"} if i < 3 else {}
+        (run.output_dir / "result.json").write_text(json.dumps(result))
+    protocol = study_mod.collect(study, tmp_path / "results")["protocol"]
+    assert protocol["runs_resumed"] == 3 and protocol["epoch_minutes"] == 200.0  # 20 runs x 10 min
+    text = page.render_study_page(tmp_path / "results")
+    assert "in which 3 resumed run(s) count only the time since their last start" in text
+    assert "training epochs of all finished runs alone took 200.0 minutes" in text
+    assert "resumed" not in page.compute_sentence({"cpu_minutes": 5.0, "runs_resumed": 0})
