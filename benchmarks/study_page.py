@@ -116,48 +116,132 @@ def on_common_folds(summary: dict[str, Any], runs: list[dict[str, Any]]) -> tupl
     )
 
 
-def outcomes_section(summary: dict[str, Any], runs: list[dict[str, Any]]) -> str:
-    """Outcomes beyond accuracy: means per configuration and paired effects, over the same folds.
+def outcome_view(
+    summary: dict[str, Any], runs: list[dict[str, Any]]
+) -> tuple[dict[str, Any] | None, list[int], list[dict[str, Any]]]:
+    """The paired effects on the outcomes beyond accuracy, the folds they use, and the runs on them.
 
     Scoring (``benchmarks/study_outcomes.py``) trails training, and ``transformer_study.py --collect``
     puts the outcomes into the summary's effects only once every finished run is scored. Until then
-    the means and the paired effects here use the test folds where every configuration is scored, so
-    that no configuration is averaged over other folds than the rest; before any fold is, the means
-    of whatever is scored, said to be so. The effects compare the outcomes every scored run has (the
-    rollout exists for ``_tf`` runs only); none are repeated here once the summary has them.
+    the view covers the test folds where every configuration is scored, so that no configuration is
+    averaged over other folds than the rest. It compares the outcomes every scored run has (the
+    rollout exists for ``_tf`` runs only). ``None`` (and no fold) before any fold is fully scored; the
+    summary itself once it has the outcomes.
     """
-    from brainvit_effnet.ablation import ablation_tables
     from brainvit_effnet.ablation.stats import summarize_ablation
+
+    scored = [r for r in runs if "outcomes" in r]
+    folds = _common_folds(scored, [_key(c["levels"]) for c in summary["cells"]])
+    if not folds:
+        return None, [], []
+    on_folds = [r for r in scored if r["fold"] in folds]
+    metrics = sorted(set.intersection(*(set(r["outcomes"]["scalars"]) for r in scored)))
+    if set(metrics) <= set(summary["metrics"]):
+        return summary, folds, on_folds
+    view = summarize_ablation(
+        on_folds, summary["factors"], metrics, confidence=summary.get("confidence", 0.95)
+    )
+    return view, folds, on_folds
+
+
+def outcomes_section(summary: dict[str, Any], runs: list[dict[str, Any]]) -> str:
+    """Outcomes beyond accuracy: means per configuration and paired effects, over the same folds
+    (see :func:`outcome_view`); before any fold is fully scored, the means of what is, said to be so."""
+    from brainvit_effnet.ablation import ablation_tables
 
     scored = [r for r in runs if "outcomes" in r]
     if not scored:
         return ""
-    folds = _common_folds(scored, [_key(c["levels"]) for c in summary["cells"]])
+    view, folds, on_folds = outcome_view(summary, runs)
     intro = (
         f"Grad-CAM at `blocks.5`; rollout for the transformer variants only. Scored by "
         f"`benchmarks/study_outcomes.py`: {len(scored)} of {len(runs)} finished runs"
     )
-    if not folds:
+    if view is None:
         return (
             f"{intro}; no test fold is scored for every configuration yet, so these means are over "
             f"different folds and not comparable between rows.\n\n{outcomes_table(scored)}"
         )
-    on_folds = [r for r in scored if r["fold"] in folds]
     parts = [
         f"{intro}. Means over test folds {folds}, where every configuration is scored.\n",
         outcomes_table(on_folds),
     ]
-    metrics = sorted(set.intersection(*(set(r["outcomes"]["scalars"]) for r in scored)))
-    if not set(metrics) <= set(summary["metrics"]):
-        view = summarize_ablation(
-            on_folds, summary["factors"], metrics, confidence=summary.get("confidence", 0.95)
-        )
+    if view is not summary:  # the summary's own effect tables below show them otherwise
         effects = ablation_tables(view).split("\n\n", 1)[1]  # the effect table, not the cell table
         parts.append(
             f"Their paired effects over the same folds (n = {len(folds)}; the smallest possible "
             f"sign-flip p is {min(1.0, 2 / 2 ** len(folds)):.3g}):\n\n{effects}"
         )
     return "\n".join(parts)
+
+
+#: How each grid's headline starts, by ``protocol.setting``.
+_SETTING_PHRASES = {
+    "finetune": "Fine-tuned from ImageNet",
+    "scratch": "Trained from scratch at the full recipe",
+    "short": "From scratch and cut to 4 epochs",
+}
+
+
+def _effect(summary: dict[str, Any] | None, factor: str, metric: str) -> dict[str, Any] | None:
+    effects = (summary or {}).get("effects", [])
+    return next((e for e in effects if e["factor"] == factor and e["metric"] == metric), None)
+
+
+def _change(effect: dict[str, Any] | None, scale: float, unit: str) -> str:
+    """``+0.13 points [-1.54, +1.80] (better on 1 of 2 folds)``, or why there is no interval."""
+    if effect is None or not effect["n"]:
+        return "not measured yet"
+    size = f"{scale * effect['mean']:+.{2 if scale > 1 else 3}f}{unit}"
+    if effect["n"] < 2:
+        return f"{size} on its one fold (no interval)"
+    low, high = (scale * v for v in effect["ci"])
+    digits = 2 if scale > 1 else 3
+    return (
+        f"{size} [{low:+.{digits}f}, {high:+.{digits}f}] (better on {effect['better']} of {effect['n']} "
+        f"folds, worse on {effect['worse']})"
+    )
+
+
+def headline(summary: dict[str, Any], common: dict[str, Any], runs: list[dict[str, Any]]) -> str:
+    """The answer in a sentence per factor: its effect on test accuracy and on the Grad-CAM pointing
+    game, with intervals, over the folds both are measured on; marked as partial while the grid is."""
+    protocol = summary.get("protocol", {})
+    setting = protocol.get("setting") or ("short" if protocol.get("epochs_cut_from") else "")
+    phrase = _SETTING_PHRASES.get(setting, "In this grid")
+    view, scored_folds, _ = outcome_view(summary, runs)
+    unscored, never = not any("outcomes" in r for r in runs), "not scored in this grid"
+    complete = protocol.get("runs_finished") == protocol.get("runs_planned")
+    lines = [
+        "**The answer so far** (the numbers will change as the remaining runs land):"
+        if not complete
+        else "**The answer.**",
+        "",
+    ]
+    for factor, levels in summary["factors"].items():
+        if len(levels) < 2:
+            continue
+        acc = _effect(common, factor, "accuracy")
+        pointing = _effect(view, factor, "pointing_game")
+        what = "the transformer head" if factor == "transformer" else factor.replace("_", " ")
+        comparison = acc["comparison"] if acc else f"{levels[-1]} vs {levels[0]}"
+        lines.append(
+            f"- {phrase}, {what} ({comparison}) changes test accuracy by "
+            f"{_change(acc, 100, ' points')}"
+            + (
+                f" and the Grad-CAM pointing game (scored on folds {scored_folds}) by "
+                f"{_change(pointing, 1, '')}."
+                if pointing
+                else f"; the pointing game is {never if unscored and complete else 'not scored yet'}."
+            )
+        )
+    lines += [
+        "",
+        "An interval that includes zero means the data cannot tell the effect's sign; see "
+        "[what n = 5 can and cannot say](#what-n-5-can-and-cannot-say).",
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def _mean_std(stats: dict[str, Any], with_n: bool = True) -> str:
@@ -320,6 +404,7 @@ def render_study_page(results: Path = RESULTS, figure: str = PLOT.name) -> str:
     parts = [
         status,
         "",
+        headline(summary, common, runs),
         f"Recipe `{protocol.get('recipe')}` {length}, test folds "
         f"{protocol.get('folds')}, seeds {protocol.get('seeds')}. {compute_sentence(protocol)} (one "
         f"thread per run, two runs side by side on {machine.get('cpu_count', '?')} cores: "
