@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -258,3 +259,65 @@ def test_crop_to_brain_without_mask_and_bad_input() -> None:
         crop_to_brain(np.zeros((1, 20, 20)))  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="blur"):
         crop_to_brain(image, blur=5)
+
+
+def test_fast_morphology_equals_scipys_binary_operations() -> None:
+    """The separable filters, label-based hole filling and shifted-AND border give scipy's results."""
+    from scipy import ndimage
+
+    from brainvit_effnet.data import preprocess as pp
+
+    rng = np.random.default_rng(3)
+    square, cross = np.ones((3, 3), bool), ndimage.generate_binary_structure(2, 1)
+    for _ in range(300):
+        mask = rng.random(tuple(rng.integers(1, 30, size=2))) < rng.uniform(0.1, 0.9)
+        for n in (1, 2, 3):
+            eroded = ndimage.binary_erosion(mask, structure=square, iterations=n, border_value=1)
+            dilated = ndimage.binary_dilation(mask, structure=square, iterations=n, border_value=0)
+            assert (pp._square_filter(mask, n, ndimage.minimum_filter1d, outside=1) == eroded).all()
+            assert (pp._square_filter(mask, n, ndimage.maximum_filter1d, outside=0) == dilated).all()
+        assert (pp._fill_holes(mask) == ndimage.binary_fill_holes(mask)).all()
+        assert (pp._inner_border(mask) == mask & ~ndimage.binary_erosion(mask, structure=cross)).all()
+
+
+@pytest.mark.parametrize("size", [3, 5, 7, 9])
+def test_float32_blur_of_the_fixed_kernels_is_exact(size: int) -> None:
+    """Worst cases for float32: full-scale values and a 0/255 checkerboard, against float64."""
+    from scipy import ndimage
+
+    from brainvit_effnet.data import preprocess as pp
+
+    kernel = pp._gaussian_kernel(size)
+    rng = np.random.default_rng(size)
+    for gray in (
+        np.full((20, 20), 255.0),
+        np.indices((20, 20)).sum(0) % 2 * 255.0,
+        rng.integers(0, 256, (20, 20)) * 1.0,
+    ):
+        wide = ndimage.correlate1d(
+            ndimage.correlate1d(gray, kernel, axis=0, mode="mirror"), kernel, axis=1, mode="mirror"
+        )
+        for threshold in (0.0, 45.0, 127.0, 128.0, 254.0):
+            expected = np.floor(wide + 0.5) > threshold
+            assert (pp._foreground_mask(gray, threshold, size, 0, 0) == expected).all()
+
+
+def test_the_brain_crop_benchmark_checks_boxes_against_the_reference(tmp_path: Path) -> None:
+    """``benchmarks/brain_crop.py``: its scipy reference agrees with the library, and it says when not."""
+    import json
+
+    from PIL import Image
+
+    from ._scripts import load_benchmark
+
+    bench = load_benchmark("brain_crop")
+    (tmp_path / "images").mkdir()
+    for seed in range(3):
+        Image.fromarray(synthetic_brain(seed)[0]).save(tmp_path / "images" / f"{seed}.jpg")
+    out = tmp_path / "crop.json"
+    assert bench.main(["--data", str(tmp_path), "--every", "1", "--out", str(out)]) == 0
+    record = json.loads(out.read_text())
+    assert record["slices"] == 3 and record["boxes_identical"] and record["speedup_median"] > 0
+    bench.reference_bbox = lambda image: (0, 1, 0, 1)  # a reference that disagrees: exit 1, files named
+    assert bench.main(["--data", str(tmp_path), "--every", "1", "--out", str(out)]) == 1
+    assert {m["file"] for m in json.loads(out.read_text())["mismatches"]} == {"0.jpg", "1.jpg", "2.jpg"}

@@ -63,7 +63,6 @@ _CV_FIXED_GAUSSIAN_KERNELS: dict[int, tuple[int, ...]] = {
     7: (2, 7, 14, 18, 14, 7, 2),
     9: (4, 13, 30, 51, 60, 51, 30, 13, 4),
 }
-_CROSS = ndimage.generate_binary_structure(2, 1)  # 4-neighbourhood
 _SQUARE = np.ones((3, 3), dtype=bool)  # 8-neighbourhood; also cv2's default (kernel=None) 3x3 element
 
 
@@ -193,9 +192,13 @@ def _foreground_mask(
     """
     # cv2.GaussianBlur(gray, (k, k), 0): a separable filter with the kernel above and OpenCV's default
     # border, BORDER_REFLECT_101 (dcb|abcd|cba), which is scipy's mode="mirror". With the fixed tables
-    # and integer input, the float64 sums are exact.
+    # (weights k / 2**s, s <= 8) and integer input, every value after either pass is a multiple of
+    # 2**-(2s) below 256: at most 24 significant bits, exact in float32, which is 4x faster here
+    # than float64. Other kernel sizes keep float64.
     kernel = _gaussian_kernel(blur_size)
-    blurred = ndimage.correlate1d(gray255, kernel, axis=0, mode="mirror")
+    exact32 = blur_size in _CV_FIXED_GAUSSIAN_KERNELS
+    blurred = gray255.astype(np.float32) if exact32 else gray255
+    blurred = ndimage.correlate1d(blurred, kernel, axis=0, mode="mirror")
     blurred = ndimage.correlate1d(blurred, kernel, axis=1, mode="mirror")
     # A uint8 blur returns uint8: OpenCV's bit-exact fixed-point path rounds halves up.
     blurred = np.floor(blurred + 0.5)
@@ -205,11 +208,48 @@ def _foreground_mask(
     # cv2.erode/dilate with kernel=None use a 3x3 square. Their default border value
     # (morphologyDefaultBorderValue) never erodes/dilates from outside the image: border_value=1 for
     # erosion, 0 for dilation. Iterating a 3x3 square n times equals cv2's iterations=n.
+    # n iterations of a 3x3 square are one pass of a (2n+1)-square, which is separable: a running
+    # minimum (erosion; outside counts as 1) or maximum (dilation; outside counts as 0) along each
+    # axis, several times faster than iterated binary morphology and identical to it.
     if erode_iterations > 0:
-        mask = ndimage.binary_erosion(mask, structure=_SQUARE, iterations=erode_iterations, border_value=1)
+        mask = _square_filter(mask, erode_iterations, ndimage.minimum_filter1d, outside=1)
     if dilate_iterations > 0:
-        mask = ndimage.binary_dilation(mask, structure=_SQUARE, iterations=dilate_iterations, border_value=0)
+        mask = _square_filter(mask, dilate_iterations, ndimage.maximum_filter1d, outside=0)
     return np.asarray(mask, dtype=bool)
+
+
+def _square_filter(mask: np.ndarray, iterations: int, filter1d: Any, outside: int) -> np.ndarray:
+    """``iterations`` 3x3-square erosions or dilations of ``mask`` as one separable running filter."""
+    size = 2 * iterations + 1
+    out = filter1d(mask.astype(np.uint8), size, axis=0, mode="constant", cval=outside)
+    return filter1d(out, size, axis=1, mode="constant", cval=outside).astype(bool)
+
+
+def _fill_holes(mask: np.ndarray) -> np.ndarray:
+    """``ndimage.binary_fill_holes(mask)``: background not 4-connected to the image's edge is filled.
+
+    Labels the background once instead of propagating a dilation until it settles (several times
+    faster on a 512 x 512 slice, identical result).
+    """
+    background, count = ndimage.label(~mask)  # scipy's default structure: 4-connected
+    touches_edge = np.zeros(count + 1, dtype=bool)
+    for edge in (background[0], background[-1], background[:, 0], background[:, -1]):
+        touches_edge[edge] = True
+    touches_edge[0] = False  # label 0 is the foreground itself
+    return ~touches_edge[background]
+
+
+def _inner_border(region: np.ndarray) -> np.ndarray:
+    """Pixels of ``region`` with a 4-neighbour outside it or outside the image: ``region & ~erosion``
+    by the 4-neighbourhood with nothing outside the image (shifted ANDs instead of binary_erosion)."""
+    inner = region.copy()
+    inner[1:] &= region[:-1]
+    inner[:-1] &= region[1:]
+    inner[:, 1:] &= region[:, :-1]
+    inner[:, :-1] &= region[:, 1:]
+    inner[0] = inner[-1] = False
+    inner[:, 0] = inner[:, -1] = False
+    return region & ~inner
 
 
 def _largest_component_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
@@ -220,13 +260,13 @@ def _largest_component_box(mask: np.ndarray) -> tuple[int, int, int, int] | None
     # (the background being 4-connected); a component nested in another's hole has no external
     # contour. Filling holes (4-connected background, scipy's default) and labelling 8-connected
     # components therefore gives exactly one region per external contour.
-    filled = ndimage.binary_fill_holes(mask)
+    filled = _fill_holes(mask)
     labels, count = ndimage.label(filled, structure=_SQUARE)
     # cv2.contourArea is the area of the polygon through the border pixels' centres, which by Pick's
     # theorem is (pixel count) - (border pixel count) / 2 - 1 for a simple contour. Ranking by
     # count - border / 2 therefore ranks like contourArea (filled area alone would favour thin,
     # long regions). Ties go to the first component in raster order.
-    border = filled & ~ndimage.binary_erosion(filled, structure=_CROSS, border_value=0)
+    border = _inner_border(filled)
     areas = np.bincount(labels.ravel(), minlength=count + 1).astype(np.float64)
     borders = np.bincount(labels[border], minlength=count + 1).astype(np.float64)
     scores = areas[1:] - borders[1:] / 2
