@@ -197,9 +197,10 @@ def _change(effect: dict[str, Any] | None, scale: float, unit: str) -> str:
         return f"{size} on its one fold (no interval)"
     low, high = (scale * v for v in effect["ci"])
     digits = 2 if scale > 1 else 3
+    ties = effect["n"] - effect["better"] - effect["worse"]
     return (
         f"{size} [{low:+.{digits}f}, {high:+.{digits}f}] (better on {effect['better']} of {effect['n']} "
-        f"folds, worse on {effect['worse']})"
+        f"folds, worse on {effect['worse']}{f', tied on {ties}' if ties else ''})"
     )
 
 
