@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import machine_info, write_json
+from _common import check_minimums, machine_info, write_json
 from PIL import Image
 from scipy import ndimage
 
@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--every", type=int, default=10, help="one slice in this many")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
+    check_minimums(parser, args, {"every": 1})
     paths = sorted((Path(args.data) / "images").glob("*.jpg"))[:: args.every]
     if not paths:
         parser.error(f"--data: no images/*.jpg under {args.data}; pass the Figshare release folder.")

@@ -321,3 +321,5 @@ def test_the_brain_crop_benchmark_checks_boxes_against_the_reference(tmp_path: P
     bench.reference_bbox = lambda image: (0, 1, 0, 1)  # a reference that disagrees: exit 1, files named
     assert bench.main(["--data", str(tmp_path), "--every", "1", "--out", str(out)]) == 1
     assert {m["file"] for m in json.loads(out.read_text())["mismatches"]} == {"0.jpg", "1.jpg", "2.jpg"}
+    with pytest.raises(SystemExit):  # --every 0 is a usage error naming the option, not a slicing crash
+        bench.main(["--data", str(tmp_path), "--every", "0"])
