@@ -127,6 +127,16 @@ def score_explanations(
     right answer. Samples with an empty mask are skipped.
 
     Args:
+        model: The classifier to explain.
+        data: A dataset yielding ``(image, label, mask)`` (e.g. ``return_mask=True``).
+        methods: Explanation methods (see :func:`available_methods`).
+        batch_size: Slices per batch.
+        limit: Score at most this many slices with a mask: the first ones in ``data``'s order
+            (reading stops there). For a sample across the classes, subset the data first.
+        faithfulness: Also compute the deletion and insertion AUCs (``2 x (steps + 1)`` forward
+            passes per slice and method).
+        steps: Steps of the deletion and insertion curves.
+        iou_threshold: Threshold of the min-max normalised heatmap for the IoU (:func:`iou_at_threshold`).
         progress: A progress bar over the batches: ``True``/``False`` forces it on/off; ``None``
             (default) draws it when stderr is a terminal.
 
