@@ -79,6 +79,21 @@ def test_shift_benchmark_records_every_shift_and_the_ratio() -> None:
         assert record["ratio_shift_over_clean"] == record["shift_mean_accuracy"] / record["clean_accuracy"]
 
 
+def test_shift_benchmark_refuses_a_model_that_gets_no_clean_slice_right() -> None:
+    """No ratio to clean exists: said before the 38 shifted passes, not as a ZeroDivisionError after."""
+    shift = load_benchmark("shift_benchmark")
+    model = _tiny()
+    slices = [np.random.default_rng(i).random((300, 300), dtype=np.float32) for i in range(3)]
+    predicted = shift._predict(model, slices)
+    wrong = (predicted + 1) % 3
+    calls = []
+    original = shift._predict
+    shift._predict = lambda m, s: calls.append(1) or original(m, s)
+    with pytest.raises(ValueError, match="gets none of the 3 clean slices right"):
+        shift.measure(model, slices, wrong, seed=0)
+    assert len(calls) == 1  # the clean pass only
+
+
 def test_the_robustness_page_shows_each_record(tmp_path: Path) -> None:
     page = load_benchmark("robustness_page")
     scores = {"n": 10, "clean": 0.9, "tumour_hidden": 0.3, "random_hidden": 0.9}
