@@ -225,7 +225,10 @@ def headline(summary: dict[str, Any], common: dict[str, Any], runs: list[dict[st
         acc = _effect(common, factor, "accuracy")
         pointing = _effect(view, factor, "pointing_game")
         what = "the transformer head" if factor == "transformer" else factor.replace("_", " ")
-        comparison = acc["comparison"] if acc else f"{levels[-1]} vs {levels[0]}"
+        if acc is None or not acc["n"]:
+            lines.append(f"- {phrase}, {what}: not measured yet (no test fold has both levels finished).")
+            continue
+        comparison = acc["comparison"]
         lines.append(
             f"- {phrase}, {what} ({comparison}) changes test accuracy by "
             f"{_change(acc, 100, ' points')}"
