@@ -43,13 +43,14 @@ def _perfect_map(masks: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
 def measure(model: torch.nn.Module, data: Any, layers: tuple[str, ...], batch_size: int) -> dict[str, Any]:
     scores: dict[str, dict[str, list[np.ndarray]]] = {name: {} for name in layers}
     grids: dict[str, tuple[int, int]] = {}
-    fractions = []
+    fractions, labels_seen = [], []
     for images, labels, masks in DataLoader(data, batch_size=batch_size):
         keep = masks.flatten(1).any(1)
         images, labels, masks = images[keep], labels[keep], masks[keep].bool()
         if not len(labels):
             continue
         fractions.append(mask_fraction(masks))
+        labels_seen.append(labels.numpy())
         for name in layers:
             layer = model.get_submodule(name)
             if name not in grids:
@@ -77,7 +78,7 @@ def measure(model: torch.nn.Module, data: Any, layers: tuple[str, ...], batch_si
                 scores[name].setdefault(key, []).append(np.asarray(values, dtype=float))
         print(".", end="", flush=True)
     print()
-    labels_all = np.concatenate([lab[m.flatten(1).any(1)].numpy() for _, lab, m in DataLoader(data, 256)])
+    labels_all = np.concatenate(labels_seen)  # the scored slices' labels, without a second decoding pass
     classes = list(data.classes)
     out: dict[str, Any] = {
         "n": int(labels_all.size),
