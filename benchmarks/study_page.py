@@ -154,7 +154,9 @@ def outcomes_section(summary: dict[str, Any], runs: list[dict[str, Any]]) -> str
         return ""
     view, folds, on_folds = outcome_view(summary, runs)
     intro = (
-        f"Grad-CAM at `blocks.5`; rollout for the transformer variants only. Scored by "
+        f"Grad-CAM at `blocks.5`; rollout for the transformer variants only. ↑ marks the direction "
+        f"read as better: for the accuracy lost with the tumour hidden (`tumour_reliance_drop`), a "
+        f"larger loss means the model needs the tumour more. Scored by "
         f"`benchmarks/study_outcomes.py`: {len(scored)} of {len(runs)} finished runs"
     )
     if view is None:
