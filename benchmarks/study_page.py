@@ -194,11 +194,11 @@ def _change(effect: dict[str, Any] | None, scale: float, unit: str) -> str:
     """``+0.13 points [-1.54, +1.80] (better on 1 of 2 folds)``, or why there is no interval."""
     if effect is None or not effect["n"]:
         return "not measured yet"
-    size = f"{scale * effect['mean']:+.{2 if scale > 1 else 3}f}{unit}"
+    digits = 2 if scale > 1 else 3  # accuracy points to 0.01, fractions such as the pointing game to 0.001
+    size = f"{scale * effect['mean']:+.{digits}f}{unit}"
     if effect["n"] < 2:
         return f"{size} on its one fold (no interval)"
     low, high = (scale * v for v in effect["ci"])
-    digits = 2 if scale > 1 else 3
     ties = effect["n"] - effect["better"] - effect["worse"]
     return (
         f"{size} [{low:+.{digits}f}, {high:+.{digits}f}] (better on {effect['better']} of {effect['n']} "
