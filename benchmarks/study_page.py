@@ -84,6 +84,12 @@ def side_by_side(summary: dict[str, Any]) -> str:
     return "\n".join(rows) + "\n"
 
 
+def _listed(values: list[Any] | None) -> str:
+    """``1, 2 and 3``: a list of folds or seeds as the page's prose writes it."""
+    words = [str(v) for v in values or []]
+    return " and ".join([", ".join(words[:-1]), words[-1]]) if len(words) > 1 else "".join(words) or "none"
+
+
 def _common_folds(runs: list[dict[str, Any]], cells: list[tuple[bool, float]]) -> list[int]:
     """The test folds on which every configuration in ``cells`` has a run in ``runs``."""
     folds_of: dict[tuple[bool, float], set[int]] = {}
@@ -112,7 +118,7 @@ def on_common_folds(summary: dict[str, Any], runs: list[dict[str, Any]]) -> tupl
     )
     return view, (
         f"While the grid is partial, the means and effects below use only the folds every configuration "
-        f"has finished ({common}), so that all are averaged over the same folds.\n"
+        f"has finished ({_listed(common)}), so that all are averaged over the same folds.\n"
     )
 
 
@@ -165,7 +171,7 @@ def outcomes_section(summary: dict[str, Any], runs: list[dict[str, Any]]) -> str
             f"different folds and not comparable between rows.\n\n{outcomes_table(scored)}"
         )
     parts = [
-        f"{intro}. Means over test folds {folds}, where every configuration is scored.\n",
+        f"{intro}. Means over test folds {_listed(folds)}, where every configuration is scored.\n",
         outcomes_table(on_folds),
     ]
     if view is not summary:  # the summary's own effect tables below show them otherwise
@@ -235,7 +241,7 @@ def headline(summary: dict[str, Any], common: dict[str, Any], runs: list[dict[st
             f"- {phrase}, {what} ({comparison}) changes test accuracy by "
             f"{_change(acc, 100, ' points')}"
             + (
-                f" and the Grad-CAM pointing game (scored on folds {scored_folds}) by "
+                f" and the Grad-CAM pointing game (scored on folds {_listed(scored_folds)}) by "
                 f"{_change(pointing, 1, '')}."
                 if pointing
                 else f"; the pointing game is {never if unscored and complete else 'not scored yet'}."
@@ -412,7 +418,8 @@ def render_study_page(results: Path = RESULTS, figure: str = PLOT.name) -> str:
         "",
         headline(summary, common, runs),
         f"Recipe `{protocol.get('recipe')}` {length}, test folds "
-        f"{protocol.get('folds')}, seeds {protocol.get('seeds')}. {compute_sentence(protocol)} (one "
+        f"{_listed(protocol.get('folds'))}, seeds {_listed(protocol.get('seeds'))}. "
+        f"{compute_sentence(protocol)} (one "
         f"thread per run, two runs side by side on {machine.get('cpu_count', '?')} cores: "
         f"{machine.get('cpu_model') or machine.get('platform', '')}).",
         "",
