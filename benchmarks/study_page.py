@@ -404,7 +404,12 @@ def render_study_page(results: Path = RESULTS, figure: str = PLOT.name) -> str:
     common, common_note = on_common_folds(summary, runs)
     machine = protocol.get("machine", {})
     recipe = protocol.get("recipe") or "scratch_b0"
-    full = _full_recipe_accuracy(results.parent / "recipe_benchmark" / recipe / "summary.json")
+    # The full recipe's accuracy, for scale, only beside a grid cut short of it
+    full = (
+        _full_recipe_accuracy(results.parent / "recipe_benchmark" / recipe / "summary.json")
+        if protocol.get("epochs_cut_from")
+        else ""
+    )
     length = (
         f"with **{protocol.get('epochs')} epochs instead of {protocol.get('epochs_cut_from')}** (the same "
         f"cut for every configuration)"
@@ -423,8 +428,7 @@ def render_study_page(results: Path = RESULTS, figure: str = PLOT.name) -> str:
         f"thread per run, two runs side by side on {machine.get('cpu_count', '?')} cores: "
         f"{machine.get('cpu_model') or machine.get('platform', '')}).",
         "",
-        full,
-        "",
+        *([full, ""] if full else []),
         "### Test accuracy per fold",
         "",
         per_fold_table(runs),
@@ -453,7 +457,7 @@ def render_study_page(results: Path = RESULTS, figure: str = PLOT.name) -> str:
         ),
         "### What the paired effects say",
         "",
-        common_note,
+        *([common_note] if common_note else []),
         verdict(common),
         "### Side by side with the proposal",
         "",

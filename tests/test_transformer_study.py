@@ -58,6 +58,13 @@ def test_collect_and_the_page_show_the_paired_effects(tmp_path: Path) -> None:
     assert "**transformer on vs off**: +2.00 accuracy points" in text and "better on 5 of 5 folds" in text
     assert "the smallest p possible with n = 5 is 0.062" in text
     assert "98.84%" in text  # the proposal's number, side by side
+    assert "For scale" not in text  # no recipe benchmark beside these results
+    recipe_summary = tmp_path / "recipe_benchmark" / "scratch_b0" / "summary.json"
+    recipe_summary.parent.mkdir(parents=True)
+    recipe_summary.write_text(json.dumps({"folds": {"1": {"recipe": {"accuracy": 0.946}}}}))
+    assert "For scale: the full recipe (20 epochs) reached 0.946 on test fold 1" in page.render_study_page(
+        results
+    )
     out = page.plot(results, tmp_path / "plot.png")
     assert out.stat().st_size > 1000
     assert json.loads((results / "ablation.json").read_text())["n_runs"] == 20
@@ -79,8 +86,12 @@ def test_the_finetune_setting_is_the_recipe_at_full_length(tmp_path: Path) -> No
     run_ablation(study, runner=Fake())
     summary = study_mod.collect(study, tmp_path / "results", "finetune")
     assert summary["protocol"]["epochs_cut_from"] is None
+    recipe_summary = tmp_path / "recipe_benchmark" / "finetune_lite0_192" / "summary.json"
+    recipe_summary.parent.mkdir(parents=True)  # beside a full-length grid, no "for scale" sentence
+    recipe_summary.write_text(json.dumps({"folds": {"1": {"recipe": {"accuracy": 0.956}}}}))
     text = load_benchmark("study_page").render_study_page(tmp_path / "results")
     assert f"at its full length, **{recipe['train']['epochs']} epochs** for every configuration" in text
+    assert "For scale" not in text and "\n\n\n" not in text
     assert "test folds 1, 2, 3, 4 and 5, seeds 0." in text
 
 
