@@ -90,6 +90,11 @@ def _listed(values: list[Any] | None) -> str:
     return " and ".join([", ".join(words[:-1]), words[-1]]) if len(words) > 1 else "".join(words) or "none"
 
 
+def _numbered(noun: str, values: list[Any] | None) -> str:
+    """``fold 1`` or ``folds 1, 2 and 3`` (``noun`` ``fold``, ``seed``...)."""
+    return f"{noun}{'s' if len(values or []) != 1 else ''} {_listed(values)}"
+
+
 def _common_folds(runs: list[dict[str, Any]], cells: list[tuple[bool, float]]) -> list[int]:
     """The test folds on which every configuration in ``cells`` has a run in ``runs``."""
     folds_of: dict[tuple[bool, float], set[int]] = {}
@@ -118,7 +123,7 @@ def on_common_folds(summary: dict[str, Any], runs: list[dict[str, Any]]) -> tupl
     )
     return view, (
         f"While the grid is partial, the means and effects below use only the folds every configuration "
-        f"has finished ({_listed(common)}), so that all are averaged over the same folds.\n"
+        f"has finished ({_numbered('fold', common)}), so that all are averaged over the same folds.\n"
     )
 
 
@@ -171,7 +176,7 @@ def outcomes_section(summary: dict[str, Any], runs: list[dict[str, Any]]) -> str
             f"different folds and not comparable between rows.\n\n{outcomes_table(scored)}"
         )
     parts = [
-        f"{intro}. Means over test folds {_listed(folds)}, where every configuration is scored.\n",
+        f"{intro}. Means over test {_numbered('fold', folds)}, where every configuration is scored.\n",
         outcomes_table(on_folds),
     ]
     if view is not summary:  # the summary's own effect tables below show them otherwise
@@ -241,7 +246,7 @@ def headline(summary: dict[str, Any], common: dict[str, Any], runs: list[dict[st
             f"- {phrase}, {what} ({comparison}) changes test accuracy by "
             f"{_change(acc, 100, ' points')}"
             + (
-                f" and the Grad-CAM pointing game (scored on folds {_listed(scored_folds)}) by "
+                f" and the Grad-CAM pointing game (scored on {_numbered('fold', scored_folds)}) by "
                 f"{_change(pointing, 1, '')}."
                 if pointing
                 else f"; the pointing game is {never if unscored and complete else 'not scored yet'}."
@@ -422,8 +427,8 @@ def render_study_page(results: Path = RESULTS, figure: str = PLOT.name) -> str:
         status,
         "",
         headline(summary, common, runs),
-        f"Recipe `{protocol.get('recipe')}` {length}, test folds "
-        f"{_listed(protocol.get('folds'))}, seeds {_listed(protocol.get('seeds'))}. "
+        f"Recipe `{protocol.get('recipe')}` {length}, test "
+        f"{_numbered('fold', protocol.get('folds'))}, {_numbered('seed', protocol.get('seeds'))}. "
         f"{compute_sentence(protocol)} (one "
         f"thread per run, two runs side by side on {machine.get('cpu_count', '?')} cores: "
         f"{machine.get('cpu_model') or machine.get('platform', '')}).",

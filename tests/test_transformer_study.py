@@ -92,7 +92,7 @@ def test_the_finetune_setting_is_the_recipe_at_full_length(tmp_path: Path) -> No
     text = load_benchmark("study_page").render_study_page(tmp_path / "results")
     assert f"at its full length, **{recipe['train']['epochs']} epochs** for every configuration" in text
     assert "For scale" not in text and "\n\n\n" not in text
-    assert "test folds 1, 2, 3, 4 and 5, seeds 0." in text
+    assert "test folds 1, 2, 3, 4 and 5, seed 0." in text
 
 
 def test_outcomes_of_a_run_are_scored_and_enter_the_paired_effects(tmp_path: Path) -> None:
@@ -209,7 +209,7 @@ def test_a_partial_grid_compares_configurations_on_the_same_folds(tmp_path: Path
             (run.output_dir / "result.json").unlink()
     study_mod.collect(study, tmp_path / "results")
     text = page.render_study_page(tmp_path / "results")
-    assert "the means and effects below use only the folds every configuration has finished (1)" in text
+    assert "the means and effects below use only the folds every configuration has finished (fold 1)" in text
     assert "**The answer so far**" in text and "the pointing game is not scored yet." in text
     # Fake: 0.6 + 0.02 for the transformer + 0.01 x fold; on fold 1 alone the baseline is 61.00%
     assert "| EfficientNet (baseline) | 98.74% | 98.73% | 61.00% (n=1) |" in text
@@ -222,8 +222,10 @@ def test_a_partial_grid_compares_configurations_on_the_same_folds(tmp_path: Path
 
 
 def test_fold_lists_read_as_prose() -> None:
-    listed = load_benchmark("study_page")._listed
+    page = load_benchmark("study_page")
+    listed = page._listed
     assert [listed([1, 2, 3]), listed([4]), listed([]), listed(None)] == ["1, 2 and 3", "4", "none", "none"]
+    assert [page._numbered("fold", [1, 2]), page._numbered("seed", [0])] == ["folds 1 and 2", "seed 0"]
 
 
 def test_outcomes_are_compared_on_the_folds_every_configuration_is_scored_on(tmp_path: Path) -> None:
@@ -247,12 +249,12 @@ def test_outcomes_are_compared_on_the_folds_every_configuration_is_scored_on(tmp
             score(run)
     study_mod.collect(study, tmp_path / "results")
     text = page.render_study_page(tmp_path / "results")
-    assert "Means over test folds 1, where every configuration is scored" in text
+    assert "Means over test fold 1, where every configuration is scored" in text
     assert "| EfficientNet (baseline) | 1 | 0.400 | 0.100 | — |" in text  # fold 1 only, not (0.4 + 0.5) / 2
     assert "| transformer | on vs off | pointing_game ↑ | 1 | -0.050 |" in text
     assert "rollout_pointing_game ↑" not in text  # the baseline has no rollout: not paired
     assert "**The answer.**" in text  # every run trained, not every run scored
-    assert "the Grad-CAM pointing game (scored on folds 1) by -0.050 on its one fold (no interval)" in text
+    assert "the Grad-CAM pointing game (scored on fold 1) by -0.050 on its one fold (no interval)" in text
 
     for run in runs:  # all scored: the summary's own effects show the outcomes, not repeated here
         score(run)
