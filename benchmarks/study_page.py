@@ -279,11 +279,11 @@ def verdict(summary: dict[str, Any]) -> str:
         name = f"**{effect['factor']} {effect['comparison']}**"
         if effect["n"] < 2:  # no interval and no test from fewer than two paired folds
             lines.append(
-                f"- {name}: not yet measurable; {effect['n']} fold(s) have both levels finished "
+                f"- {name}: not yet measurable; "
                 + (
-                    f"(there, {100 * effect['mean']:+.2f} accuracy points)."
+                    f"one fold has both levels finished (there, {100 * effect['mean']:+.2f} accuracy points)."
                     if effect["n"]
-                    else "(none so far)."
+                    else "no fold has both levels finished yet."
                 )
             )
             continue

@@ -211,6 +211,11 @@ def test_a_partial_grid_compares_configurations_on_the_same_folds(tmp_path: Path
     text = page.render_study_page(tmp_path / "results")
     assert "the means and effects below use only the folds every configuration has finished (fold 1)" in text
     assert "**The answer so far**" in text and "the pointing game is not scored yet." in text
+    # Fake: the transformer adds 2 points; one paired fold gives no interval
+    assert (
+        "**transformer on vs off**: not yet measurable; one fold has both levels finished (there, +2.00"
+        in text
+    )
     # Fake: 0.6 + 0.02 for the transformer + 0.01 x fold; on fold 1 alone the baseline is 61.00%
     assert "| EfficientNet (baseline) | 98.74% | 98.73% | 61.00% (n=1) |" in text
     for run in study.runs():  # no fold with the transformer cells finished: nothing to pair
