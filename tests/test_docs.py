@@ -100,11 +100,22 @@ def test_hook_fills_markers_and_rejects_unknown_ones(hook: ModuleType) -> None:
 def test_the_study_page_has_a_generated_section_per_grid(hook: ModuleType) -> None:
     out = hook.on_page_markdown((DOCS / "study.md").read_text(encoding="utf-8"), page=_page("study.md"))
     assert "<!-- generated" not in out
-    # the fine-tuned grid and the short appendix have records; the from-scratch arm has none yet
-    assert out.count("### Test accuracy per fold") == 2
-    assert "(assets/study_finetune_per_fold_accuracy.png)" in out
-    scratch = out[out.index("## From scratch at the full recipe") : out.index("## What n = 5")]
-    assert "holds no record" in scratch or "(assets/study_scratch_per_fold_accuracy.png)" in scratch
+    # each grid's section shows its records (one per-fold table and its plot) or says it holds none;
+    # which grids have records changes as runs land, so the test asks each section, not a total
+    sections = {
+        "finetune": ("## In the proposal's own setting", "## From scratch at the full recipe"),
+        "scratch": ("## From scratch at the full recipe", "## What n = 5"),
+    }
+    for setting, (start, end) in sections.items():
+        section = out[out.index(start) : out.index(end)]
+        if "holds no record" in section:
+            assert "### Test accuracy per fold" not in section, setting
+        else:
+            assert section.count("### Test accuracy per fold") == 1, setting
+            assert f"(assets/study_{setting}_per_fold_accuracy.png)" in section, setting
+    appendix = out[out.index("## Appendix: the short-budget grid") :]
+    assert appendix.count("### Test accuracy per fold") == 1
+    assert out.count("### Test accuracy per fold") <= 3
 
 
 def test_pages_with_markers_use_known_generators(hook: ModuleType) -> None:
