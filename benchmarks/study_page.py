@@ -303,8 +303,8 @@ def verdict(summary: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _full_recipe_accuracy(summary_file: Path) -> str:
-    """A sentence putting the cut runs next to the full recipe's test accuracy, for scale."""
+def _full_recipe_accuracy(summary_file: Path, full_epochs: int) -> str:
+    """A sentence putting the cut runs next to the full recipe's test accuracy (``full_epochs`` long)."""
     if not summary_file.is_file():
         return ""
     folds = json.loads(summary_file.read_text()).get("folds", {})
@@ -313,7 +313,8 @@ def _full_recipe_accuracy(summary_file: Path) -> str:
         return ""
     listed = ", ".join(f"{acc:.3f} on test fold {k}" for k, acc in done.items())
     return (
-        f"For scale: the full recipe (20 epochs) reached {listed} ([From-scratch recipe](recipes.md)). "
+        f"For scale: the full recipe ({full_epochs} epochs) reached {listed} "
+        f"([From-scratch recipe](recipes.md)). "
         f"These runs are shorter, so they compare configurations trained equally briefly, not at "
         f"their best."
     )
@@ -411,7 +412,9 @@ def render_study_page(results: Path = RESULTS, figure: str = PLOT.name) -> str:
     recipe = protocol.get("recipe") or "scratch_b0"
     # The full recipe's accuracy, for scale, only beside a grid cut short of it
     full = (
-        _full_recipe_accuracy(results.parent / "recipe_benchmark" / recipe / "summary.json")
+        _full_recipe_accuracy(
+            results.parent / "recipe_benchmark" / recipe / "summary.json", protocol["epochs_cut_from"]
+        )
         if protocol.get("epochs_cut_from")
         else ""
     )

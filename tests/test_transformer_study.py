@@ -65,6 +65,11 @@ def test_collect_and_the_page_show_the_paired_effects(tmp_path: Path) -> None:
     assert "For scale: the full recipe (20 epochs) reached 0.946 on test fold 1" in page.render_study_page(
         results
     )
+    # the sentence names the length the grid was cut from, not a fixed 20
+    ablation = json.loads((results / "ablation.json").read_text())
+    ablation["protocol"]["epochs_cut_from"] = 30
+    (results / "ablation.json").write_text(json.dumps(ablation))
+    assert "the full recipe (30 epochs) reached" in page.render_study_page(results)
     out = page.plot(results, tmp_path / "plot.png")
     assert out.stat().st_size > 1000
     assert json.loads((results / "ablation.json").read_text())["n_runs"] == 20
